@@ -1,0 +1,300 @@
+// Package config is SealKeeper's configuration file: where it lives, what it holds, and its
+// defaults. It holds no secrets: PINs are never written; the demo workspace's PIN lives in its own
+// file inside that workspace (DemoPINFile), because that token exists only for trying the program.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/sealkeeper/sealkeeper/store/atomic"
+)
+
+// FileName is the configuration file's name in a config dir or demo workspace.
+const FileName = "config.toml"
+
+// Config is the whole configuration. Zero values mean "use the default" (see Defaults).
+type Config struct {
+	// Language is "auto" (follow the system), "zh-CN" or "en".
+	Language string `toml:"language"`
+	// DataDir holds the ledger, caches, logs and per-token PIN ages. Relative paths are taken
+	// from the config file's folder.
+	DataDir string `toml:"data_dir"`
+	// Workstation names this machine to the server; the host name when empty.
+	Workstation string `toml:"workstation"`
+
+	Device   Device   `toml:"device"`
+	Seal     Seal     `toml:"seal"`
+	Ledger   Ledger   `toml:"ledger"`
+	Upstream Upstream `toml:"upstream"`
+	Demo     Demo     `toml:"demo"`
+
+	// path is the file this came from; relative paths resolve against its folder.
+	path string
+}
+
+// Device configures the seal key: PKCS#11 modules and USB presence.
+type Device struct {
+	// Modules are PKCS#11 module paths, tried in order.
+	Modules []string `toml:"modules"`
+	// KnownKeys are USB vendor/product IDs of seal keys, for presence detection.
+	KnownKeys []USBKey `toml:"known_keys"`
+	// PollInterval is how often presence is polled (default 1s).
+	PollInterval Duration `toml:"poll_interval"`
+	// PINMaxAgeDays forces a PIN change after this many days (default 60; RULES.md 3).
+	PINMaxAgeDays int `toml:"pin_max_age_days"`
+	// ChangeInitialPIN forces a change when no change was ever recorded for a token (default true).
+	ChangeInitialPIN *bool `toml:"change_initial_pin"`
+}
+
+// USBKey is one known seal-key model.
+type USBKey struct {
+	VID    string `toml:"vid"` // four hex digits, e.g. "096e"
+	PID    string `toml:"pid"` // four hex digits, or "*" for any product of the vendor
+	Vendor string `toml:"vendor"`
+	Model  string `toml:"model"`
+}
+
+// IDs parses VID and PID. PID 0 with anyPID true means every product of the vendor.
+func (k USBKey) IDs() (vid, pid uint16, anyPID bool, err error) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(k.VID), "0x"), 16, 16)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("known key %q: vid %q is not four hex digits", k.Vendor, k.VID)
+	}
+	if k.PID == "*" || k.PID == "" {
+		return uint16(v), 0, true, nil
+	}
+	p, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(k.PID), "0x"), 16, 16)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("known key %q: pid %q is not four hex digits or *", k.Vendor, k.PID)
+	}
+	return uint16(v), uint16(p), false, nil
+}
+
+// Seal says which key on the token is the seal.
+type Seal struct {
+	KeyID    string  `toml:"key_id"`    // CKA_ID in hex; empty: the first key with a certificate
+	KeyLabel string  `toml:"key_label"` // CKA_LABEL, used when KeyID is empty
+	Image    string  `toml:"image"`     // PNG of the seal, transparent background
+	SizeMM   float64 `toml:"size_mm"`   // true diameter of the seal in millimetres (default 42)
+	// TrustAnchors are PEM files of CA certificates the verifier trusts.
+	TrustAnchors []string `toml:"trust_anchors"`
+	// TSA is an RFC 3161 timestamp server URL; empty for none.
+	TSA string `toml:"tsa"`
+}
+
+// Ledger configures the usage ledger.
+type Ledger struct {
+	// EscrowPublicKey is a PEM public key of the organisation's escrow; every data key is
+	// also wrapped for it.
+	EscrowPublicKey string `toml:"escrow_public_key"`
+	// CheckpointEvery and CheckpointInterval: sign a checkpoint every N records or T (default 100 / 10m).
+	CheckpointEvery    int      `toml:"checkpoint_every"`
+	CheckpointInterval Duration `toml:"checkpoint_interval"`
+}
+
+// Upstream configures the seal-management server.
+type Upstream struct {
+	URL        string   `toml:"url"`         // https://…; empty: work offline
+	CA         string   `toml:"ca"`          // PEM file the server's certificate must chain to
+	ClientCert string   `toml:"client_cert"` // workstation certificate for mutual TLS
+	ClientKey  string   `toml:"client_key"`
+	ServerKey  string   `toml:"server_key"` // PEM public key pinned at enrolment (ticket signatures)
+	PullEvery  Duration `toml:"pull_every"`
+	// Offline policy: how old a cached approval may be, and how many stamps may be made, while offline.
+	MaxOfflineAge    Duration `toml:"max_offline_age"`
+	MaxOfflineStamps int      `toml:"max_offline_stamps"`
+}
+
+// Demo marks a demo workspace: a SoftHSM token made by `sealkeeper demo provision`.
+type Demo struct {
+	Enabled bool `toml:"enabled"`
+	// SoftHSMConf is the SOFTHSM2_CONF of the workspace's token directory.
+	SoftHSMConf string `toml:"softhsm_conf"`
+	TokenLabel  string `toml:"token_label"`
+	// PINFile holds the demo token's PIN (demo workspaces only).
+	PINFile string `toml:"pin_file"`
+	// HubData is where the in-process demo hub keeps its bbolt file.
+	HubData string `toml:"hub_data"`
+}
+
+// Duration is a time.Duration written as "1s", "10m" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 1s or 10m", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// SoftHSMModule is where Debian's softhsm2 package puts its PKCS#11 module.
+const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+
+// CommonKeys is a starting list of USB seal keys sold in China; edit it in the config file.
+var CommonKeys = []USBKey{
+	{VID: "096e", PID: "*", Vendor: "Feitian (飞天诚信)", Model: "ePass / BioPass"},
+	{VID: "1ea8", PID: "*", Vendor: "Haitai (海泰方圆)", Model: "HaiKey"},
+	{VID: "055c", PID: "*", Vendor: "Watchdata (握奇)", Model: "TimeCOS"},
+	{VID: "163c", PID: "*", Vendor: "Watchdata (握奇)", Model: "WatchKey"},
+	{VID: "3a59", PID: "*", Vendor: "Longmai (龙脉)", Model: "mToken GM3000"},
+	{VID: "04b9", PID: "*", Vendor: "Rainbow / SafeNet", Model: "iKey"},
+	{VID: "0529", PID: "*", Vendor: "SafeNet / Aladdin", Model: "eToken"},
+	{VID: "1050", PID: "*", Vendor: "Yubico", Model: "YubiKey (PIV)"},
+	{VID: "20a0", PID: "4230", Vendor: "Nitrokey", Model: "HSM"},
+}
+
+// Defaults fills zero fields.
+func (c *Config) Defaults() {
+	if c.Language == "" {
+		c.Language = "auto"
+	}
+	if len(c.Device.Modules) == 0 {
+		c.Device.Modules = []string{SoftHSMModule}
+	}
+	if c.Device.KnownKeys == nil {
+		c.Device.KnownKeys = append([]USBKey(nil), CommonKeys...)
+	}
+	if c.Device.PollInterval.Duration <= 0 {
+		c.Device.PollInterval.Duration = time.Second
+	}
+	if c.Device.PINMaxAgeDays <= 0 {
+		c.Device.PINMaxAgeDays = 60
+	}
+	if c.Device.ChangeInitialPIN == nil {
+		t := true
+		c.Device.ChangeInitialPIN = &t
+	}
+	if c.Seal.SizeMM <= 0 {
+		c.Seal.SizeMM = 42
+	}
+	if c.Ledger.CheckpointEvery <= 0 {
+		c.Ledger.CheckpointEvery = 100
+	}
+	if c.Ledger.CheckpointInterval.Duration <= 0 {
+		c.Ledger.CheckpointInterval.Duration = 10 * time.Minute
+	}
+	if c.Upstream.PullEvery.Duration <= 0 {
+		c.Upstream.PullEvery.Duration = time.Minute
+	}
+	if c.Upstream.MaxOfflineAge.Duration <= 0 {
+		c.Upstream.MaxOfflineAge.Duration = 72 * time.Hour
+	}
+	if c.Upstream.MaxOfflineStamps <= 0 {
+		c.Upstream.MaxOfflineStamps = 50
+	}
+	if c.Workstation == "" {
+		c.Workstation, _ = os.Hostname()
+	}
+}
+
+// DefaultPath is the config file in the user's config dir (~/.config/sealkeeper/config.toml).
+func DefaultPath() (string, error) {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the configuration folder: %w (set HOME or pass --config)", err)
+	}
+	return filepath.Join(d, "sealkeeper", FileName), nil
+}
+
+// DefaultDataDir is the user's data dir for SealKeeper (~/.local/share/sealkeeper).
+func DefaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "sealkeeper"), nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the data folder: %w (set HOME or XDG_DATA_HOME)", err)
+	}
+	return filepath.Join(h, ".local", "share", "sealkeeper"), nil
+}
+
+// ErrNotFound is returned by Load when the file does not exist.
+var ErrNotFound = errors.New("no configuration file")
+
+// Load reads a config file and applies defaults. Unknown keys are an error that names them, so a
+// typo does not silently leave a setting at its default.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration %s: %w", path, err)
+	}
+	var c Config
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return nil, fmt.Errorf("configuration %s is not valid TOML: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("configuration %s: unknown setting(s) %s; check the spelling", path, strings.Join(keys, ", "))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c.path = abs
+	for _, k := range c.Device.KnownKeys {
+		if _, _, _, err := k.IDs(); err != nil {
+			return nil, fmt.Errorf("configuration %s: %w", path, err)
+		}
+	}
+	c.Defaults()
+	if c.DataDir == "" {
+		if c.DataDir, err = DefaultDataDir(); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+// Path is the file the configuration was loaded from or saved to ("" for one made in memory).
+func (c *Config) Path() string { return c.path }
+
+// Resolve makes a path from the config file absolute, relative to the file's folder.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// Data is the absolute data dir.
+func (c *Config) Data() string { return c.Resolve(c.DataDir) }
+
+// Save writes the configuration atomically (temp file, fsync, rename) with mode 0600.
+func (c *Config) Save(path string) error {
+	var buf bytes.Buffer
+	buf.WriteString("# SealKeeper configuration. No PINs or keys are kept here.\n")
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		return fmt.Errorf("encoding configuration: %w", err)
+	}
+	if err := atomic.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("saving configuration: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	c.path = abs
+	return nil
+}

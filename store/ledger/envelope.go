@@ -1,0 +1,114 @@
+// Package ledger is the workstation's usage ledger: an append-only, encrypted, hash-chained
+// record of every use of the seal, kept in a bbolt file.
+//
+// This file holds the wire form of one record (the envelope) and of a checkpoint. Both the
+// workstation and the server compute hashes over these exact bytes, so the encoding is fixed:
+// changing it is a protocol change.
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/tjfoc/gmsm/sm3"
+)
+
+// HashSize is the size of an SM3 digest.
+const HashSize = 32
+
+// NonceSize is the SM4-GCM nonce size.
+const NonceSize = 12
+
+// MaxCiphertext bounds one record so a corrupt length field cannot make a reader allocate
+// gigabytes.
+const MaxCiphertext = 16 << 20
+
+const envelopeMagic = "SKE1"
+
+// Envelope is one ledger record as stored and as sent upstream. The server can check the chain
+// (Seq, PrevHash, Hash) without being able to read Ciphertext.
+type Envelope struct {
+	Seq        uint64         // 1 for the first record; no gaps
+	PrevHash   [HashSize]byte // Hash() of the record before; zero for seq 1
+	Nonce      [NonceSize]byte
+	Ciphertext []byte // SM4-GCM sealed record, tag included
+}
+
+// AssociatedData is what the AEAD binds besides the plaintext: seq (8 bytes, big-endian) ‖ prevHash.
+func (e Envelope) AssociatedData() []byte {
+	ad := make([]byte, 8+HashSize)
+	binary.BigEndian.PutUint64(ad, e.Seq)
+	copy(ad[8:], e.PrevHash[:])
+	return ad
+}
+
+// MarshalBinary encodes: "SKE1" ‖ seq u64be ‖ prevHash[32] ‖ nonce[12] ‖ len u32be ‖ ciphertext.
+func (e Envelope) MarshalBinary() ([]byte, error) {
+	if len(e.Ciphertext) > MaxCiphertext {
+		return nil, fmt.Errorf("ledger record %d: ciphertext of %d bytes is over the %d-byte limit", e.Seq, len(e.Ciphertext), MaxCiphertext)
+	}
+	b := make([]byte, 0, 4+8+HashSize+NonceSize+4+len(e.Ciphertext))
+	b = append(b, envelopeMagic...)
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = append(b, e.PrevHash[:]...)
+	b = append(b, e.Nonce[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Ciphertext)))
+	b = append(b, e.Ciphertext...)
+	return b, nil
+}
+
+// ErrMalformedEnvelope is returned for bytes that are not an envelope.
+var ErrMalformedEnvelope = errors.New("malformed ledger envelope")
+
+// UnmarshalBinary decodes what MarshalBinary wrote and nothing else: trailing bytes are an error.
+func (e *Envelope) UnmarshalBinary(b []byte) error {
+	const head = 4 + 8 + HashSize + NonceSize + 4
+	if len(b) < head || string(b[:4]) != envelopeMagic {
+		return fmt.Errorf("%w: %d bytes, no SKE1 header", ErrMalformedEnvelope, len(b))
+	}
+	n := binary.BigEndian.Uint32(b[head-4 : head])
+	if n > MaxCiphertext || int(n) != len(b)-head {
+		return fmt.Errorf("%w: length field says %d bytes, %d present", ErrMalformedEnvelope, n, len(b)-head)
+	}
+	e.Seq = binary.BigEndian.Uint64(b[4:12])
+	copy(e.PrevHash[:], b[12:12+HashSize])
+	copy(e.Nonce[:], b[12+HashSize:12+HashSize+NonceSize])
+	e.Ciphertext = append([]byte(nil), b[head:]...)
+	return nil
+}
+
+// Hash is the entry hash: SM3(0x00 ‖ MarshalBinary()). The 0x00 prefix separates entry hashes
+// from checkpoint hashes (0x01) so one can never be passed off as the other.
+func (e Envelope) Hash() [HashSize]byte {
+	raw, err := e.MarshalBinary()
+	if err != nil {
+		// Only an oversized ciphertext fails, and such an envelope is never written or accepted.
+		raw = nil
+	}
+	h := sm3.New()
+	h.Write([]byte{0x00})
+	h.Write(raw)
+	var out [HashSize]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// Checkpoint states that a workstation's ledger had Size records ending in Head. It is signed by
+// the seal key (workstation side) and co-signed by the server on sync.
+type Checkpoint struct {
+	Workstation string
+	Size        uint64
+	Head        [HashSize]byte
+}
+
+// SignedBytes is the message both sides sign: "SKC1" ‖ len u16be ‖ workstation ‖ size u64be ‖ head.
+func (c Checkpoint) SignedBytes() []byte {
+	b := make([]byte, 0, 4+2+len(c.Workstation)+8+HashSize)
+	b = append(b, "SKC1"...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(c.Workstation)))
+	b = append(b, c.Workstation...)
+	b = binary.BigEndian.AppendUint64(b, c.Size)
+	b = append(b, c.Head[:]...)
+	return b
+}
