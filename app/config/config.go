@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// Workstation names this machine to the server; the host name when empty.
 	Workstation string `toml:"workstation"`
+	// Custodian is the name of the seal's custodian at this workstation, shown once logged in
+	// and written into the ledger; the operating-system user's name when empty.
+	Custodian string `toml:"custodian"`
 
 	Device   Device   `toml:"device"`
 	Seal     Seal     `toml:"seal"`
@@ -199,6 +203,14 @@ func (c *Config) Defaults() {
 	}
 	if c.Workstation == "" {
 		c.Workstation, _ = os.Hostname()
+	}
+	if c.Custodian == "" {
+		if u, err := user.Current(); err == nil {
+			c.Custodian = u.Username
+			if u.Name != "" {
+				c.Custodian = u.Name
+			}
+		}
 	}
 }
 

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/ui"
+)
+
+func init() {
+	register(command{name: "gui", summary: "open the window (what runs with no command)", run: runGUI})
+}
+
+// AppID is the Fyne application ID, as in FyneApp.toml.
+const AppID = "org.sealkeeper.app"
+
+func runGUI(args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("gui", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if errors.Is(err, config.ErrNotFound) && *cfgPath == "" {
+		// Nothing configured: a first look at the program gets a demo workspace, made once.
+		dir, derr := demoWorkspaceDir()
+		if derr != nil {
+			return derr
+		}
+		fmt.Fprintf(stdout, "No configuration found: making a demo workspace in %s\n", dir)
+		if _, err = provisionDemo(dir, stdout); err != nil {
+			return fmt.Errorf("making the demo workspace: %w", err)
+		}
+		cfg, err = loadConfig("")
+	}
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := openLog(cfg.Data())
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	slog.SetDefault(log)
+	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
+
+	keys, closeKeys, err := newKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go keys.Run(ctx)
+
+	u := ui.New(fyneapp.NewWithID(AppID), ui.Options{
+		Keys:     keys,
+		Demo:     cfg.Demo.Enabled,
+		Language: cfg.Language,
+		SaveLanguage: func(lang string) error {
+			cfg.Language = lang
+			return cfg.Save(cfg.Path())
+		},
+		ConfigPath: cfg.Path(),
+		DataDir:    cfg.Data(),
+	})
+	u.ShowAndRun()
+	log.Info("window closed")
+	return nil
+}
+
+// newKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
+// that will not load is logged and skipped, so one broken driver does not hide the others; none
+// at all is an error.
+func newKeys(cfg *config.Config, log *slog.Logger) (*usecase.Keys, func(), error) {
+	var mods []*device.Module
+	var errs []error
+	for _, p := range cfg.Device.Modules {
+		m, err := device.OpenModule(cfg.Resolve(p))
+		if err != nil {
+			log.Error("PKCS#11 module", "path", p, "error", err.Error())
+			errs = append(errs, err)
+			continue
+		}
+		mods = append(mods, m)
+	}
+	if len(mods) == 0 {
+		return nil, nil, fmt.Errorf("no PKCS#11 module could be loaded: %w", errors.Join(errs...))
+	}
+	var known []device.KnownKey
+	for _, k := range cfg.Device.KnownKeys {
+		vid, pid, any, err := k.IDs()
+		if err != nil {
+			return nil, nil, err
+		}
+		known = append(known, device.KnownKey{VID: vid, PID: pid, AnyPID: any, Vendor: k.Vendor, Model: k.Model})
+	}
+	ages, err := device.LoadPINAges(cfg.Data())
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := usecase.NewKeys(usecase.KeysConfig{
+		Watch:        device.WatchConfig{Modules: mods, KnownKeys: known, Interval: cfg.Device.PollInterval.Duration, NoUSB: cfg.Demo.Enabled},
+		Policy:       device.PINPolicy{MaxAge: time.Duration(cfg.Device.PINMaxAgeDays) * 24 * time.Hour, ChangeInitial: *cfg.Device.ChangeInitialPIN},
+		Ages:         ages,
+		Custodian:    cfg.Custodian,
+		SealKeyID:    cfg.Seal.KeyID,
+		SealKeyLabel: cfg.Seal.KeyLabel,
+		Log:          log,
+	})
+	return keys, func() {
+		keys.Close()
+		for _, m := range mods {
+			m.Close()
+		}
+	}, nil
+}

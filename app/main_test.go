@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the scripts in testdata/script run "sealkeeper" as a real command: the test
+// binary re-executes itself under that name.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"sealkeeper": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the command-line behaviour written down in testdata/script/*.txt: a command,
+// then what it must print. Each script gets its own HOME, so nothing touches the user's files.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("HOME", e.WorkDir+"/home")
+			e.Setenv("XDG_CONFIG_HOME", e.WorkDir+"/home/.config")
+			e.Setenv("XDG_DATA_HOME", e.WorkDir+"/home/.local/share")
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "softhsm":
+				_, err := os.Stat("/usr/lib/softhsm/libsofthsm2.so")
+				return err == nil, nil
+			}
+			return false, nil
+		},
+	})
+}

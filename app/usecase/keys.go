@@ -1,0 +1,280 @@
+package usecase
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/device"
+)
+
+// KeysConfig wires the key use case to the device layer.
+type KeysConfig struct {
+	Watch  device.WatchConfig // the modules in it are opened and closed by the caller
+	Policy device.PINPolicy
+	Ages   *device.PINAges // when each token's PIN was last changed (never the PIN)
+	// Custodian is the name shown once logged in (from the configuration or the roster).
+	Custodian string
+	// SealKeyID (hex CKA_ID) or SealKeyLabel picks the seal when a token holds several keys.
+	SealKeyID, SealKeyLabel string
+	Log                     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Keys follows the seal key from insertion to login and back: it consumes the device watcher's
+// events, holds the PKCS#11 session while the custodian is logged in, and ends it the moment
+// the key is pulled out.
+type Keys struct {
+	cfg KeysConfig
+	log *slog.Logger
+
+	mu    sync.Mutex
+	state KeyState
+	subs  []func(KeyState)
+	sess  *device.Session
+	seal  *device.SealKey
+}
+
+// NewKeys makes the use case; Run starts watching.
+func NewKeys(cfg KeysConfig) *Keys {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Keys{cfg: cfg, log: cfg.Log}
+}
+
+// Run follows the device watcher until ctx ends.
+func (k *Keys) Run(ctx context.Context) {
+	for ev := range device.Watch(ctx, k.cfg.Watch) {
+		k.handle(ev)
+	}
+}
+
+func (k *Keys) handle(ev device.Event) {
+	k.mu.Lock()
+	s := &k.state
+	if ev.Note != "" || ev.Kind == device.Status {
+		s.USBNote = ev.Note
+	}
+	switch ev.Kind {
+	case device.Inserted:
+		if s.Phase == NoKey {
+			k.log.Info("seal key inserted", "token", ev.Token.Label, "serial", ev.Token.Serial)
+			s.Phase, s.Token, s.Removed = KeyPresent, ev.Token, false
+		}
+	case device.Changed:
+		if s.Phase != NoKey && sameToken(s.Token, ev.Token) {
+			s.Token = ev.Token
+		}
+	case device.Removed:
+		if s.Phase != NoKey && sameToken(s.Token, ev.Token) {
+			k.log.Info("seal key removed", "token", ev.Token.Label, "serial", ev.Token.Serial, "was_logged_in", s.Phase == LoggedIn)
+			wasIn := s.Phase == LoggedIn
+			k.endSession()
+			*s = KeyState{Phase: NoKey, Removed: wasIn, USBNote: s.USBNote}
+		}
+	}
+	k.unlockAndNotify()
+}
+
+func sameToken(a, b device.TokenInfo) bool {
+	return a.Module == b.Module && a.Serial == b.Serial && a.Label == b.Label
+}
+
+// State is the current snapshot.
+func (k *Keys) State() KeyState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.state
+}
+
+// Subscribe calls fn after every change, from the goroutine that made it.
+func (k *Keys) Subscribe(fn func(KeyState)) {
+	k.mu.Lock()
+	k.subs = append(k.subs, fn)
+	k.mu.Unlock()
+}
+
+// unlockAndNotify releases k.mu and tells subscribers, outside the lock so they may call back.
+func (k *Keys) unlockAndNotify() {
+	s, subs := k.state, append([]func(KeyState){}, k.subs...)
+	k.mu.Unlock()
+	for _, fn := range subs {
+		fn(s)
+	}
+}
+
+func (k *Keys) module(path string) (*device.Module, error) {
+	for _, m := range k.cfg.Watch.Modules {
+		if m.Path() == path {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("the seal key's PKCS#11 module %s is no longer open", path)
+}
+
+// Login checks the PIN on the present key. A wrong PIN returns an error wrapping ErrWrongPIN and
+// the state then shows the token's PIN flags as they are after the attempt.
+func (k *Keys) Login(pin string) error {
+	k.mu.Lock()
+	if k.state.Phase != KeyPresent {
+		phase := k.state.Phase
+		k.mu.Unlock()
+		if phase == LoggedIn {
+			return errors.New("already logged in")
+		}
+		return errors.New("no seal key is plugged in")
+	}
+	tok := k.state.Token
+	k.mu.Unlock()
+
+	m, err := k.module(tok.Module)
+	if err != nil {
+		return err
+	}
+	// The PKCS#11 call runs without k.mu: a token can take a second, and a removal event must
+	// still get through meanwhile.
+	sess, err := m.Login(tok, pin)
+	if err != nil {
+		var pe *device.PINError
+		k.mu.Lock()
+		if errors.As(err, &pe) && k.state.Phase == KeyPresent {
+			k.state.Token.PIN = pe.After
+		}
+		k.log.Warn("login failed", "token", tok.Label, "serial", tok.Serial, "error", err.Error())
+		k.unlockAndNotify()
+		return err
+	}
+	seal, serr := k.pickSeal(sess)
+
+	k.mu.Lock()
+	if k.state.Phase != KeyPresent || !sameToken(k.state.Token, tok) {
+		// The key went away while the PIN was being checked.
+		k.mu.Unlock()
+		sess.Close()
+		return fmt.Errorf("%w: %q was pulled out while logging in", device.ErrKeyRemoved, tok.Name())
+	}
+	k.sess, k.seal = sess, seal
+	s := &k.state
+	s.Phase, s.Custodian, s.Token = LoggedIn, k.cfg.Custodian, sess.Token()
+	if seal != nil {
+		now := k.cfg.Now()
+		s.Seal = &SealView{CertSummary: seal.Summary(), ValidNow: seal.Cert != nil && !now.Before(seal.Cert.NotBefore) && !now.After(seal.Cert.NotAfter)}
+	}
+	if must, why := k.cfg.Policy.Check(s.Token, k.cfg.Ages, k.cfg.Now()); must {
+		s.PINChange = why
+	}
+	k.log.Info("login ok", "token", tok.Label, "serial", tok.Serial, "pin_change", s.PINChange.Kind != device.NoChange)
+	if serr != nil {
+		k.log.Warn("no seal on the key", "token", tok.Label, "error", serr.Error())
+	}
+	k.unlockAndNotify()
+	return nil
+}
+
+// pickSeal finds the configured seal key, or the first key with a certificate.
+func (k *Keys) pickSeal(sess *device.Session) (*device.SealKey, error) {
+	keys, err := sess.Seals()
+	if err != nil {
+		return nil, err
+	}
+	var want []byte
+	if k.cfg.SealKeyID != "" {
+		if want, err = hex.DecodeString(k.cfg.SealKeyID); err != nil {
+			return nil, fmt.Errorf("configured seal key_id %q is not hex", k.cfg.SealKeyID)
+		}
+	}
+	for i := range keys {
+		c := &keys[i]
+		switch {
+		case want != nil && bytes.Equal(c.ID, want),
+			want == nil && k.cfg.SealKeyLabel != "" && c.Label == k.cfg.SealKeyLabel,
+			want == nil && k.cfg.SealKeyLabel == "" && c.Cert != nil:
+			return c, nil
+		}
+	}
+	return nil, errors.New("no seal certificate on the key matches the configuration")
+}
+
+// ChangePIN changes the PIN of the logged-in key and records the date (not the PIN) for the
+// policy's age check.
+func (k *Keys) ChangePIN(oldPIN, newPIN string) error {
+	k.mu.Lock()
+	sess, tok := k.sess, k.state.Token
+	k.mu.Unlock()
+	if sess == nil {
+		return errors.New("log in before changing the PIN")
+	}
+	if err := sess.ChangePIN(oldPIN, newPIN); err != nil {
+		k.log.Warn("PIN change failed", "token", tok.Label, "serial", tok.Serial, "error", err.Error())
+		return err
+	}
+	if err := k.cfg.Ages.Record(tok.Serial, k.cfg.Now()); err != nil {
+		// The PIN did change; only the reminder date is lost, so say so but do not fail.
+		k.log.Error("recording the PIN change date", "error", err.Error())
+	}
+	k.log.Info("PIN changed", "token", tok.Label, "serial", tok.Serial)
+	k.mu.Lock()
+	if k.sess == sess {
+		k.state.PINChange = device.PINChange{}
+		k.state.Token = sess.Token()
+	}
+	k.unlockAndNotify()
+	return nil
+}
+
+// Logout ends the session; the key stays present.
+func (k *Keys) Logout() {
+	k.mu.Lock()
+	if k.state.Phase != LoggedIn {
+		k.mu.Unlock()
+		return
+	}
+	k.endSession()
+	k.state = KeyState{Phase: KeyPresent, Token: k.state.Token, USBNote: k.state.USBNote}
+	k.log.Info("logged out", "token", k.state.Token.Label)
+	k.unlockAndNotify()
+}
+
+// endSession closes the PKCS#11 session; k.mu is held.
+func (k *Keys) endSession() {
+	if k.sess != nil {
+		_ = k.sess.Close() // after removal the token is gone: nothing more to close
+		k.sess, k.seal = nil, nil
+	}
+}
+
+// Signer is the logged-in seal's signer and certificate, for stamping.
+func (k *Keys) Signer() (crypto.Signer, *x509.Certificate, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.sess == nil || k.seal == nil {
+		return nil, nil, errors.New("log in with the seal key first")
+	}
+	if k.state.PINChange.Kind != device.NoChange {
+		return nil, nil, fmt.Errorf("change the PIN first: %s", k.state.PINChange)
+	}
+	s, err := k.sess.Signer(*k.seal)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, k.seal.Cert, nil
+}
+
+// Close ends any session.
+func (k *Keys) Close() {
+	k.mu.Lock()
+	k.endSession()
+	k.mu.Unlock()
+}

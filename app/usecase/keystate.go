@@ -1,0 +1,45 @@
+// Package usecase is what the window does, without the window: watch the seal key, log the
+// custodian in, change the PIN, and (in later issues) stamp, reject, hand over and sync. The ui
+// package calls it and shows its state; nothing here imports Fyne, so it is tested on its own.
+package usecase
+
+import (
+	"github.com/sealkeeper/sealkeeper/device"
+)
+
+// KeyPhase is where the custodian is in getting to a usable seal.
+type KeyPhase int
+
+const (
+	NoKey      KeyPhase = iota // no seal key plugged in
+	KeyPresent                 // a key is in, nobody logged in
+	LoggedIn                   // PIN accepted: the seal can sign
+)
+
+func (p KeyPhase) String() string {
+	return [...]string{"no key", "key present", "logged in"}[p]
+}
+
+// SealView is the seal certificate found on the token, as the custodian is shown it.
+type SealView struct {
+	device.CertSummary
+	ValidNow bool // the certificate is valid at this moment (RULES.md 10)
+}
+
+// KeyState is a snapshot of the key use case, handed to the UI on every change.
+type KeyState struct {
+	Phase     KeyPhase
+	Token     device.TokenInfo // when Phase ≥ KeyPresent; Token.PIN is the PIN state to show
+	Seal      *SealView        // when LoggedIn and the token has a seal certificate
+	Custodian string           // who is logged in
+	// PINChange is set (Kind ≠ device.NoChange) when the PIN must be changed before going on.
+	PINChange device.PINChange
+	// USBNote is set when USB detection is off (no libusb access, a VM) and only PKCS#11
+	// polling tells presence.
+	USBNote string
+	// Removed is true in the state that follows pulling the key out while logged in.
+	Removed bool
+}
+
+// ErrWrongPIN is returned by Login and ChangePIN when the token refused the PIN.
+var ErrWrongPIN = device.ErrWrongPIN

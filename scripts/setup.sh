@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what SealKeeper needs on Debian 12 and nothing else. Safe to run again: it installs
+# only what is missing. As a normal user it prints the exact apt line and stops.
+set -euo pipefail
+
+# Build: cgo for Fyne (OpenGL, X11), gousb (libusb), PKCS#11 (dlopen).
+build_pkgs="gcc pkg-config libgl1-mesa-dev xorg-dev libusb-1.0-0-dev"
+# Run: the demo token (SoftHSM2) and the PKCS#11 tool for looking at tokens.
+run_pkgs="softhsm2 opensc"
+# Test: outside PDF validators, NSS tools for pdfsig signing, a display for window screenshots.
+test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools xvfb xdotool imagemagick x11-utils"
+
+want="$build_pkgs $run_pkgs"
+[ "${1:-}" = "--test" ] && want="$want $test_pkgs"
+
+missing=()
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  line="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SealKeeper needs these Debian packages, and installing them needs root. Run:" >&2
+    echo "  sudo apt-get update && sudo $line" >&2
+    echo "then run this command again." >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  $line -qq >/dev/null
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then
+    echo "setup: Go is at /usr/local/go/bin; add it to PATH" >&2
+  else
+    echo "setup: Go 1.26 or newer is needed (https://go.dev/dl/ or your distribution's golang package)" >&2
+  fi
+  exit 1
+fi

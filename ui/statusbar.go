@@ -1,0 +1,63 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/assets"
+)
+
+// statusBar is always visible: key, custodian, online/offline and unsynced records, demo badge.
+type statusBar struct {
+	u         *UI
+	key       *widget.Label
+	custodian *widget.Label
+	sync      *widget.Label
+	note      *widget.Label
+	content   fyne.CanvasObject
+}
+
+func newStatusBar(u *UI) *statusBar {
+	b := &statusBar{
+		u:         u,
+		key:       &widget.Label{Text: u.tr.T("status.key.absent")},
+		custodian: &widget.Label{Text: u.tr.T("status.custodian.none")},
+		// Sync state arrives with the upstream use case; until a server is configured the
+		// workstation is offline and has nothing to send.
+		sync: &widget.Label{Text: u.tr.T("status.offline")},
+		note: &widget.Label{Importance: widget.WarningImportance},
+	}
+	items := []fyne.CanvasObject{b.key, widget.NewSeparator(), b.custodian, widget.NewSeparator(), b.sync, b.note}
+	if u.opt.Demo {
+		badge := canvas.NewText(" "+u.tr.T("app.demo")+" ", assets.SealRed)
+		badge.TextStyle.Bold = true
+		items = append([]fyne.CanvasObject{badge, widget.NewSeparator()}, items...)
+	}
+	b.content = container.NewVBox(widget.NewSeparator(), container.NewHBox(items...))
+	return b
+}
+
+func (b *statusBar) showKey(s usecase.KeyState) {
+	t := b.u.tr
+	switch {
+	case s.Phase == usecase.NoKey:
+		b.key.SetText(t.T("status.key.absent"))
+	case s.Token.PIN.Locked:
+		b.key.SetText(t.T("status.key.locked", s.Token.Label))
+	default:
+		b.key.SetText(t.T("status.key.present", s.Token.Label))
+	}
+	if s.Phase == usecase.LoggedIn {
+		b.custodian.SetText(t.T("status.custodian", s.Custodian))
+	} else {
+		b.custodian.SetText(t.T("status.custodian.none"))
+	}
+	if s.USBNote != "" {
+		b.note.SetText(t.T("status.usb.degraded", s.USBNote))
+	} else {
+		b.note.SetText("")
+	}
+}

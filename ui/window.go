@@ -1,0 +1,123 @@
+// Package ui is SealKeeper's window: Fyne screens and widgets only. It shows the state of the
+// use cases in app/usecase and calls them; it never touches PKCS#11 or bbolt itself.
+package ui
+
+import (
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+)
+
+// KeyService is what the key screen needs from the key use case (usecase.Keys).
+type KeyService interface {
+	State() usecase.KeyState
+	// Subscribe calls fn, from any goroutine, after every change of state.
+	Subscribe(fn func(usecase.KeyState))
+	Login(pin string) error
+	ChangePIN(old, new string) error
+	Logout()
+}
+
+// Options wires the window to the program.
+type Options struct {
+	Keys KeyService
+	// Demo puts a DEMO badge in the title, a banner and the status bar.
+	Demo bool
+	// Language is the saved setting: "auto", "zh-CN" or "en".
+	Language string
+	// SaveLanguage stores a new language setting; nil hides the choice.
+	SaveLanguage func(lang string) error
+	ConfigPath   string
+	DataDir      string
+}
+
+// UI is the main window and its screens.
+type UI struct {
+	mu   sync.Mutex // held while an update from a goroutine changes the screens
+	app  fyne.App
+	win  fyne.Window
+	opt  Options
+	tr   *tr
+	keys *keyScreen
+	bar  *statusBar
+	tabs *container.AppTabs
+}
+
+// New builds the main window. Call ShowAndRun (or, in tests, use Window).
+func New(a fyne.App, opt Options) *UI {
+	a.Settings().SetTheme(NewTheme())
+	a.SetIcon(AppIcon)
+	u := &UI{app: a, opt: opt, tr: newTr(opt.Language)}
+	u.win = a.NewWindow(u.title())
+	u.win.SetIcon(AppIcon)
+	u.win.Resize(fyne.NewSize(960, 640))
+	u.build()
+	// Show the state as it is when the update runs, not as it was when it was sent: two
+	// notifications from different goroutines may arrive in either order.
+	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
+	u.showKeyState(opt.Keys.State())
+	return u
+}
+
+// do runs fn on the UI thread. The mutex serialises updates where a driver runs fyne.Do on the
+// calling goroutine (Fyne's test driver does), so screens never see two updates at once.
+func (u *UI) do(fn func()) {
+	fyne.Do(func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		fn()
+	})
+}
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// ShowAndRun shows the window and runs the event loop until it is closed.
+func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+
+func (u *UI) title() string {
+	t := u.tr.T("app.title")
+	if u.opt.Demo {
+		t += " — " + u.tr.T("app.demo")
+	}
+	return t
+}
+
+// build makes every screen anew; it runs at start and when the language changes.
+func (u *UI) build() {
+	u.win.SetTitle(u.title())
+	u.keys = newKeyScreen(u)
+	u.bar = newStatusBar(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItem(u.tr.T("nav.key"), u.keys.content),
+		container.NewTabItem(u.tr.T("nav.settings"), newSettingsScreen(u)),
+	)
+	var top fyne.CanvasObject
+	if u.opt.Demo {
+		top = widget.NewLabelWithStyle(u.tr.T("app.demo")+" · "+u.tr.T("app.demo.note"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	}
+	u.win.SetContent(container.NewBorder(top, u.bar.content, nil, nil, u.tabs))
+}
+
+func (u *UI) showKeyState(s usecase.KeyState) {
+	u.keys.show(s)
+	u.bar.showKey(s)
+}
+
+// setLanguage switches the language now and saves the setting.
+func (u *UI) setLanguage(lang string) error {
+	if u.opt.SaveLanguage != nil {
+		if err := u.opt.SaveLanguage(lang); err != nil {
+			return err
+		}
+	}
+	u.opt.Language = lang
+	u.tr = newTr(lang)
+	u.build()
+	u.showKeyState(u.opt.Keys.State())
+	return nil
+}
