@@ -14,7 +14,11 @@ go build -o build/sealkeeper ./app
 
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 mkdir -p "$tmp/nofonts" "$tmp/fccache"

@@ -112,6 +112,14 @@ func (k *keyScreen) show(s usecase.KeyState) {
 		}
 	}
 	k.details.Refresh()
+	// Empty labels still take a line; hide them so the screen does not gape.
+	for _, l := range []*widget.Label{k.body, k.notice} {
+		if l.Text == "" {
+			l.Hide()
+		} else {
+			l.Show()
+		}
+	}
 }
 
 func (k *keyScreen) closeLogin() {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+func init() {
+	register(command{
+		name:    "demo",
+		summary: "make a demo workspace with a SoftHSM seal key (demo provision)",
+		run:     runDemo,
+	})
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "provision" {
+		return fmt.Errorf("%w: sealkeeper demo provision [--dir D] [--force]", errUsage)
+	}
+	fs, _ := newFlags("demo provision", stderr)
+	dir := fs.String("dir", "", "workspace folder (default: the demo folder in the user's data dir)")
+	force := fs.Bool("force", false, "replace an existing demo workspace in that folder (its data folder is moved aside)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected %q; sealkeeper demo provision [--dir D] [--force]", errUsage, fs.Arg(0))
+	}
+	if *dir == "" {
+		d, err := demoWorkspaceDir()
+		if err != nil {
+			return err
+		}
+		*dir = d
+	}
+	if *force {
+		if err := clearDemo(*dir, stdout); err != nil {
+			return err
+		}
+	}
+	c, err := provisionDemo(*dir, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nTry: sealkeeper token list --config %s\n", c.Path())
+	return nil
+}

@@ -1,0 +1,430 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/ticket"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
+)
+
+func init() {
+	register(command{name: "hub", summary: "run the reference seal-management server, or administer it", run: runHub})
+}
+
+const hubUsage = `sealkeeper hub: the reference seal-management server.
+
+  sealkeeper hub [serve] --listen ADDR --data DIR [--tls-cert F --tls-key F] [--client-ca F]
+  sealkeeper hub demo     --data DIR --workstation NAME [--listen 127.0.0.1:PORT]
+  sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
+  sealkeeper hub seal     --data DIR --id ID --status active|suspended|revoked [--reason TEXT] [--name NAME]
+  sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT]
+  sealkeeper hub enrol    --data DIR --workstation NAME     (prints a one-time enrolment code)
+  sealkeeper hub list     --data DIR [--json]               (documents, seals, workstations, what was received)
+  sealkeeper hub key      --data DIR                        (prints the ticket key to pin as upstream.server_key)
+
+The admin commands open the hub's database directly, or, while a hub started with
+--admin 127.0.0.1:PORT runs on the folder, go through its admin API.
+Run 'sealkeeper hub COMMAND -h' for each command's flags.`
+
+func runHub(args []string, stdout, stderr io.Writer) error {
+	sub := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "serve":
+		return hubServe(args, stdout, stderr, false)
+	case "demo":
+		return hubServe(args, stdout, stderr, true)
+	case "add":
+		return hubAdd(args, stdout, stderr)
+	case "seal":
+		return hubSeal(args, stdout, stderr)
+	case "handover":
+		return hubHandover(args, stdout, stderr)
+	case "enrol", "enroll":
+		return hubEnrol(args, stdout, stderr)
+	case "list":
+		return hubList(args, stdout, stderr)
+	case "key":
+		return hubKey(args, stdout, stderr)
+	case "help":
+		fmt.Fprintln(stdout, hubUsage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown hub command %q\n\n%s", errUsage, sub, hubUsage)
+}
+
+func hubFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs, _ := newFlags("hub "+name, stderr)
+	data := fs.String("data", "", "the hub's data folder (holds "+hub.FileName+")")
+	return fs, data
+}
+
+func parseHub(fs *flag.FlagSet, data *string, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return fmt.Errorf("%w: --data DIR is required (the hub's data folder)", errUsage)
+	}
+	return nil
+}
+
+func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs, data := hubFlags(name, stderr)
+	listen := fs.String("listen", "", "address to listen on, e.g. :8443 or 127.0.0.1:8443")
+	cert := fs.String("tls-cert", "", "PEM certificate chain of the hub (required unless listening on loopback)")
+	key := fs.String("tls-key", "", "PEM private key of the hub")
+	clientCA := fs.String("client-ca", "", "PEM CA of workstation certificates; when given, workstations must present one")
+	autoEnrol := fs.Bool("auto-enrol", false, "accept any workstation without an enrolment code (testing only)")
+	ws := fs.String("workstation", "", "demo: the workstation the sample documents are approved for")
+	admin := fs.String("admin", "", "also serve the admin API on this loopback address (e.g. 127.0.0.1:8444), so admin commands work while the hub runs")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	if demo {
+		if *listen == "" {
+			*listen = "127.0.0.1:0"
+		}
+		if *ws == "" {
+			return fmt.Errorf("%w: --workstation NAME is required: the demo documents are approved for one workstation", errUsage)
+		}
+		*autoEnrol = true
+	} else if *listen == "" {
+		return fmt.Errorf("%w: --listen ADDR is required", errUsage)
+	}
+	var tlsConf *tls.Config
+	if *cert != "" || *key != "" {
+		kp, err := tls.LoadX509KeyPair(*cert, *key)
+		if err != nil {
+			return fmt.Errorf("loading the hub's TLS certificate: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{kp}}
+	}
+	if *clientCA != "" {
+		if tlsConf == nil {
+			return fmt.Errorf("%w: --client-ca needs --tls-cert and --tls-key (client certificates are part of TLS)", errUsage)
+		}
+		pem, err := os.ReadFile(*clientCA)
+		if err != nil {
+			return fmt.Errorf("reading the client CA: %w", err)
+		}
+		tlsConf.ClientCAs = x509.NewCertPool()
+		if !tlsConf.ClientCAs.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("the client CA file %s holds no PEM certificate", *clientCA)
+		}
+	}
+	h, err := hub.Open(*data, hub.Options{AutoEnrol: *autoEnrol, RequireClientCert: *clientCA != ""})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if demo {
+		if err := h.SeedDemo(*ws); err != nil {
+			return fmt.Errorf("seeding the demo hub: %w", err)
+		}
+	}
+	srv, err := h.Serve(*listen, tlsConf)
+	if err != nil {
+		return err
+	}
+	kid, _ := ticket.KeyIDOf(h.TicketKey())
+	fmt.Fprintf(stdout, "hub listening on %s (data %s, ticket key %x)\n", srv.URL, filepath.Join(*data, hub.FileName), kid)
+	if tlsConf == nil {
+		fmt.Fprintln(stdout, "warning: plain HTTP on loopback, for the demo and tests only; give --tls-cert and --tls-key for real use")
+	}
+	if *clientCA != "" {
+		fmt.Fprintln(stdout, "workstations must present a client certificate issued by", *clientCA)
+	}
+	if *admin != "" {
+		as, err := h.ServeAdmin(*admin)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer as.Close()
+		fmt.Fprintf(stdout, "admin API on %s (token in %s)\n", as.URL, *data)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case s := <-sig:
+		fmt.Fprintf(stdout, "hub stopping (%v)\n", s)
+		return srv.Close()
+	case err := <-done:
+		return err
+	}
+}
+
+// person parses ID:NAME.
+func person(s, flagName string) (upstream.Person, error) {
+	id, name, ok := strings.Cut(s, ":")
+	if !ok || id == "" || name == "" {
+		return upstream.Person{}, fmt.Errorf("%w: --%s %q must be ID:NAME, e.g. c-002:李伟", errUsage, flagName, s)
+	}
+	return upstream.Person{ID: id, Name: name}, nil
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func hubAdd(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("add", stderr)
+	ws := fs.String("workstation", "", "the workstation that is to stamp the documents")
+	seal := fs.String("seal", "", "the seal id to stamp with")
+	title := fs.String("title", "", "document title (default: the file name without .pdf)")
+	dept := fs.String("department", "", "requesting department")
+	req := fs.String("requester", "", "requester as ID:NAME")
+	var approvers listFlag
+	fs.Var(&approvers, "approver", "approver as ID:NAME (repeat for each, in order)")
+	copies := fs.Int("copies", 1, "number of copies to stamp")
+	expires := fs.Duration("expires", 7*24*time.Hour, "how long the approval stays valid")
+	pages := fs.String("pages", "", "pages the seal may go on, e.g. 1,5 (default: any)")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	if *ws == "" || *seal == "" || fs.NArg() == 0 {
+		return fmt.Errorf("%w: give --workstation, --seal and at least one PDF file", errUsage)
+	}
+	var n hub.NewDocument
+	n.Workstation, n.SealID, n.Department, n.Copies = *ws, *seal, *dept, *copies
+	n.Expires = time.Now().Add(*expires)
+	if *req != "" {
+		p, err := person(*req, "requester")
+		if err != nil {
+			return err
+		}
+		n.Requester = p
+	}
+	for _, a := range approvers {
+		p, err := person(a, "approver")
+		if err != nil {
+			return err
+		}
+		n.Approvals = append(n.Approvals, upstream.Approval{Approver: p, At: time.Now(), Comment: "同意"})
+	}
+	if *pages != "" {
+		for _, s := range strings.Split(*pages, ",") {
+			p, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || p < 1 {
+				return fmt.Errorf("%w: --pages %q: list page numbers like 1,5", errUsage, *pages)
+			}
+			n.AllowedPages = append(n.AllowedPages, p)
+		}
+	}
+	var docs []hub.NewDocument
+	for _, f := range fs.Args() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		d := n
+		d.PDF, d.FileName, d.Title = b, filepath.Base(f), *title
+		if d.Title == "" {
+			d.Title = strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		}
+		docs = append(docs, d)
+	}
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	added, err := h.AddDocuments(docs)
+	if err != nil {
+		return err
+	}
+	for _, d := range added {
+		fmt.Fprintf(stdout, "%s  %s  (%d pages, seal %s, for %s, expires %s)\n", d.ID, d.Title, d.Pages, d.SealID, *ws, d.Expires.Local().Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
+func hubSeal(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("seal", stderr)
+	id := fs.String("id", "", "seal id")
+	status := fs.String("status", "", "active, suspended or revoked")
+	reason := fs.String("reason", "", "why (required for suspended and revoked)")
+	name := fs.String("name", "", "the seal's name, e.g. 某某单位公章")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.SetSeal(upstream.SealStatus{ID: *id, Name: *name, Status: *status, Reason: *reason}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "seal %s is now %s\n", *id, *status)
+	return nil
+}
+
+func hubHandover(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("handover", stderr)
+	seal := fs.String("seal", "", "seal id")
+	from := fs.String("from", "", "current custodian as ID:NAME")
+	to := fs.String("to", "", "new custodian as ID:NAME")
+	appr := fs.String("approver", "", "approving head of office as ID:NAME")
+	reason := fs.String("reason", "", "why custody changes")
+	valid := fs.Duration("valid", 7*24*time.Hour, "how long the approval stays valid")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	var ho upstream.Handover
+	var err error
+	if ho.From, err = person(*from, "from"); err != nil {
+		return err
+	}
+	if ho.To, err = person(*to, "to"); err != nil {
+		return err
+	}
+	if ho.ApprovedBy, err = person(*appr, "approver"); err != nil {
+		return err
+	}
+	ho.SealID, ho.Reason, ho.Expires = *seal, *reason, time.Now().Add(*valid)
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for _, c := range []upstream.Person{ho.From, ho.To} {
+		if err := h.AddCustodian(upstream.Custodian{Person: c}); err != nil {
+			return err
+		}
+	}
+	if ho, err = h.ApproveHandover(ho); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "handover %s approved: seal %s from %s to %s, valid until %s\n", ho.ID, ho.SealID, ho.From.Name, ho.To.Name, ho.Expires.Local().Format("2006-01-02 15:04"))
+	return nil
+}
+
+func hubEnrol(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("enrol", stderr)
+	ws := fs.String("workstation", "", "workstation name (the CN of its client certificate when mutual TLS is used)")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	code, err := h.EnrolCode(*ws)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "enrolment code for %s (use once): %s\n", *ws, code)
+	return nil
+}
+
+func hubKey(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("key", stderr)
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	snap, err := h.Snapshot()
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, snap.TicketKey)
+	return err
+}
+
+func hubList(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("list", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(*data, hub.FileName)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no hub database in %s", *data)
+	}
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	snap, err := h.Snapshot()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(snap)
+	}
+	docs, seals, wss, rec, roster := snap.Documents, snap.Seals, snap.Workstations, snap.Received, snap.Roster
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tWORKSTATION\tSEAL\tPAGES\tTITLE")
+	for _, d := range docs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.State, d.Workstation, d.SealID, d.Pages, d.Title)
+	}
+	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON")
+	for _, s := range seals {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.Since.Local().Format("2006-01-02"), s.Name, s.Reason)
+	}
+	fmt.Fprintln(tw, "\nHANDOVER\tSEAL\tFROM\tTO\tAPPROVED BY\tUNTIL")
+	for _, ho := range roster.Handovers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ho.ID, ho.SealID, ho.From.Name, ho.To.Name, ho.ApprovedBy.Name, ho.Expires.Local().Format("2006-01-02"))
+	}
+	fmt.Fprintln(tw, "\nWORKSTATION\tLAST SEEN\tLEDGER\tCO-SIGNED\tRESULTS")
+	seen := map[string]time.Time{}
+	for _, w := range wss {
+		seen[w.Name] = w.LastSeen
+	}
+	names := map[string]bool{}
+	for _, r := range rec {
+		names[r.Workstation] = true
+		cs := "-"
+		if r.Checkpoint != nil {
+			cs = fmt.Sprintf("%d at %s", r.Checkpoint.Size, r.Checkpoint.SignedAt.Local().Format("2006-01-02 15:04"))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d records\t%s\t%d\n", r.Workstation, lastSeen(seen[r.Workstation]), r.LedgerSize, cs, len(r.Results))
+	}
+	for _, w := range wss {
+		if !names[w.Name] {
+			fmt.Fprintf(tw, "%s\t%s\t0 records\t-\t0\n", w.Name, lastSeen(w.LastSeen))
+		}
+	}
+	return tw.Flush()
+}
+
+func lastSeen(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}

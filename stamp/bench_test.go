@@ -1,0 +1,141 @@
+package stamp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/pades/padestest"
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
+)
+
+// BenchmarkStampSign is inspect + stamp + sign in memory with a software RSA-2048 key (no token
+// time), for 1, 20, 300 and 2000 pages.
+func BenchmarkStampSign(b *testing.B) {
+	id := padestest.NewIdentity(b, padestest.RSA)
+	for _, n := range []int{1, 20, 300, 2000} {
+		data := pdftest.PDF(pdftest.Options{Pages: n, XRefStream: n >= 300})
+		b.Run(fmt.Sprintf("pages=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				doc, err := pdfinspect.Read("bench.pdf", bytes.NewReader(data), int64(len(data)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := doc.Pages[0].Page
+				pl, _ := placement.AtViewMM(p, 150, 230, placement.Size{W: 119, H: 119})
+				if _, err := stamp.Sign(context.Background(), doc, bytes.NewReader(data), request(id, pl)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestBenchTable prints stamping time next to poppler's pdfsig -add-signature (same RSA-2048
+// key, through an NSS database made here) on the same files, and for a file over 100 MB the
+// time against hashing the file once. Run by stamp/bench.sh (SEALKEEPER_BENCH=1).
+func TestBenchTable(t *testing.T) {
+	if os.Getenv("SEALKEEPER_BENCH") == "" {
+		t.Skip("set SEALKEEPER_BENCH=1 (or run stamp/bench.sh)")
+	}
+	runs, _ := strconv.Atoi(os.Getenv("SEALKEEPER_BENCH_RUNS"))
+	if runs <= 0 {
+		runs = 3
+	}
+	id := padestest.NewIdentity(t, padestest.RSA)
+	nss, nick := pdftest.NSSDB(t, id.Signer, id.Chain)
+	dir := t.TempDir()
+	type file struct {
+		name string
+		o    pdftest.Options
+		big  bool
+	}
+	files := []file{
+		{"1 page", pdftest.Options{Pages: 1}, false},
+		{"20 pages", pdftest.Options{Pages: 20}, false},
+		{"300 pages", pdftest.Options{Pages: 300}, false},
+		{"2000 pages", pdftest.Options{Pages: 2000}, false},
+		{"2000 pages, xref stream", pdftest.Options{Pages: 2000, XRefStream: true}, false},
+		{"scanned 2000 pages", pdftest.Options{Pages: 2000, Scanned: true, ScanBytes: 52000}, true},
+	}
+	median := func(f func()) time.Duration {
+		var d []time.Duration
+		for i := 0; i < runs; i++ {
+			runtime.GC()
+			start := time.Now()
+			f()
+			d = append(d, time.Since(start))
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	fmt.Printf("\n%-26s %9s %14s %12s %8s %12s %8s %10s\n", "file", "size MB", "sealkeeper ms", "pdfsig ms", "ratio", "hash-once ms", "ratio", "heap MB")
+	for i, f := range files {
+		in := filepath.Join(dir, fmt.Sprintf("in%d.pdf", i))
+		if err := os.WriteFile(in, pdftest.PDF(f.o), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(in)
+		ours := filepath.Join(dir, fmt.Sprintf("ours%d.pdf", i))
+		theirs := filepath.Join(dir, fmt.Sprintf("pdfsig%d.pdf", i))
+		var peak uint64
+		tOurs := median(func() {
+			os.Remove(ours)
+			req := request(id, placement.Placement{})
+			doc, err := pdfinspect.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, _ := placement.AtViewMM(doc.Pages[0].Page, 150, 230, sealSize(t))
+			req.Placement = pl
+			if _, err := stamp.SignFile(context.Background(), in, ours, true, req); err != nil {
+				t.Fatal(err)
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapSys)
+		})
+		tPdfsig := median(func() {
+			os.Remove(theirs)
+			cmd := exec.Command("pdfsig", "-add-signature", "-nssdir", "sql:"+nss, "-nick", nick, "-digest", "SHA256", in, theirs)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("pdfsig: %v %s", err, b)
+			}
+		})
+		hashCol, hashRatio := "", ""
+		if f.big {
+			tHash := median(func() {
+				fh, err := os.Open(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := sha256.New()
+				io.Copy(h, fh)
+				fh.Close()
+			})
+			hashCol = fmt.Sprintf("%.0f", ms(tHash))
+			hashRatio = fmt.Sprintf("%.2fx", ms(tOurs)/ms(tHash))
+		}
+		fmt.Printf("%-26s %9.1f %14.0f %12.0f %7.2fx %12s %8s %10.0f\n", f.name, float64(st.Size())/1e6, ms(tOurs), ms(tPdfsig), ms(tOurs)/ms(tPdfsig), hashCol, hashRatio, float64(peak)/1e6)
+		checkAll(t, ours, 1, id.Root)
+	}
+	fmt.Println("\nsealkeeper: inspect (pdfcpu read + validate) + stamp + sign with a software RSA-2048 key + atomic write (fsync), in process.")
+	fmt.Println("pdfsig: poppler pdfsig -add-signature, same RSA-2048 key in an NSS database, one process per run (its start-up included).")
+	fmt.Printf("median of %d runs each; %d CPUs (GOMAXPROCS %d)\n", runs, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,479 @@
+// Package pdfinspect reads a PDF with pdfcpu and reports what stamping needs to know: pages and
+// their boxes, existing signatures and form fields, certification and locks, encryption, the
+// PDF version and the kind of its last cross-reference section. It never writes the file.
+//
+// pdfcpu is robust but it is a large parser fed with files from outside: every call into it
+// runs under a guard that turns a panic into an error naming the file.
+package pdfinspect
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
+)
+
+func init() {
+	// pdfcpu would otherwise create and read a configuration folder in the user's home.
+	api.DisableConfigDir()
+}
+
+// Page is one page.
+type Page struct {
+	placement.Page
+	Media placement.Rect
+	Ref   types.IndirectRef // the page object
+}
+
+// Signature is an existing signature field.
+type Signature struct {
+	Field     string // fully qualified field name
+	Signed    bool   // has a /V signature dictionary
+	SubFilter string
+	Signer    string // /Name, if any
+	Time      string // /M as written
+	// DocMDP is the certification level (1-3) when this signature certifies the document.
+	DocMDP int
+	// FieldMDP is the /Action of a field lock (All, Include, Exclude), empty when none;
+	// LockP is its /P (1 means no changes at all).
+	FieldMDP string
+	LockP    int
+	Widgets  int
+}
+
+// Field is a form field (terminal fields only).
+type Field struct {
+	Name string
+	Type string // Tx, Btn, Ch, Sig
+}
+
+// Info is what Read found.
+type Info struct {
+	File       string
+	Version    string
+	Pages      []Page
+	Fields     []Field
+	Signatures []Signature
+	// Certified is the DocMDP level of the document (0 when not certified).
+	Certified int
+	// Locked tells that a signed field lock forbids all further changes.
+	Locked bool
+	// XRefStream: the last cross-reference section is a stream (an update must be one too).
+	XRefStream bool
+	// StartXRef is the offset of the last cross-reference section.
+	StartXRef int64
+	Size      int64
+}
+
+// Document is a read PDF: its Info and pdfcpu's model of it.
+type Document struct {
+	Info
+	ctx *model.Context
+}
+
+// Context is pdfcpu's model of the document, for the signature writer.
+func (d *Document) Context() *model.Context { return d.ctx }
+
+// ErrEncrypted is returned for encrypted files.
+var ErrEncrypted = errors.New("the PDF is encrypted (password-protected or permission-restricted); a seal cannot be added without changing its protection: ask the sender for an unprotected copy")
+
+// ErrNotPDF is returned when the file does not start like a PDF.
+var ErrNotPDF = errors.New("the file is not a PDF")
+
+// Guard turns a panic in a PDF library into an error naming the file. Use it as
+// `defer pdfinspect.Guard(name, &err)`.
+func Guard(name string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: the PDF library failed on this file (%v); the file is damaged or unusual: ask for a fresh export", name, r)
+	}
+}
+
+// ReadFile reads and inspects a PDF file.
+func ReadFile(path string) (*Document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return Read(path, f, st.Size())
+}
+
+// Read inspects a PDF of the given size and validates it with pdfcpu. name is used in errors
+// only.
+func Read(name string, r io.ReaderAt, size int64) (*Document, error) {
+	return read(name, r, size, true)
+}
+
+// Parse is Read without pdfcpu's validation: for a verifier, which must report on a file that
+// a later change damaged rather than refuse it.
+func Parse(name string, r io.ReaderAt, size int64) (*Document, error) {
+	return read(name, r, size, false)
+}
+
+func read(name string, r io.ReaderAt, size int64, validate bool) (doc *Document, err error) {
+	defer Guard(name, &err)
+	head := make([]byte, 1024)
+	n, _ := r.ReadAt(head, 0)
+	if !bytes.Contains(head[:n], []byte("%PDF-")) {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotPDF)
+	}
+	tail, err := readTail(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// Refuse encryption before pdfcpu tries passwords: a quick look at the last trailer, then
+	// pdfcpu's own view below.
+	if bytes.Contains(tail, []byte("/Encrypt")) {
+		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
+	}
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	ctx, err := api.ReadContext(io.NewSectionReader(r, 0, size), conf)
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "password") || strings.Contains(err.Error(), "encrypt") {
+			return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
+		}
+		return nil, fmt.Errorf("%s: not a readable PDF: %v", name, err)
+	}
+	if ctx.Encrypt != nil || ctx.E != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
+	}
+	if err := validateIf(validate, ctx); err != nil {
+		return nil, fmt.Errorf("%s: the PDF does not pass validation: %v; ask for a fresh export", name, err)
+	}
+	d := &Document{ctx: ctx}
+	d.File, d.Size = name, size
+	d.Version = ctx.VersionString()
+	if d.StartXRef, d.XRefStream, err = lastXRef(r, size, tail); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := d.readPages(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := d.readFields(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
+}
+
+func readTail(r io.ReaderAt, size int64) ([]byte, error) {
+	n := int64(4096)
+	if size < n {
+		n = size
+	}
+	tail := make([]byte, n)
+	if _, err := r.ReadAt(tail, size-n); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return tail, nil
+}
+
+// lastXRef finds the last startxref and says whether it points at a stream.
+func lastXRef(r io.ReaderAt, size int64, tail []byte) (int64, bool, error) {
+	i := bytes.LastIndex(tail, []byte("startxref"))
+	if i < 0 {
+		return 0, false, errors.New("no startxref at the end of the file: it is truncated or damaged")
+	}
+	f := bytes.Fields(tail[i+len("startxref"):])
+	if len(f) == 0 {
+		return 0, false, errors.New("startxref without an offset")
+	}
+	off, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil || off < 0 || off >= size {
+		return 0, false, errors.New("startxref points outside the file")
+	}
+	buf := make([]byte, 32)
+	n, _ := r.ReadAt(buf, off)
+	buf = bytes.TrimLeft(buf[:n], " \r\n\t\f\x00")
+	if bytes.HasPrefix(buf, []byte("xref")) {
+		return off, false, nil
+	}
+	return off, true, nil
+}
+
+func (d *Document) deref(o types.Object) types.Object {
+	o, err := d.ctx.Dereference(o)
+	if err != nil {
+		return nil
+	}
+	return o
+}
+
+func (d *Document) dict(o types.Object) types.Dict {
+	if dd, ok := d.deref(o).(types.Dict); ok {
+		return dd
+	}
+	if sd, ok := d.deref(o).(types.StreamDict); ok {
+		return sd.Dict
+	}
+	return nil
+}
+
+func (d *Document) num(o types.Object) (float64, bool) {
+	switch v := d.deref(o).(type) {
+	case types.Integer:
+		return float64(v), true
+	case types.Float:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+func (d *Document) rect(o types.Object) (placement.Rect, bool) {
+	a, ok := d.deref(o).(types.Array)
+	if !ok || len(a) != 4 {
+		return placement.Rect{}, false
+	}
+	var v [4]float64
+	for i := range a {
+		if v[i], ok = d.num(a[i]); !ok {
+			return placement.Rect{}, false
+		}
+	}
+	return placement.Rect{X0: min(v[0], v[2]), Y0: min(v[1], v[3]), X1: max(v[0], v[2]), Y1: max(v[1], v[3])}, true
+}
+
+type inherited struct {
+	media, crop *placement.Rect
+	rotate      int
+}
+
+func (d *Document) readPages() error {
+	root := d.ctx.RootDict
+	if root == nil {
+		return errors.New("the PDF has no catalog")
+	}
+	pagesRef, ok := root["Pages"].(types.IndirectRef)
+	if !ok {
+		return errors.New("the catalog has no page tree")
+	}
+	seen := map[int]bool{}
+	var walk func(ref types.IndirectRef, in inherited, depth int) error
+	walk = func(ref types.IndirectRef, in inherited, depth int) error {
+		if depth > 64 || seen[ref.ObjectNumber.Value()] {
+			return errors.New("the page tree loops or is too deep")
+		}
+		seen[ref.ObjectNumber.Value()] = true
+		node := d.dict(ref)
+		if node == nil {
+			return fmt.Errorf("page tree node %d is missing", ref.ObjectNumber)
+		}
+		if r, ok := d.rect(node["MediaBox"]); ok {
+			in.media = &r
+		}
+		if r, ok := d.rect(node["CropBox"]); ok {
+			in.crop = &r
+		}
+		if v, ok := d.num(node["Rotate"]); ok {
+			in.rotate = int(v)
+		}
+		if t, _ := d.deref(node["Type"]).(types.Name); t == "Page" || node["Kids"] == nil {
+			if in.media == nil {
+				a4 := placement.Rect{X1: 595.28, Y1: 841.89}
+				in.media = &a4
+			}
+			crop := *in.media
+			if in.crop != nil {
+				c := *in.crop
+				crop = placement.Rect{X0: max(c.X0, crop.X0), Y0: max(c.Y0, crop.Y0), X1: min(c.X1, crop.X1), Y1: min(c.Y1, crop.Y1)}
+				if crop.W() <= 0 || crop.H() <= 0 {
+					crop = *in.media
+				}
+			}
+			d.Pages = append(d.Pages, Page{
+				Page:  placement.Page{Number: len(d.Pages) + 1, Crop: crop, Rotate: placement.NormRotate(in.rotate)},
+				Media: *in.media,
+				Ref:   ref,
+			})
+			return nil
+		}
+		kids, _ := d.deref(node["Kids"]).(types.Array)
+		for _, k := range kids {
+			kr, ok := k.(types.IndirectRef)
+			if !ok {
+				return errors.New("a page tree entry is not a reference")
+			}
+			if err := walk(kr, in, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(pagesRef, inherited{}, 0); err != nil {
+		return err
+	}
+	if len(d.Pages) == 0 {
+		return errors.New("the PDF has no pages")
+	}
+	return nil
+}
+
+// text decodes a PDF text string (PDFDocEncoding treated as Latin-1, or UTF-16BE).
+func (d *Document) text(o types.Object) string {
+	var s string
+	switch v := d.deref(o).(type) {
+	case types.StringLiteral:
+		b, err := types.Unescape(v.Value())
+		if err != nil {
+			return v.Value()
+		}
+		s = string(b)
+	case types.HexLiteral:
+		b, err := v.Bytes()
+		if err != nil {
+			return ""
+		}
+		s = string(b)
+	default:
+		return ""
+	}
+	if t, err := types.DecodeUTF16String(s); err == nil && strings.HasPrefix(s, "\xfe\xff") {
+		return t
+	}
+	return s
+}
+
+func (d *Document) readFields() error {
+	acro := d.dict(d.ctx.RootDict["AcroForm"])
+	certRef := d.sigDocMDP()
+	if acro == nil {
+		return nil
+	}
+	fields, _ := d.deref(acro["Fields"]).(types.Array)
+	seen := map[int]bool{}
+	var walk func(o types.Object, prefix, ft string, depth int)
+	walk = func(o types.Object, prefix, ft string, depth int) {
+		if ref, ok := o.(types.IndirectRef); ok {
+			if seen[ref.ObjectNumber.Value()] {
+				return
+			}
+			seen[ref.ObjectNumber.Value()] = true
+		}
+		f := d.dict(o)
+		if f == nil || depth > 32 {
+			return
+		}
+		name := prefix
+		if t := d.text(f["T"]); t != "" {
+			if name != "" {
+				name += "."
+			}
+			name += t
+		}
+		if n, ok := d.deref(f["FT"]).(types.Name); ok {
+			ft = string(n)
+		}
+		kids, _ := d.deref(f["Kids"]).(types.Array)
+		var fieldKids []types.Object
+		widgets := 0
+		for _, k := range kids {
+			kd := d.dict(k)
+			if kd == nil {
+				continue
+			}
+			if _, isField := kd["T"]; isField {
+				fieldKids = append(fieldKids, k)
+			} else {
+				widgets++
+			}
+		}
+		if len(fieldKids) > 0 {
+			for _, k := range fieldKids {
+				walk(k, name, ft, depth+1)
+			}
+			return
+		}
+		if widgets == 0 {
+			widgets = 1 // the field is its own widget
+		}
+		d.Fields = append(d.Fields, Field{Name: name, Type: ft})
+		if ft != "Sig" {
+			return
+		}
+		s := Signature{Field: name, Widgets: widgets}
+		if lock := d.dict(f["Lock"]); lock != nil {
+			if a, ok := d.deref(lock["Action"]).(types.Name); ok {
+				s.FieldMDP = string(a)
+			}
+			if p, ok := d.num(lock["P"]); ok {
+				s.LockP = int(p)
+			}
+		}
+		if v := d.dict(f["V"]); v != nil {
+			s.Signed = true
+			if sf, ok := d.deref(v["SubFilter"]).(types.Name); ok {
+				s.SubFilter = string(sf)
+			}
+			s.Signer = d.text(v["Name"])
+			s.Time = d.text(v["M"])
+			refs, _ := d.deref(v["Reference"]).(types.Array)
+			for _, r := range refs {
+				rd := d.dict(r)
+				tm, _ := d.deref(rd["TransformMethod"]).(types.Name)
+				tp := d.dict(rd["TransformParams"])
+				p, _ := d.num(tp["P"])
+				switch tm {
+				case "DocMDP":
+					s.DocMDP = int(p)
+					if s.DocMDP == 0 {
+						s.DocMDP = 2
+					}
+				case "FieldMDP":
+					if a, ok := d.deref(tp["Action"]).(types.Name); ok && s.FieldMDP == "" {
+						s.FieldMDP = string(a)
+					}
+					if p > 0 && s.LockP == 0 {
+						s.LockP = int(p)
+					}
+				}
+			}
+			if ref, ok := f["V"].(types.IndirectRef); ok && certRef != nil && ref.ObjectNumber == certRef.ObjectNumber && s.DocMDP == 0 {
+				s.DocMDP = 2
+			}
+			if s.DocMDP > 0 && (d.Certified == 0 || s.DocMDP < d.Certified) {
+				d.Certified = s.DocMDP
+			}
+			// A field lock's /P 1 (PDF 2.0) forbids every later change, new seals included.
+			if s.LockP == 1 {
+				d.Locked = true
+			}
+		}
+		d.Signatures = append(d.Signatures, s)
+	}
+	for _, f := range fields {
+		walk(f, "", "", 0)
+	}
+	return nil
+}
+
+// sigDocMDP is the signature dictionary named by the catalog's /Perms /DocMDP.
+func (d *Document) sigDocMDP() *types.IndirectRef {
+	perms := d.dict(d.ctx.RootDict["Perms"])
+	if perms == nil {
+		return nil
+	}
+	if r, ok := perms["DocMDP"].(types.IndirectRef); ok {
+		return &r
+	}
+	return nil
+}
+
+func validateIf(validate bool, ctx *model.Context) error {
+	if !validate {
+		return nil
+	}
+	return api.ValidateContext(ctx)
+}

@@ -1,0 +1,721 @@
+// Package stamp puts an organisation's seal on a PDF as a digital signature: one incremental
+// update per stamping that leaves the original bytes untouched, one signature field whose
+// widgets show the seal image (or, for a riding-seam seal, one slice of it per page), and a
+// PAdES CMS made by any crypto.Signer (a token's key in production).
+//
+// The file is read and validated by pdfinspect (pdfcpu); the update is written here, object by
+// object, and matches the file's last cross-reference section: a table after a table, a stream
+// after a stream.
+package stamp
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"image"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/sealkeeper/sealkeeper/stamp/pades"
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
+	"github.com/sealkeeper/sealkeeper/store/atomic"
+)
+
+// Request is one stamping.
+type Request struct {
+	Placement placement.Placement
+	// Image is the seal, ideally a PNG with a transparent background.
+	Image image.Image
+	// Signer is the seal's key; Chain[0] its certificate, then CA certificates.
+	Signer crypto.Signer
+	Chain  []*x509.Certificate
+	// PSS signs with RSASSA-PSS (RSA keys).
+	PSS bool
+	// TSA is an RFC 3161 timestamp server URL (PAdES B-T); empty for B-B.
+	TSA        string
+	HTTPClient *http.Client
+	// Certify makes this the certifying seal (DocMDP P=2: only form filling and further seals
+	// are permitted afterwards). Only the first seal of a document may certify.
+	Certify bool
+	// Lock forbids every change after this seal (field lock with P=1).
+	Lock bool
+	// Reason and Location are shown by viewers; optional.
+	Reason, Location string
+	// Time is written as /M; now when zero.
+	Time time.Time
+}
+
+// Result describes the update that Sign made.
+type Result struct {
+	// Update is what to append to the input to get the stamped file.
+	Update []byte
+	// Field is the new signature field's name.
+	Field     string
+	ByteRange [4]int64
+	// Digest is the SHA-256 of the signed byte ranges.
+	Digest []byte
+	// CMS is the signature value written into /Contents.
+	CMS []byte
+}
+
+// Refusals that a caller may want to tell apart.
+var (
+	ErrLocked      = errors.New("the document is locked by an earlier signature: no further seal may be added")
+	ErrCertified   = errors.New("only the first seal may certify the document, and this one already has a signature")
+	ErrNoPlacement = errors.New("no place for the seal was given")
+)
+
+// SignFile stamps the file at in and writes the result to out atomically. An existing out is
+// refused unless overwrite is set; in and out must differ.
+func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) (*Result, error) {
+	if sameFile(in, out) {
+		return nil, fmt.Errorf("%s: the output must be another file than the input (the input is never modified)", out)
+	}
+	if !overwrite {
+		if _, err := os.Stat(out); err == nil {
+			return nil, fmt.Errorf("%s already exists; choose another name or allow overwriting (--force)", out)
+		}
+	}
+	res, size, mtime, err := signFile(ctx, in, req)
+	if err != nil {
+		return nil, err
+	}
+	// The parse is garbage now; the output is the input read once more plus the update, in
+	// one buffer so that it is written in one piece, atomically.
+	f, err := os.Open(in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	full := make([]byte, size+int64(len(res.Update)))
+	if _, err := io.ReadFull(f, full[:size]); err != nil {
+		return nil, fmt.Errorf("%s: reading: %w", in, err)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != size || !st.ModTime().Equal(mtime) {
+		return nil, fmt.Errorf("%s changed while it was being stamped; try again", in)
+	}
+	copy(full[size:], res.Update)
+	if err := atomic.WriteFile(out, full, 0o644); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", out, err)
+	}
+	return res, nil
+}
+
+// signFile signs the file without holding its bytes: pdfcpu reads what it needs and the
+// digest streams through the file.
+func signFile(ctx context.Context, in string, req Request) (*Result, int64, time.Time, error) {
+	f, err := os.Open(in)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	doc, err := pdfinspect.Read(in, f, st.Size())
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	res, err := Sign(ctx, doc, f, req)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	// The file must not have changed between reading and signing.
+	if st2, err := f.Stat(); err != nil || st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
+		return nil, 0, time.Time{}, fmt.Errorf("%s changed while it was being stamped; try again", in)
+	}
+	return res, st.Size(), st.ModTime(), nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// Sign makes the incremental update that adds the seal to doc, whose bytes are in. The
+// caller appends Result.Update to the input unchanged.
+func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (res *Result, err error) {
+	defer pdfinspect.Guard(doc.File, &err)
+	if err := check(doc, &req); err != nil {
+		return nil, fmt.Errorf("%s: %w", doc.File, err)
+	}
+	// Hash the input once; the update's hash continues from a copy of this state.
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(in, 0, doc.Size)); err != nil {
+		return nil, fmt.Errorf("%s: reading: %w", doc.File, err)
+	}
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	tail := make([]byte, 1)
+	if doc.Size > 0 {
+		in.ReadAt(tail, doc.Size-1)
+	}
+	w, err := newUpdate(doc, req, tail[0] != '\n' && tail[0] != '\r')
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doc.File, err)
+	}
+	capacity := estimateCMS(req)
+	for attempt := 0; attempt < 2; attempt++ {
+		upd, cStart, cEnd, err := w.build(capacity)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", doc.File, err)
+		}
+		br := [4]int64{0, doc.Size + int64(cStart), doc.Size + int64(cEnd), int64(len(upd) - cEnd)}
+		brText := fmt.Sprintf("[0 %d %d %d]", br[1], br[2], br[3])
+		if len(brText) > byteRangeWidth {
+			return nil, fmt.Errorf("%s: the file is too large to sign", doc.File)
+		}
+		i := bytes.Index(upd, []byte(byteRangePlaceholder))
+		copy(upd[i:], brText+strings.Repeat(" ", byteRangeWidth-len(brText)))
+		hh := sha256.New()
+		if err := hh.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return nil, err
+		}
+		hh.Write(upd[:cStart])
+		hh.Write(upd[cEnd:])
+		digest := hh.Sum(nil)
+		sig, err := pades.Sign(ctx, digest, req.Signer, req.Chain, pades.Options{PSS: req.PSS, TSA: req.TSA, HTTPClient: req.HTTPClient})
+		if err != nil {
+			return nil, fmt.Errorf("%s: signing: %w", doc.File, err)
+		}
+		if len(sig) > capacity {
+			capacity = len(sig) + 4096 // a bigger timestamp than foreseen: sign again with room
+			continue
+		}
+		hex.Encode(upd[cStart+1:], sig)
+		if err := selfCheck(doc, in, upd, w.fieldName); err != nil {
+			return nil, fmt.Errorf("%s: the file is damaged in a way that an added seal would not survive (%v); ask for a fresh export of the document", doc.File, err)
+		}
+		return &Result{Update: upd, Field: w.fieldName, ByteRange: br, Digest: digest, CMS: sig}, nil
+	}
+	return nil, fmt.Errorf("%s: the signature does not fit in the space reserved for it", doc.File)
+}
+
+var _ hash.Hash = sha256.New()
+
+func check(doc *pdfinspect.Document, req *Request) error {
+	if doc.Locked || doc.Certified == 1 {
+		return ErrLocked
+	}
+	if req.Certify {
+		for _, s := range doc.Signatures {
+			if s.Signed {
+				return ErrCertified
+			}
+		}
+	}
+	if len(req.Placement.Widgets) == 0 {
+		return ErrNoPlacement
+	}
+	if req.Placement.Kind == placement.RidingSeam && len(req.Placement.Widgets) < 2 {
+		return errors.New("a riding-seam seal needs at least 2 pages")
+	}
+	for _, w := range req.Placement.Widgets {
+		if w.Page < 1 || w.Page > len(doc.Pages) {
+			return fmt.Errorf("page %d does not exist: the document has %d pages", w.Page, len(doc.Pages))
+		}
+		if !(w.Rect.W() > 0 && w.Rect.H() > 0) {
+			return fmt.Errorf("page %d: the seal has no size", w.Page)
+		}
+	}
+	if req.Image == nil || req.Image.Bounds().Empty() {
+		return errors.New("no seal image")
+	}
+	if req.Signer == nil || len(req.Chain) == 0 {
+		return errors.New("no seal key or certificate")
+	}
+	if req.Time.IsZero() {
+		req.Time = time.Now()
+	}
+	return nil
+}
+
+// estimateCMS is the room reserved for the signature: certificates, the signature value,
+// attributes, and a timestamp token when one is asked for.
+func estimateCMS(req Request) int {
+	n := 2048
+	for _, c := range req.Chain {
+		n += len(c.Raw)
+	}
+	switch k := req.Signer.Public().(type) {
+	case *rsa.PublicKey:
+		n += k.Size()
+	case *ecdsa.PublicKey:
+		n += 2*((k.Curve.Params().BitSize+7)/8) + 16
+	default:
+		n += 1024
+	}
+	if req.TSA != "" {
+		n += 16384
+	}
+	return n
+}
+
+const (
+	byteRangeWidth       = 60
+	byteRangePlaceholder = "[0 ********** ********** **********]"
+)
+
+// update builds the incremental update.
+type update struct {
+	doc        *pdfinspect.Document
+	req        Request
+	leadingEOL bool
+	next       int // next free object number
+	objs       map[int][]byte
+	fieldName  string
+	sigNum     int
+}
+
+func newUpdate(doc *pdfinspect.Document, req Request, leadingEOL bool) (*update, error) {
+	ctx := doc.Context()
+	u := &update{doc: doc, req: req, leadingEOL: leadingEOL, next: *ctx.Size, objs: map[int][]byte{}}
+	if u.next <= ctx.MaxObjNr {
+		u.next = ctx.MaxObjNr + 1
+	}
+	names := map[string]bool{}
+	for _, f := range doc.Fields {
+		names[f.Name] = true
+	}
+	for i := 1; ; i++ {
+		n := fmt.Sprintf("Seal%d", i)
+		if !names[n] {
+			u.fieldName = n
+			break
+		}
+	}
+	if err := u.prepare(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (u *update) alloc() int { n := u.next; u.next++; return n }
+
+func ref(n int) string { return fmt.Sprintf("%d 0 R", n) }
+
+func (u *update) put(n int, body string) { u.objs[n] = []byte(body) }
+
+func (u *update) putStream(n int, dict string, data []byte) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<<%s /Length %d>>\nstream\n", dict, len(data))
+	b.Write(data)
+	b.WriteString("\nendstream")
+	u.objs[n] = b.Bytes()
+}
+
+// prepare writes every object except the signature dictionary, whose size depends on the
+// room reserved for /Contents.
+func (u *update) prepare() error {
+	ctx := u.doc.Context()
+	req := u.req
+	img, smask, err := encodeImage(req.Image)
+	if err != nil {
+		return err
+	}
+	b := req.Image.Bounds()
+	imgN, maskN := u.alloc(), u.alloc()
+	u.putStream(maskN, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Interpolate true /Filter /FlateDecode", b.Dx(), b.Dy()), smask)
+	u.putStream(imgN, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Interpolate true /SMask %s /Filter /FlateDecode", b.Dx(), b.Dy(), ref(maskN)), img)
+
+	u.sigNum = u.alloc()
+	fieldN := u.alloc()
+	widgets := req.Placement.Widgets
+	widgetNums := make([]int, len(widgets))
+	single := len(widgets) == 1
+	for i := range widgets {
+		if single {
+			widgetNums[i] = fieldN
+		} else {
+			widgetNums[i] = u.alloc()
+		}
+	}
+	lock := ""
+	if req.Lock {
+		lock = " /Lock <</Type /SigFieldLock /Action /All /P 1>>"
+	}
+	fieldPart := fmt.Sprintf("/FT /Sig /T %s /V %s%s", pdfText(u.fieldName), ref(u.sigNum), lock)
+	// Annotations added per page, in page order.
+	pageAnnots := map[int][]int{}
+	for i, w := range widgets {
+		ap := u.alloc()
+		m := w.ImageMatrix()
+		content := fmt.Sprintf("q %s %s %s %s %s %s cm /Seal Do Q", num(m[0]), num(m[1]), num(m[2]), num(m[3]), num(m[4]), num(m[5]))
+		u.putStream(ap, fmt.Sprintf("/Type /XObject /Subtype /Form /BBox [0 0 %s %s] /Resources <</XObject <</Seal %s>>>>", num(w.Rect.W()), num(w.Rect.H()), ref(imgN)), []byte(content))
+		page := u.doc.Pages[w.Page-1]
+		annot := fmt.Sprintf("/Type /Annot /Subtype /Widget /Rect [%s %s %s %s] /P %s /F 132 /AP <</N %s>>",
+			num(w.Rect.X0), num(w.Rect.Y0), num(w.Rect.X1), num(w.Rect.Y1), page.Ref.PDFString(), ref(ap))
+		if single {
+			u.put(widgetNums[i], "<<"+fieldPart+" "+annot+">>")
+		} else {
+			// /V on a widget is redundant (it inherits it), but poppler and MuPDF read the
+			// signature from each widget of a multi-widget field without inheritance.
+			u.put(widgetNums[i], fmt.Sprintf("<<%s /Parent %s /V %s>>", annot, ref(fieldN), ref(u.sigNum)))
+		}
+		pageAnnots[w.Page] = append(pageAnnots[w.Page], widgetNums[i])
+	}
+	if !single {
+		kids := make([]string, len(widgetNums))
+		for i, n := range widgetNums {
+			kids[i] = ref(n)
+		}
+		u.put(fieldN, fmt.Sprintf("<<%s /Kids [%s]>>", fieldPart, strings.Join(kids, " ")))
+	}
+
+	// Pages: append to /Annots, in the array object when it is one, else in the page.
+	for pn, nums := range pageAnnots {
+		page := u.doc.Pages[pn-1]
+		pd, err := u.dictObj(page.Ref)
+		if err != nil {
+			return fmt.Errorf("page %d: %w", pn, err)
+		}
+		refs := make(types.Array, len(nums))
+		for i, n := range nums {
+			refs[i] = *types.NewIndirectRef(n, 0)
+		}
+		switch a := pd["Annots"].(type) {
+		case types.IndirectRef:
+			arr, err := ctx.DereferenceArray(a)
+			if err != nil || arr == nil {
+				return fmt.Errorf("page %d: its annotation list is unreadable", pn)
+			}
+			u.put(a.ObjectNumber.Value(), serialize(append(arr.Clone().(types.Array), refs...)))
+		case types.Array:
+			pd = pd.Clone().(types.Dict)
+			pd["Annots"] = append(a.Clone().(types.Array), refs...)
+			u.put(page.Ref.ObjectNumber.Value(), serialize(pd))
+		default:
+			pd = pd.Clone().(types.Dict)
+			pd["Annots"] = refs
+			u.put(page.Ref.ObjectNumber.Value(), serialize(pd))
+		}
+	}
+
+	// The form: add the field, SigFlags 3 (signatures exist, append only).
+	root := ctx.Root
+	catalog, err := u.dictObj(*root)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	catalog = catalog.Clone().(types.Dict)
+	catalogChanged := false
+	fieldRef := *types.NewIndirectRef(fieldN, 0)
+	addField := func(acro types.Dict) (types.Dict, error) {
+		acro = acro.Clone().(types.Dict)
+		switch f := acro["Fields"].(type) {
+		case types.IndirectRef:
+			arr, err := ctx.DereferenceArray(f)
+			if err != nil {
+				return nil, errors.New("the form's field list is unreadable")
+			}
+			u.put(f.ObjectNumber.Value(), serialize(append(arr.Clone().(types.Array), fieldRef)))
+		case types.Array:
+			acro["Fields"] = append(f.Clone().(types.Array), fieldRef)
+		default:
+			acro["Fields"] = types.Array{fieldRef}
+		}
+		acro["SigFlags"] = types.Integer(3)
+		return acro, nil
+	}
+	switch a := catalog["AcroForm"].(type) {
+	case types.IndirectRef:
+		acro, err := u.dictObj(a)
+		if err != nil {
+			return fmt.Errorf("the form: %w", err)
+		}
+		acro, err = addField(acro)
+		if err != nil {
+			return err
+		}
+		u.put(a.ObjectNumber.Value(), serialize(acro))
+	case types.Dict:
+		acro, err := addField(a)
+		if err != nil {
+			return err
+		}
+		catalog["AcroForm"] = acro
+		catalogChanged = true
+	default:
+		acro, _ := addField(types.Dict{})
+		catalog["AcroForm"] = acro
+		catalogChanged = true
+	}
+	if req.Certify {
+		perms := types.Dict{}
+		if p, err := ctx.DereferenceDict(catalog["Perms"]); err == nil && p != nil {
+			perms = p.Clone().(types.Dict)
+		}
+		perms["DocMDP"] = *types.NewIndirectRef(u.sigNum, 0)
+		catalog["Perms"] = perms
+		catalogChanged = true
+	}
+	if catalogChanged {
+		u.put(root.ObjectNumber.Value(), serialize(catalog))
+	}
+	return nil
+}
+
+// dictObj returns the dictionary that the reference points at, as pdfcpu read it.
+func (u *update) dictObj(r types.IndirectRef) (types.Dict, error) {
+	d, err := u.doc.Context().DereferenceDict(r)
+	if err != nil || d == nil {
+		return nil, fmt.Errorf("object %d is not a readable dictionary", r.ObjectNumber)
+	}
+	return d, nil
+}
+
+// build writes the update with room for capacity bytes of CMS and returns it with the offsets
+// of the /Contents hex string (from '<' to after '>').
+func (u *update) build(capacity int) ([]byte, int, int, error) {
+	req := u.req
+	var refs []string
+	p := 0
+	switch {
+	case req.Certify && req.Lock:
+		p = 1
+	case req.Certify:
+		p = 2
+	}
+	if p > 0 {
+		refs = append(refs, fmt.Sprintf("<</Type /SigRef /TransformMethod /DocMDP /TransformParams <</Type /TransformParams /P %d /V /1.2>>>>", p))
+	}
+	if req.Lock {
+		refs = append(refs, "<</Type /SigRef /TransformMethod /FieldMDP /TransformParams <</Type /TransformParams /Action /All /P 1 /V /1.2>>>>")
+	}
+	var sig strings.Builder
+	fmt.Fprintf(&sig, "<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /%s /M %s", pades.SubFilter, pdfText(pdfDate(req.Time)))
+	if cn := req.Chain[0].Subject.CommonName; cn != "" {
+		fmt.Fprintf(&sig, " /Name %s", pdfText(cn))
+	}
+	if req.Reason != "" {
+		fmt.Fprintf(&sig, " /Reason %s", pdfText(req.Reason))
+	}
+	if req.Location != "" {
+		fmt.Fprintf(&sig, " /Location %s", pdfText(req.Location))
+	}
+	if len(refs) > 0 {
+		fmt.Fprintf(&sig, " /Reference [%s]", strings.Join(refs, " "))
+	}
+	sig.WriteString(" /Prop_Build <</App <</Name /SealKeeper>>>>\n")
+	sig.WriteString("/ByteRange " + byteRangePlaceholder + strings.Repeat(" ", byteRangeWidth-len(byteRangePlaceholder)))
+	sig.WriteString("\n/Contents <")
+	sigPrefix := sig.String()
+	u.objs[u.sigNum] = nil // placeholder, written below
+
+	nums := make([]int, 0, len(u.objs)+1)
+	for n := range u.objs {
+		nums = append(nums, n)
+	}
+	var out bytes.Buffer
+	if u.leadingEOL {
+		out.WriteByte('\n')
+	}
+	base := u.doc.Size
+	offsets := map[int]int64{}
+	sort.Ints(nums)
+	cStart, cEnd := 0, 0
+	for _, n := range nums {
+		offsets[n] = base + int64(out.Len())
+		fmt.Fprintf(&out, "%d 0 obj\n", n)
+		if n == u.sigNum {
+			out.WriteString(sigPrefix)
+			cStart = out.Len() - 1
+			out.Write(bytes.Repeat([]byte{'0'}, 2*capacity))
+			out.WriteString(">")
+			cEnd = out.Len()
+			out.WriteString(">>")
+		} else {
+			out.Write(u.objs[n])
+		}
+		out.WriteString("\nendobj\n")
+	}
+	ctx := u.doc.Context()
+	size := u.next
+	trailer := fmt.Sprintf("/Size %d /Root %s", size, ctx.Root.PDFString())
+	if ctx.Info != nil {
+		trailer += " /Info " + ctx.Info.PDFString()
+	}
+	if len(ctx.ID) == 2 {
+		trailer += " /ID [" + serialize(ctx.ID[0]) + " " + serialize(ctx.ID[1]) + "]"
+	}
+	trailer += fmt.Sprintf(" /Prev %d", u.doc.StartXRef)
+	if !u.doc.XRefStream {
+		xref := base + int64(out.Len())
+		out.WriteString("xref\n")
+		for _, sec := range sections(nums) {
+			fmt.Fprintf(&out, "%d %d\n", sec[0], sec[1])
+			for n := sec[0]; n < sec[0]+sec[1]; n++ {
+				fmt.Fprintf(&out, "%010d 00000 n\r\n", offsets[n])
+			}
+		}
+		fmt.Fprintf(&out, "trailer\n<<%s>>\nstartxref\n%d\n%%%%EOF\n", trailer, xref)
+		return out.Bytes(), cStart, cEnd, nil
+	}
+	// An xref stream, which lists itself.
+	xn := size
+	size++
+	xref := base + int64(out.Len())
+	offsets[xn] = xref
+	nums = append(nums, xn)
+	trailer = strings.Replace(trailer, fmt.Sprintf("/Size %d", size-1), fmt.Sprintf("/Size %d", size), 1)
+	ow := 4
+	if xref > 0xffffffff {
+		ow = 8
+	}
+	var rows bytes.Buffer
+	var index []string
+	for _, sec := range sections(nums) {
+		index = append(index, fmt.Sprintf("%d %d", sec[0], sec[1]))
+		for n := sec[0]; n < sec[0]+sec[1]; n++ {
+			rows.WriteByte(1)
+			off := offsets[n]
+			for i := ow - 1; i >= 0; i-- {
+				rows.WriteByte(byte(off >> (8 * i)))
+			}
+			rows.WriteByte(0)
+		}
+	}
+	fmt.Fprintf(&out, "%d 0 obj\n<</Type /XRef %s /Index [%s] /W [1 %d 1] /Length %d>>\nstream\n", xn, trailer, strings.Join(index, " "), ow, rows.Len())
+	out.Write(rows.Bytes())
+	fmt.Fprintf(&out, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", xref)
+	return out.Bytes(), cStart, cEnd, nil
+}
+
+// sections groups sorted object numbers into xref subsections [first, count].
+func sections(nums []int) [][2]int {
+	var out [][2]int
+	for _, n := range nums {
+		if len(out) > 0 && out[len(out)-1][0]+out[len(out)-1][1] == n {
+			out[len(out)-1][1]++
+			continue
+		}
+		out = append(out, [2]int{n, 1})
+	}
+	return out
+}
+
+func serialize(o types.Object) string {
+	if o == nil {
+		return "null"
+	}
+	return o.PDFString()
+}
+
+// num writes a number without exponent and without needless digits.
+func num(f float64) string {
+	s := strconv.FormatFloat(f, 'f', 4, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" || s == "" {
+		return "0"
+	}
+	return s
+}
+
+// pdfText writes a text string: literal when ASCII, else UTF-16BE with a byte order mark.
+func pdfText(s string) string {
+	ascii := true
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		r := strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`)
+		return "(" + r.Replace(s) + ")"
+	}
+	return "<" + strings.ToUpper(hex.EncodeToString([]byte(types.EncodeUTF16String(s)))) + ">"
+}
+
+// pdfDate writes a PDF date: D:YYYYMMDDHHmmSS+HH'mm'.
+func pdfDate(t time.Time) string {
+	_, off := t.Zone()
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return fmt.Sprintf("D:%s%c%02d'%02d'", t.Format("20060102150405"), sign, off/3600, off%3600/60)
+}
+
+// selfCheck reads the stamped file back as any reader would, through the new cross-reference
+// section and the old ones it chains to, and checks that it has the same pages and the new,
+// signed field. A file whose own cross-reference data is broken (pdfcpu repairs it silently
+// on reading) fails here instead of producing a stamped file that other readers cannot follow.
+func selfCheck(doc *pdfinspect.Document, in io.ReaderAt, upd []byte, field string) error {
+	r := &concat{a: in, n: doc.Size, b: upd}
+	out, err := pdfinspect.Parse(doc.File, r, doc.Size+int64(len(upd)))
+	if err != nil {
+		return err
+	}
+	if len(out.Pages) != len(doc.Pages) {
+		return fmt.Errorf("the stamped file reads back with %d pages instead of %d", len(out.Pages), len(doc.Pages))
+	}
+	for i := range out.Pages {
+		if out.Pages[i].Ref != doc.Pages[i].Ref {
+			return fmt.Errorf("page %d reads back as another object", i+1)
+		}
+	}
+	for _, s := range out.Signatures {
+		if s.Field == field && s.Signed {
+			return nil
+		}
+	}
+	return errors.New("the new signature field does not read back")
+}
+
+// concat reads a followed by b without copying either.
+type concat struct {
+	a io.ReaderAt
+	n int64
+	b []byte
+}
+
+func (c *concat) ReadAt(p []byte, off int64) (int, error) {
+	total := 0
+	if off < c.n {
+		k := min(int64(len(p)), c.n-off)
+		n, err := c.a.ReadAt(p[:k], off)
+		total += n
+		if err != nil && err != io.EOF {
+			return total, err
+		}
+		if int64(n) < k {
+			return total, io.ErrUnexpectedEOF
+		}
+		p, off = p[k:], c.n
+	}
+	if len(p) == 0 {
+		return total, nil
+	}
+	i := off - c.n
+	if i >= int64(len(c.b)) {
+		return total, io.EOF
+	}
+	n := copy(p, c.b[i:])
+	total += n
+	if n < len(p) {
+		return total, io.EOF
+	}
+	return total, nil
+}

@@ -1,0 +1,239 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sealkeeper/sealkeeper/store/atomic"
+)
+
+// Checking a file before using it
+//
+// bbolt does not checksum its pages, and reading a corrupt page can crash the reading process
+// (an out-of-range page id faults inside the memory map, which Go cannot recover from). So a
+// ledger file is first checked by a child process: the program runs itself again as
+// `sealkeeper ledger check-file PATH` (tests run their own binary, whose TestMain calls
+// CheckFileMain). The child opens the file read-only and runs bbolt's tx.Check over every
+// page; exit status 0 means the structure is sound, 1 lists the problems on stderr, and a
+// crash or a time-out means the file is corrupt. Only then does this process map the file,
+// and even then record reads run with debug.SetPanicOnFault and recover (guard).
+//
+// Digest of a cleanly closed file
+//
+// Free pages and the unused tail of pages hold bytes that no check can judge (old versions of
+// pages, by bbolt's design). At a clean Close the ledger writes SHA-256 of the whole file to
+// PATH.digest; Open and Verify compare it when present, so any change to a closed ledger, in
+// live data or not, is detected. Open removes the digest before its first write; after a crash
+// there is none, and the structural and chain checks stand alone.
+
+// CheckFile checks the bbolt structure of a ledger file in this process. Run it in a child
+// (see ChildCheck); a corrupt file can crash the process that reads it.
+func CheckFile(path string) (err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() == 0 {
+		return fmt.Errorf("the file is empty (0 bytes)")
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading the file crashed: %v", r)
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("not a readable bbolt file: %w", err)
+	}
+	defer db.Close()
+	var problems []string
+	err = db.View(func(tx *bolt.Tx) error {
+		for e := range tx.Check() {
+			problems = append(problems, e.Error())
+			if len(problems) >= 20 {
+				break
+			}
+		}
+		if len(problems) > 0 {
+			return nil
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || !bytes.Equal(meta.Get(keyFormat), []byte(formatName)) {
+			problems = append(problems, "not a SealKeeper ledger (no format marker)")
+			return nil
+		}
+		for _, b := range [][]byte{bucketSlots, bucketRecords, bucketCheckpoints, bucketPending, bucketIntents} {
+			if tx.Bucket(b) == nil {
+				problems = append(problems, fmt.Sprintf("bucket %q is missing", b))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// CheckFileMain is the body of the hidden `sealkeeper ledger check-file PATH` command: it checks
+// one file and exits 0 (sound) or 1 (problems on stderr).
+func CheckFileMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: sealkeeper ledger check-file PATH")
+		return 2
+	}
+	if err := CheckFile(args[0]); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "ok")
+	return 0
+}
+
+// CheckTimeout bounds the child check; a corrupt file can make the check loop.
+var CheckTimeout = 2 * time.Minute
+
+// ChildCheck returns a checker that runs `exe args... PATH` (normally the program itself with
+// "ledger", "check-file") and reads its verdict. Anything but exit status 0 is a failed check.
+func ChildCheck(exe string, args ...string) func(path string) error {
+	return func(path string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), CheckTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, exe, append(append([]string{}, args...), path)...)
+		var out bytes.Buffer
+		cmd.Stderr = &out
+		cmd.Stdout = io.Discard
+		err := cmd.Run()
+		if err == nil {
+			return nil
+		}
+		msg := strings.TrimSpace(out.String())
+		if ctx.Err() != nil {
+			return fmt.Errorf("the consistency check did not finish in %v", CheckTimeout)
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ee.ExitCode() == 1 && msg != "" {
+				return errors.New(msg)
+			}
+			if len(msg) > 300 {
+				msg = msg[:300] + "…"
+			}
+			return fmt.Errorf("the consistency check crashed (%v): %s", ee.ProcessState, msg)
+		}
+		return fmt.Errorf("running the consistency check %s: %w", exe, err)
+	}
+}
+
+// DefaultCheck runs the consistency check in a child: this executable with "ledger check-file".
+func DefaultCheck(path string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program to run the consistency check: %w", err)
+	}
+	return ChildCheck(exe, "ledger", "check-file")(path)
+}
+
+// guard runs f with memory faults turned into panics and recovers them: a second line of
+// defence behind the child check.
+func guard(path string, f func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = structural(path, "reading the file failed: %v", r)
+		}
+	}()
+	return f()
+}
+
+func digestPath(path string) string { return path + ".digest" }
+
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)) + " size:" + strconv.FormatInt(n, 10), nil
+}
+
+// checkDigest compares the file with the digest written at its last clean close, if any.
+func checkDigest(path string) (present bool, err error) {
+	want, err := os.ReadFile(digestPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	got, err := fileDigest(path)
+	if err != nil {
+		return true, err
+	}
+	if strings.TrimSpace(string(want)) != got {
+		return true, &VerifyError{Path: path, Reason: ReasonChanged,
+			Detail: fmt.Sprintf("the file is not the one SealKeeper closed (digest file says %s, file is %s)", strings.TrimSpace(string(want)), got)}
+	}
+	return true, nil
+}
+
+func writeDigest(path string) error {
+	d, err := fileDigest(path)
+	if err != nil {
+		return err
+	}
+	return atomic.WriteFile(digestPath(path), []byte(d+"\n"), 0o600)
+}
+
+func removeDigest(path string) error {
+	err := os.Remove(digestPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		syncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// quarantine moves a bad ledger file aside (never deletes it) so that nothing writes to it and
+// nothing silently replaces it. The digest moves with it.
+func quarantine(path string) (string, error) {
+	dst := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("moving the damaged ledger aside: %w", err)
+	}
+	_ = os.Rename(digestPath(path), digestPath(dst))
+	syncDir(filepath.Dir(path))
+	return dst, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}

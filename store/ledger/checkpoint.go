@@ -1,0 +1,195 @@
+package ledger
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tjfoc/gmsm/sm2"
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
+	"github.com/sealkeeper/sealkeeper/store/atomic"
+)
+
+// Signature algorithms of a checkpoint.
+const (
+	SigRSASHA256   = "rsa-sha256"   // RSA over SHA-256(SignedBytes); PKCS#1 v1.5 or PSS, as the signer does
+	SigECDSASHA256 = "ecdsa-sha256" // ECDSA over SHA-256(SignedBytes), ASN.1 DER
+	SigEd25519     = "ed25519"      // Ed25519 over SignedBytes
+	SigSM2SM3      = "sm2-sm3"      // SM2 with SM3 over SignedBytes, user ID 1234567812345678
+)
+
+// SignedCheckpoint is a checkpoint with the workstation's signature (seal key).
+type SignedCheckpoint struct {
+	Checkpoint
+	Time      time.Time `json:"time"`
+	Alg       string    `json:"alg"`
+	PublicKey []byte    `json:"pub"` // PKIX DER of the signing key
+	Signature []byte    `json:"sig"`
+}
+
+type checkpointJSON struct {
+	Workstation string    `json:"ws"`
+	Size        uint64    `json:"size"`
+	Head        string    `json:"head"`
+	Time        time.Time `json:"time"`
+	Alg         string    `json:"alg"`
+	PublicKey   []byte    `json:"pub"`
+	Signature   []byte    `json:"sig"`
+}
+
+// MarshalJSON writes the head in hex.
+func (c SignedCheckpoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(checkpointJSON{c.Workstation, c.Size, hex.EncodeToString(c.Head[:]), c.Time, c.Alg, c.PublicKey, c.Signature})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (c *SignedCheckpoint) UnmarshalJSON(b []byte) error {
+	var j checkpointJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	h, err := hex.DecodeString(j.Head)
+	if err != nil || len(h) != HashSize {
+		return fmt.Errorf("checkpoint head %q is not %d hex bytes", j.Head, HashSize)
+	}
+	*c = SignedCheckpoint{Checkpoint: Checkpoint{Workstation: j.Workstation, Size: j.Size}, Time: j.Time, Alg: j.Alg, PublicKey: j.PublicKey, Signature: j.Signature}
+	copy(c.Head[:], h)
+	return nil
+}
+
+// SignCheckpoint signs cp with s. RSA and ECDSA keys sign SHA-256(cp.SignedBytes()) with
+// crypto.SHA256 as options; Ed25519 signs the bytes; SM2 signers (gmsm's *sm2.PrivateKey and
+// token signers that follow it) take the whole message and hash it with SM3 and the default
+// user ID themselves.
+func SignCheckpoint(s crypto.Signer, cp Checkpoint) (SignedCheckpoint, error) {
+	msg := cp.SignedBytes()
+	sc := SignedCheckpoint{Checkpoint: cp, Time: time.Now().UTC().Truncate(time.Second)}
+	var err error
+	switch pub := s.Public().(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+		d := sha256.Sum256(msg)
+		sc.Alg = SigECDSASHA256
+		if _, ok := pub.(*rsa.PublicKey); ok {
+			sc.Alg = SigRSASHA256
+		}
+		sc.Signature, err = s.Sign(rand.Reader, d[:], crypto.SHA256)
+		if err == nil {
+			sc.PublicKey, err = x509.MarshalPKIXPublicKey(pub)
+		}
+	case ed25519.PublicKey:
+		sc.Alg = SigEd25519
+		sc.Signature, err = s.Sign(rand.Reader, msg, crypto.Hash(0))
+		if err == nil {
+			sc.PublicKey, err = x509.MarshalPKIXPublicKey(pub)
+		}
+	case *sm2.PublicKey:
+		// SM2/SM3: the signer computes SM3(Z ‖ msg) itself (gmsm's convention; the device
+		// package's SM2 signer takes the message the same way).
+		sc.Alg = SigSM2SM3
+		sc.Signature, err = s.Sign(rand.Reader, msg, nil)
+		if err == nil {
+			sc.PublicKey, err = gmx509.MarshalSm2PublicKey(pub)
+		}
+	default:
+		return SignedCheckpoint{}, fmt.Errorf("signing a checkpoint: %T keys are not supported (RSA, ECDSA, Ed25519, SM2)", pub)
+	}
+	if err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("signing checkpoint at size %d: %w", cp.Size, err)
+	}
+	return sc, nil
+}
+
+// VerifySignature checks the checkpoint's signature against its own public key. Whether that
+// key is the seal's is for the caller (the server knows the seal certificate).
+func (c SignedCheckpoint) VerifySignature() error {
+	msg := c.SignedBytes()
+	bad := fmt.Errorf("checkpoint at size %d: signature does not verify", c.Size)
+	switch c.Alg {
+	case SigRSASHA256, SigECDSASHA256, SigEd25519:
+		pub, err := x509.ParsePKIXPublicKey(c.PublicKey)
+		if err != nil {
+			return fmt.Errorf("checkpoint at size %d: public key does not parse: %v", c.Size, err)
+		}
+		d := sha256.Sum256(msg)
+		switch p := pub.(type) {
+		case *rsa.PublicKey:
+			if c.Alg != SigRSASHA256 {
+				return bad
+			}
+			if rsa.VerifyPKCS1v15(p, crypto.SHA256, d[:], c.Signature) != nil &&
+				rsa.VerifyPSS(p, crypto.SHA256, d[:], c.Signature, nil) != nil {
+				return bad
+			}
+		case *ecdsa.PublicKey:
+			if c.Alg != SigECDSASHA256 || !ecdsa.VerifyASN1(p, d[:], c.Signature) {
+				return bad
+			}
+		case ed25519.PublicKey:
+			if c.Alg != SigEd25519 || !ed25519.Verify(p, msg, c.Signature) {
+				return bad
+			}
+		default:
+			return bad
+		}
+		return nil
+	case SigSM2SM3:
+		pub, err := gmx509.ParseSm2PublicKey(c.PublicKey)
+		if err != nil {
+			return fmt.Errorf("checkpoint at size %d: SM2 public key does not parse: %v", c.Size, err)
+		}
+		if !pub.Verify(msg, c.Signature) {
+			return bad
+		}
+		return nil
+	}
+	return fmt.Errorf("checkpoint at size %d: unknown signature algorithm %q", c.Size, c.Alg)
+}
+
+// Cosigned is the last checkpoint the server co-signed, kept in a file beside the ledger
+// (ledger.db.cosigned) so that replacing ledger.db with an older copy does not also roll it
+// back. The ledger refuses to open with fewer records than Size (rollback) or with another
+// record at Size (fork).
+type Cosigned struct {
+	Checkpoint SignedCheckpoint `json:"checkpoint"`
+	// ServerSignature is the server's signature over Checkpoint.SignedBytes(); checked by
+	// the upstream client against the pinned server key before it is stored here.
+	ServerSignature []byte    `json:"server_sig,omitempty"`
+	Stored          time.Time `json:"stored"`
+}
+
+func cosignedPath(path string) string { return path + ".cosigned" }
+
+// ReadCosigned returns the co-signed checkpoint stored beside the ledger at path, or nil.
+func ReadCosigned(path string) (*Cosigned, error) {
+	b, err := os.ReadFile(cosignedPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Cosigned
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %v; restore it from a backup or ask the server for the last co-signed checkpoint", cosignedPath(path), err)
+	}
+	return &c, nil
+}
+
+func writeCosigned(path string, c Cosigned) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomic.WriteFile(cosignedPath(path), b, 0o600)
+}

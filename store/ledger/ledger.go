@@ -1,0 +1,993 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+)
+
+// File layout (one bbolt file, normally DATA/ledger.db)
+//
+//	meta        format → "sealkeeper-ledger/1"; workstation; created; keycheck
+//	slots       slot id → keyslot.Slot (JSON); public keys and wrapped data keys
+//	records     seq (u64 big-endian) → Envelope.MarshalBinary()
+//	checkpoints size (u64 big-endian) → SignedCheckpoint (JSON)
+//	pending     u64 → keyslot.Seal(record JSON) for events written while locked
+//	intents     seq → "" for each stamp.intent with no done/failed yet
+//
+// Beside it: ledger.db.cosigned (last server co-signed checkpoint) and, while closed,
+// ledger.db.digest (see check.go).
+//
+// Invariants, kept by appendTx and checked by scanner.run and Verify:
+//   - records holds seq 1..Size with no gap; each value is one envelope whose Seq is its key
+//     and whose PrevHash is the entry hash of seq-1 (zero for seq 1).
+//   - every ciphertext is SM4-GCM under the data key, AD = seq ‖ prevHash.
+//   - records are never rewritten or deleted; a group of records is one bbolt transaction,
+//     committed with fdatasync before Append returns.
+//   - every checkpoint's Head is the entry hash of record Size, signed by the seal key.
+//   - the data key exists only in memory between Unlock and Lock/Close.
+//
+// Events while nobody is logged in (key inserted, failed login)
+//
+// Without a custodian's token nobody holds the data key, yet these events must be written at
+// once. Note seals such an event to the public keys of all key slots (keyslot.Seal: a fresh
+// content key wrapped for each slot, SM4-GCM) and stores it in the pending bucket, durably;
+// no private key is needed. The next Unlock opens each pending event with the unlocking key
+// and appends it to the chain (Record.SealedAt keeps when it happened), in one transaction that
+// also deletes it from pending. Events the unlocking key cannot open (sealed before its slot
+// existed) stay pending for the escrow key. Until folded, pending events are confidential but
+// not chained: deleting one leaves no trace in the chain. We chose this over encrypting chain
+// records with per-record keys because it keeps every chained record in the one envelope
+// form the server verifies, and the window is short (until the next login).
+
+var (
+	bucketMeta        = []byte("meta")
+	bucketSlots       = []byte("slots")
+	bucketRecords     = []byte("records")
+	bucketCheckpoints = []byte("checkpoints")
+	bucketPending     = []byte("pending")
+	bucketIntents     = []byte("intents")
+
+	keyFormat      = []byte("format")
+	keyWorkstation = []byte("workstation")
+	keyCreated     = []byte("created")
+	keyKeyCheck    = []byte("keycheck")
+)
+
+const (
+	formatName   = "sealkeeper-ledger/1"
+	keyCheckText = "sealkeeper ledger data key"
+	pendingAD    = "sealkeeper ledger pending v1"
+)
+
+// FileName is the ledger's file name in the data dir.
+const FileName = "ledger.db"
+
+// Options configures an open ledger.
+type Options struct {
+	// Workstation names this workstation in checkpoints (Create stores it; Open reads it).
+	Workstation string
+	// Signer signs checkpoints (the seal key). Nil: no checkpoints are signed.
+	Signer crypto.Signer
+	// CheckpointEvery and CheckpointInterval: sign a checkpoint after this many records or
+	// this much time with unsigned records (defaults 100 and 10 minutes), and at Close.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+	// Check runs the bbolt consistency check, in a child process (default DefaultCheck).
+	Check func(path string) error
+}
+
+func (o *Options) defaults() {
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 100
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 10 * time.Minute
+	}
+	if o.Check == nil {
+		o.Check = DefaultCheck
+	}
+}
+
+// Recipient is a public key to give a key slot.
+type Recipient struct {
+	Public crypto.PublicKey
+	Role   keyslot.Role
+	Label  string
+}
+
+// Ledger is an open ledger file. Its methods are safe for concurrent use.
+type Ledger struct {
+	path        string
+	workstation string
+	opts        Options
+	db          *bolt.DB
+
+	mu          sync.Mutex
+	key         []byte      // nil while locked
+	aead        cipher.AEAD // over key; used under mu only
+	size        uint64
+	head        [HashSize]byte
+	lastCP      uint64
+	lastCPTime  time.Time
+	interrupted map[uint64]bool
+	unreadable  int // pending events the unlocking key could not open
+	closed      bool
+	stop        chan struct{}
+	done        chan struct{}
+}
+
+// Create makes a new ledger at path with a fresh data key wrapped for each recipient, and
+// returns it open and unlocked. It refuses to touch an existing file, even an empty or
+// damaged one: that is for a person to move away.
+func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) {
+	opts.defaults()
+	if len(recipients) == 0 {
+		return nil, errors.New("creating a ledger: no key slots (give at least the escrow key)")
+	}
+	if opts.Workstation == "" {
+		return nil, errors.New("creating a ledger: no workstation name")
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%w at %s; it was not touched. Move it away first if you really mean to start a new ledger", ErrExists, path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	key, err := keyslot.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	var slots []keyslot.Slot
+	for _, r := range recipients {
+		s, err := keyslot.Wrap(key, r.Public, r.Role, r.Label)
+		if err != nil {
+			return nil, fmt.Errorf("key slot for %s %q: %w", r.Role, r.Label, err)
+		}
+		slots = append(slots, s)
+	}
+	aead, err := keyslot.NewSM4GCM(key)
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("creating ledger %s: %w", path, err)
+	}
+	l := &Ledger{path: path, workstation: opts.Workstation, opts: opts, db: db, key: key, aead: aead, interrupted: map[uint64]bool{}}
+	var ids []string
+	for _, s := range slots {
+		ids = append(ids, fmt.Sprintf("%s %s %s", s.Role, s.ID, s.Label))
+	}
+	err = l.update(func(tx *bolt.Tx, c *chain) error {
+		for _, b := range [][]byte{bucketMeta, bucketSlots, bucketRecords, bucketCheckpoints, bucketPending, bucketIntents} {
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bucketMeta)
+		nonce := make([]byte, NonceSize)
+		rand.Read(nonce)
+		check := append(nonce, aead.Seal(nil, nonce, []byte(keyCheckText), nil)...)
+		for k, v := range map[string][]byte{string(keyFormat): []byte(formatName), string(keyWorkstation): []byte(opts.Workstation),
+			string(keyCreated): []byte(time.Now().UTC().Format(time.RFC3339)), string(keyKeyCheck): check} {
+			if err := m.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		for _, s := range slots {
+			if err := putSlot(tx, s); err != nil {
+				return err
+			}
+		}
+		_, err := l.appendTx(tx, c, []Record{{Kind: KindCreated, Workstation: opts.Workstation, Detail: "key slots: " + strings.Join(ids, "; ")}})
+		return err
+	})
+	if err != nil {
+		db.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("creating ledger %s: %w", path, err)
+	}
+	syncDir(filepath.Dir(path))
+	l.start()
+	return l, nil
+}
+
+// Open opens an existing ledger, locked. It refuses a missing or empty file, checks the file's
+// structure in a child process, compares it with the digest of its last clean close, verifies
+// the chain and signature from the last checkpoint, and refuses a ledger shorter than the last
+// co-signed size. A file that fails any of these is moved aside (VerifyError.MovedTo), except
+// on rollback, where the file is a good but old copy and is left in place.
+func Open(path string, opts Options) (*Ledger, error) {
+	opts.defaults()
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s. If this workstation never had one, create it with 'sealkeeper ledger --init'; if it had one, restore it from a backup: a new ledger is never made in its place by itself", ErrNotFound, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fail := func(e *VerifyError) (*Ledger, error) {
+		if e.Reason != ReasonRollback && e.Reason != ReasonFork {
+			if moved, err := quarantine(path); err == nil {
+				e.MovedTo = moved
+			}
+		}
+		return nil, e
+	}
+	if st.Size() == 0 {
+		return fail(structural(path, "the file is empty (0 bytes)"))
+	}
+	if err := opts.Check(path); err != nil {
+		return fail(structural(path, "%v", err))
+	}
+	if _, err := checkDigest(path); err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			return fail(ve)
+		}
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("ledger %s is in use by another SealKeeper process; close it first", path)
+	}
+	if err != nil {
+		return fail(structural(path, "%v", err))
+	}
+	l := &Ledger{path: path, opts: opts, db: db, interrupted: map[uint64]bool{}}
+	err = guard(path, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			m := tx.Bucket(bucketMeta)
+			l.workstation = string(m.Get(keyWorkstation))
+			var from uint64 = 1
+			var prev [HashSize]byte
+			size := uint64(0)
+			if k, _ := tx.Bucket(bucketRecords).Cursor().Last(); len(k) == 8 {
+				size = binary.BigEndian.Uint64(k)
+			}
+			cp, err := lastCheckpoint(tx)
+			if err != nil {
+				return &VerifyError{Path: path, Reason: ReasonBadCheckpoint, Detail: err.Error()}
+			}
+			if cp != nil {
+				if err := checkCheckpoint(path, tx, cp, size, l.workstation); err != nil {
+					return err
+				}
+				from, prev = cp.Size+1, cp.Head
+				l.lastCP, l.lastCPTime = cp.Size, cp.Time
+			}
+			s := scanner{path: path}
+			l.size, l.head, err = s.run(tx, from, prev)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {
+				if len(k) == 8 {
+					l.interrupted[binary.BigEndian.Uint64(k)] = true
+				}
+				return nil
+			})
+		})
+	})
+	if err == nil {
+		err = l.checkCosigned()
+	}
+	if err != nil {
+		db.Close()
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			return fail(ve)
+		}
+		return nil, err
+	}
+	if err := removeDigest(path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger %s: removing the closed-file digest before writing: %w", path, err)
+	}
+	l.start()
+	return l, nil
+}
+
+func (l *Ledger) checkCosigned() error {
+	c, err := ReadCosigned(l.path)
+	if err != nil || c == nil {
+		return err
+	}
+	if c.Checkpoint.Size > l.size {
+		return &VerifyError{Path: l.path, Seq: l.size + 1, Reason: ReasonRollback,
+			Detail: fmt.Sprintf("the server co-signed %d records (%s), this file has %d: it is an older copy or records were removed. Restore the newest ledger; do not start a new one", c.Checkpoint.Size, cosignedPath(l.path), l.size)}
+	}
+	var h [HashSize]byte
+	var ok bool
+	l.db.View(func(tx *bolt.Tx) error { h, ok = entryHashAt(tx, c.Checkpoint.Size); return nil })
+	if !ok || h != c.Checkpoint.Head {
+		return &VerifyError{Path: l.path, Seq: c.Checkpoint.Size, Reason: ReasonFork,
+			Detail: "this record differs from the one the server co-signed"}
+	}
+	return nil
+}
+
+func (l *Ledger) start() {
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(l.opts.CheckpointInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+				l.mu.Lock()
+				if !l.closed && time.Since(l.lastCPTime) >= l.opts.CheckpointInterval {
+					_ = l.checkpointLocked()
+				}
+				l.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// Path is the ledger file.
+func (l *Ledger) Path() string { return l.path }
+
+// Workstation is the workstation name stored at creation.
+func (l *Ledger) Workstation() string { return l.workstation }
+
+// Size is the number of records; Head the entry hash of the last one.
+func (l *Ledger) Size() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size
+}
+
+// Head is the entry hash of the last record.
+func (l *Ledger) Head() [HashSize]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.head
+}
+
+// Slots lists the key slots.
+func (l *Ledger) Slots() ([]keyslot.Slot, error) {
+	var out []keyslot.Slot
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = readSlots(tx)
+		return err
+	})
+	return out, err
+}
+
+func readSlots(tx *bolt.Tx) ([]keyslot.Slot, error) {
+	var out []keyslot.Slot
+	err := tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
+		var s keyslot.Slot
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("key slot %q is damaged: %v", k, err)
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+func putSlot(tx *bolt.Tx, s keyslot.Slot) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSlots).Put([]byte(s.ID), b)
+}
+
+// Unlock opens a key slot with h (a custodian's token key or the escrow key), checks the
+// records since the last checkpoint with the data key, and folds pending events into the
+// chain. It returns keyslot.ErrNoSlot when no slot was made for h.
+func (l *Ledger) Unlock(h keyslot.Holder) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	var slots []keyslot.Slot
+	var check []byte
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		slots, err = readSlots(tx)
+		check = append([]byte(nil), tx.Bucket(bucketMeta).Get(keyKeyCheck)...)
+		return err
+	}); err != nil {
+		return err
+	}
+	key, _, err := keyslot.UnwrapAny(slots, h)
+	if err != nil {
+		return fmt.Errorf("unlocking ledger %s: %w", l.path, err)
+	}
+	aead, err := keyslot.NewSM4GCM(key)
+	if err != nil {
+		return err
+	}
+	if len(check) < NonceSize {
+		return &VerifyError{Path: l.path, Reason: ReasonStructure, Detail: "the data key check value is missing"}
+	}
+	if pt, err := aead.Open(nil, check[:NonceSize], check[NonceSize:], nil); err != nil || string(pt) != keyCheckText {
+		return &VerifyError{Path: l.path, Reason: ReasonBadTag, Detail: "the key slot opened, but the key does not match this ledger (slot replaced?)"}
+	}
+	from := l.lastCP + 1
+	var prev [HashSize]byte
+	err = guard(l.path, func() error {
+		return l.db.View(func(tx *bolt.Tx) error {
+			if from > 1 {
+				prev, _ = entryHashAt(tx, from-1)
+			}
+			s := scanner{path: l.path, newAEAD: func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) }}
+			_, _, err := s.run(tx, from, prev)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	l.key, l.aead = key, aead
+	return l.foldPending(h)
+}
+
+func (l *Ledger) foldPending(h keyslot.Holder) error {
+	l.unreadable = 0
+	err := l.update(func(tx *bolt.Tx, c *chain) error {
+		p := tx.Bucket(bucketPending)
+		var recs []Record
+		var keys [][]byte
+		if err := p.ForEach(func(k, v []byte) error {
+			pt, err := keyslot.Open(v, []byte(pendingAD), h)
+			if err != nil {
+				l.unreadable++
+				return nil
+			}
+			r, err := decodeRecord(0, pt)
+			if err != nil {
+				l.unreadable++
+				return nil
+			}
+			r.Raw = nil // re-encode: Append sets Raw
+			recs = append(recs, r)
+			keys = append(keys, append([]byte(nil), k...))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if err := p.Delete(k); err != nil {
+				return err
+			}
+		}
+		_, err := l.appendTx(tx, c, recs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("folding events written while locked: %w", err)
+	}
+	l.maybeCheckpointLocked()
+	return nil
+}
+
+// Lock forgets the data key (logout, token removed).
+func (l *Ledger) Lock() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.key)
+	l.key, l.aead = nil, nil
+}
+
+// Unlocked reports whether the data key is in memory.
+func (l *Ledger) Unlocked() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.key != nil
+}
+
+// PendingUnreadable is how many events written while locked the last Unlock could not open
+// (sealed before its slot existed); they stay for the escrow key.
+func (l *Ledger) PendingUnreadable() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.unreadable
+}
+
+// Append writes records as one transaction and returns their seqs. When it returns nil the
+// records are on disk (fdatasync). It needs the ledger unlocked.
+func (l *Ledger) Append(recs ...Record) ([]uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if l.aead == nil {
+		return nil, ErrLocked
+	}
+	var seqs []uint64
+	err := l.update(func(tx *bolt.Tx, c *chain) error {
+		var err error
+		seqs, err = l.appendTx(tx, c, recs)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appending to ledger %s: %w", l.path, err)
+	}
+	l.maybeCheckpointLocked()
+	return seqs, nil
+}
+
+// chain is the in-memory tail of the ledger as a transaction builds it. It is applied to the
+// Ledger only after the transaction commits, so a failed commit leaves memory as the file is.
+type chain struct {
+	size    uint64
+	head    [HashSize]byte
+	opened  []uint64 // stamp intents added
+	settled []uint64 // stamp intents answered
+}
+
+func (l *Ledger) chain() *chain { return &chain{size: l.size, head: l.head} }
+
+func (l *Ledger) apply(c *chain) {
+	l.size, l.head = c.size, c.head
+	for _, s := range c.opened {
+		l.interrupted[s] = true
+	}
+	for _, s := range c.settled {
+		delete(l.interrupted, s)
+	}
+}
+
+// update runs f in a write transaction with a fresh chain and applies the chain if it commits.
+func (l *Ledger) update(f func(tx *bolt.Tx, c *chain) error) error {
+	c := l.chain()
+	if err := l.db.Update(func(tx *bolt.Tx) error { return f(tx, c) }); err != nil {
+		return err
+	}
+	l.apply(c)
+	return nil
+}
+
+// appendTx chains and encrypts recs into tx, advancing c.
+func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error) {
+	b := tx.Bucket(bucketRecords)
+	in := tx.Bucket(bucketIntents)
+	seqs := make([]uint64, 0, len(recs))
+	for i := range recs {
+		r := recs[i]
+		if r.Workstation == "" {
+			r.Workstation = l.workstation
+		}
+		pt, err := r.encode()
+		if err != nil {
+			return nil, err
+		}
+		e := Envelope{Seq: c.size + 1, PrevHash: c.head}
+		if _, err := rand.Read(e.Nonce[:]); err != nil {
+			return nil, err
+		}
+		e.Ciphertext = l.aead.Seal(nil, e.Nonce[:], pt, e.AssociatedData())
+		raw, err := e.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], e.Seq)
+		if err := b.Put(k[:], raw); err != nil {
+			return nil, err
+		}
+		switch r.Kind {
+		case KindStampIntent:
+			if err := in.Put(k[:], nil); err != nil {
+				return nil, err
+			}
+			c.opened = append(c.opened, e.Seq)
+		case KindStampDone, KindStampFailed:
+			if r.Intent != 0 {
+				var ik [8]byte
+				binary.BigEndian.PutUint64(ik[:], r.Intent)
+				if err := in.Delete(ik[:]); err != nil {
+					return nil, err
+				}
+				c.settled = append(c.settled, r.Intent)
+			}
+		}
+		c.size, c.head = e.Seq, e.Hash()
+		seqs = append(seqs, e.Seq)
+	}
+	return seqs, nil
+}
+
+// Note writes one event whether or not anyone is logged in: appended to the chain when the
+// ledger is unlocked, otherwise sealed to the key slots' public keys and kept in the pending
+// area until the next Unlock (see the comment at the top of this file). Durable on return.
+func (l *Ledger) Note(r Record) error {
+	l.mu.Lock()
+	unlocked := l.aead != nil
+	l.mu.Unlock()
+	if unlocked {
+		_, err := l.Append(r)
+		if !errors.Is(err, ErrLocked) {
+			return err
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.SealedAt = r.Time.UTC()
+	if r.Workstation == "" {
+		r.Workstation = l.workstation
+	}
+	pt, err := r.encode()
+	if err != nil {
+		return err
+	}
+	return l.db.Update(func(tx *bolt.Tx) error {
+		slots, err := readSlots(tx)
+		if err != nil {
+			return err
+		}
+		var pubs []crypto.PublicKey
+		for _, s := range slots {
+			p, err := s.Recipient()
+			if err != nil {
+				return err
+			}
+			pubs = append(pubs, p)
+		}
+		msg, err := keyslot.Seal(pt, []byte(pendingAD), pubs)
+		if err != nil {
+			return err
+		}
+		p := tx.Bucket(bucketPending)
+		n, err := p.NextSequence()
+		if err != nil {
+			return err
+		}
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], n)
+		return p.Put(k[:], msg)
+	})
+}
+
+// Pending is how many sealed events wait to be folded into the chain.
+func (l *Ledger) Pending() int {
+	n := 0
+	l.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketPending).Stats().KeyN; return nil })
+	return n
+}
+
+// Interrupted returns the stamp intents with no done or failed record: stampings a crash or
+// power loss cut short. The caller reconciles each (does the output exist and verify?) and
+// appends a stamp.done or stamp.failed naming it in Record.Intent.
+func (l *Ledger) Interrupted() ([]Record, error) {
+	l.mu.Lock()
+	seqs := make([]uint64, 0, len(l.interrupted))
+	for s := range l.interrupted {
+		seqs = append(seqs, s)
+	}
+	l.mu.Unlock()
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	out := make([]Record, 0, len(seqs))
+	for _, s := range seqs {
+		r, err := l.Get(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (l *Ledger) readAEAD() (cipher.AEAD, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if l.key == nil {
+		return nil, ErrLocked
+	}
+	return keyslot.NewSM4GCM(l.key)
+}
+
+// Get decrypts one record.
+func (l *Ledger) Get(seq uint64) (Record, error) {
+	aead, err := l.readAEAD()
+	if err != nil {
+		return Record{}, err
+	}
+	var r Record
+	err = l.db.View(func(tx *bolt.Tx) error {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], seq)
+		v := tx.Bucket(bucketRecords).Get(k[:])
+		if v == nil {
+			return fmt.Errorf("ledger %s has no record %d (it has %d)", l.path, seq, l.size)
+		}
+		var e Envelope
+		if err := e.UnmarshalBinary(v); err != nil {
+			return &VerifyError{Path: l.path, Seq: seq, Reason: ReasonMalformed, Detail: err.Error()}
+		}
+		pt, err := aead.Open(nil, e.Nonce[:], e.Ciphertext, e.AssociatedData())
+		if err != nil {
+			return &VerifyError{Path: l.path, Seq: seq, Reason: ReasonBadTag}
+		}
+		r, err = decodeRecord(seq, pt)
+		if err != nil {
+			return &VerifyError{Path: l.path, Seq: seq, Reason: ReasonMalformed, Detail: err.Error()}
+		}
+		return nil
+	})
+	return r, err
+}
+
+// Records decrypts records from seq from on, in order, checking the chain as it goes, and
+// calls fn for each.
+func (l *Ledger) Records(from uint64, fn func(Record) error) error {
+	if _, err := l.readAEAD(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	key := append([]byte(nil), l.key...)
+	l.mu.Unlock()
+	if from == 0 {
+		from = 1
+	}
+	return guard(l.path, func() error {
+		return l.db.View(func(tx *bolt.Tx) error {
+			var prev [HashSize]byte
+			if from > 1 {
+				prev, _ = entryHashAt(tx, from-1)
+			}
+			s := scanner{path: l.path, full: true, newAEAD: func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) },
+				visit: func(_ uint64, _ [HashSize]byte, _ Kind, _ uint64, r *Record) error { return fn(*r) }}
+			_, _, err := s.run(tx, from, prev)
+			return err
+		})
+	})
+}
+
+// Envelopes calls fn with the stored envelopes from seq from on (no key needed): what sync
+// pushes upstream.
+func (l *Ledger) Envelopes(from uint64, fn func(Envelope) error) error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRecords).Cursor()
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], from)
+		for k, v := c.Seek(k[:]); k != nil; k, v = c.Next() {
+			var e Envelope
+			if err := e.UnmarshalBinary(v); err != nil {
+				return &VerifyError{Path: l.path, Seq: binary.BigEndian.Uint64(k), Reason: ReasonMalformed, Detail: err.Error()}
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeriveKey derives a key for another store (e.g. "cache") from the data key, so that
+// everything the workstation keeps opens with the same key slots.
+func (l *Ledger) DeriveKey(purpose string) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.key == nil {
+		return nil, ErrLocked
+	}
+	return hkdf.Key(sha256.New, l.key, nil, "sealkeeper "+purpose, keyslot.KeySize)
+}
+
+// ChangeSlots adds and removes key slots and appends recs, all in one transaction, with a
+// slot.added or slot.removed record for each change. Handover adds the new custodian and
+// removes the old one. The ledger always keeps at least one slot.
+func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.key == nil {
+		return ErrLocked
+	}
+	err := l.update(func(tx *bolt.Tx, c *chain) error {
+		slots, err := readSlots(tx)
+		if err != nil {
+			return err
+		}
+		have := map[string]keyslot.Slot{}
+		for _, s := range slots {
+			have[s.ID] = s
+		}
+		var log []Record
+		for _, r := range add {
+			s, err := keyslot.Wrap(l.key, r.Public, r.Role, r.Label)
+			if err != nil {
+				return fmt.Errorf("key slot for %q: %w", r.Label, err)
+			}
+			if _, dup := have[s.ID]; dup {
+				return fmt.Errorf("key %s (%s) already has a slot", s.ID, r.Label)
+			}
+			have[s.ID] = s
+			if err := putSlot(tx, s); err != nil {
+				return err
+			}
+			log = append(log, Record{Kind: KindSlotAdded, Slot: s.ID, Custodian: s.Label, Detail: string(s.Role)})
+		}
+		for _, id := range remove {
+			s, ok := have[id]
+			if !ok {
+				return fmt.Errorf("no key slot %s to remove", id)
+			}
+			delete(have, id)
+			if err := tx.Bucket(bucketSlots).Delete([]byte(id)); err != nil {
+				return err
+			}
+			log = append(log, Record{Kind: KindSlotRemoved, Slot: id, Custodian: s.Label, Detail: string(s.Role)})
+		}
+		if len(have) == 0 {
+			return errors.New("that would remove the last key slot, and nobody could open the ledger again")
+		}
+		_, err = l.appendTx(tx, c, append(log, recs...))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("changing key slots: %w", err)
+	}
+	l.maybeCheckpointLocked()
+	return nil
+}
+
+func (l *Ledger) maybeCheckpointLocked() {
+	if l.opts.Signer == nil {
+		return
+	}
+	if l.size-l.lastCP >= uint64(l.opts.CheckpointEvery) || (l.size > l.lastCP && time.Since(l.lastCPTime) >= l.opts.CheckpointInterval) {
+		_ = l.checkpointLocked() // retried at the next append, tick or Close
+	}
+}
+
+// Checkpoint signs {size, head} now (if there is anything new since the last one).
+func (l *Ledger) Checkpoint() (*SignedCheckpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if err := l.checkpointLocked(); err != nil {
+		return nil, err
+	}
+	var c *SignedCheckpoint
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = lastCheckpoint(tx)
+		return err
+	})
+	return c, err
+}
+
+func (l *Ledger) checkpointLocked() error {
+	if l.opts.Signer == nil {
+		return errors.New("no signer for checkpoints (the seal key is not available)")
+	}
+	if l.size == l.lastCP {
+		return nil
+	}
+	sc, err := SignCheckpoint(l.opts.Signer, Checkpoint{Workstation: l.workstation, Size: l.size, Head: l.head})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return err
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], sc.Size)
+		return tx.Bucket(bucketCheckpoints).Put(k[:], b)
+	})
+	if err != nil {
+		return fmt.Errorf("storing checkpoint: %w", err)
+	}
+	l.lastCP, l.lastCPTime = sc.Size, time.Now()
+	return nil
+}
+
+// Checkpoints lists the signed checkpoints, oldest first.
+func (l *Ledger) Checkpoints() ([]SignedCheckpoint, error) {
+	var out []SignedCheckpoint
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCheckpoints).ForEach(func(_, v []byte) error {
+			var c SignedCheckpoint
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SetCosigned stores the server's co-signature of a checkpoint beside the ledger. The ledger
+// will from then on refuse to open with fewer records than cp.Size. Older checkpoints than the
+// stored one are ignored.
+func (l *Ledger) SetCosigned(cp SignedCheckpoint, serverSig []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cp.Size > l.size {
+		return fmt.Errorf("the server co-signed %d records, this ledger has %d", cp.Size, l.size)
+	}
+	var h [HashSize]byte
+	var ok bool
+	l.db.View(func(tx *bolt.Tx) error { h, ok = entryHashAt(tx, cp.Size); return nil })
+	if !ok || !bytes.Equal(h[:], cp.Head[:]) {
+		return &VerifyError{Path: l.path, Seq: cp.Size, Reason: ReasonFork, Detail: "the server co-signed another record at this size"}
+	}
+	old, err := ReadCosigned(l.path)
+	if err != nil {
+		return err
+	}
+	if old != nil && old.Checkpoint.Size > cp.Size {
+		return nil
+	}
+	return writeCosigned(l.path, Cosigned{Checkpoint: cp, ServerSignature: serverSig, Stored: time.Now().UTC()})
+}
+
+// Close signs a last checkpoint (when there is a signer and something new), closes the file,
+// writes the closed-file digest and forgets the key.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	var cpErr error
+	if l.opts.Signer != nil {
+		cpErr = l.checkpointLocked()
+	}
+	l.closed = true
+	clear(l.key)
+	l.key, l.aead = nil, nil
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	if err := l.db.Close(); err != nil {
+		return err
+	}
+	if err := writeDigest(l.path); err != nil {
+		return fmt.Errorf("ledger closed, but writing its digest failed: %w", err)
+	}
+	if cpErr != nil {
+		return fmt.Errorf("ledger closed, but the final checkpoint was not signed: %w", cpErr)
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the version of the record plaintext this program writes. A reader keeps
+// records of a newer version or of a kind it does not know: they are verified, shown and
+// exported as they are (Record.Raw), never dropped or rewritten.
+const SchemaVersion = 1
+
+// Kind names what happened. The set grows; never rename a kind.
+type Kind string
+
+const (
+	KindCreated         Kind = "ledger.created"   // first record of a ledger
+	KindKeyInserted     Kind = "key.inserted"     // a seal key (token) was plugged in
+	KindKeyRemoved      Kind = "key.removed"      // the token was pulled out
+	KindLoginOK         Kind = "login.ok"         // custodian logged in (never the PIN)
+	KindLoginFailed     Kind = "login.failed"     // wrong PIN, locked token (never the PIN)
+	KindPINChanged      Kind = "pin.changed"      // the custodian changed the token PIN
+	KindDocReceived     Kind = "doc.received"     // an approved document arrived from the server
+	KindStampIntent     Kind = "stamp.intent"     // about to sign; must be followed by done or failed
+	KindStampDone       Kind = "stamp.done"       // signed and written; Intent names the intent
+	KindStampFailed     Kind = "stamp.failed"     // the signing did not happen; Reason says why
+	KindRejected        Kind = "doc.rejected"     // the custodian returned the document (Reason)
+	KindHandover        Kind = "handover"         // custody passed From → To
+	KindSyncCheckpoint  Kind = "sync.checkpoint"  // the server co-signed Checkpoint
+	KindSettingsChanged Kind = "settings.changed" // Setting changed from Old to New
+	KindAlarm           Kind = "alarm"            // abnormal situation (Alarm, Detail)
+	KindSlotAdded       Kind = "slot.added"       // a key slot was added (Slot, Label)
+	KindSlotRemoved     Kind = "slot.removed"     // a key slot was removed (Slot, Label)
+)
+
+var knownKinds = map[Kind]bool{
+	KindCreated: true, KindKeyInserted: true, KindKeyRemoved: true, KindLoginOK: true,
+	KindLoginFailed: true, KindPINChanged: true, KindDocReceived: true, KindStampIntent: true,
+	KindStampDone: true, KindStampFailed: true, KindRejected: true, KindHandover: true,
+	KindSyncCheckpoint: true, KindSettingsChanged: true, KindAlarm: true, KindSlotAdded: true,
+	KindSlotRemoved: true,
+}
+
+// Kinds lists the kinds this version writes, in a stable order.
+func Kinds() []Kind {
+	return []Kind{KindCreated, KindKeyInserted, KindKeyRemoved, KindLoginOK, KindLoginFailed,
+		KindPINChanged, KindDocReceived, KindStampIntent, KindStampDone, KindStampFailed,
+		KindRejected, KindHandover, KindSyncCheckpoint, KindSettingsChanged, KindAlarm,
+		KindSlotAdded, KindSlotRemoved}
+}
+
+// Placement is where a seal went on a page (PDF points, origin bottom left).
+type Placement struct {
+	Page int     `json:"page"`
+	X    float64 `json:"x"`
+	Y    float64 `json:"y"`
+	W    float64 `json:"w"`
+	H    float64 `json:"h"`
+	Kind string  `json:"kind,omitempty"` // "normal", "riding-seam"
+}
+
+// CheckpointRef names a ledger state {size, head} inside a record.
+type CheckpointRef struct {
+	Size uint64 `json:"size"`
+	Head string `json:"head"` // hex
+}
+
+// Record is the plaintext of one ledger entry. One struct serves every kind; fields a kind does
+// not use stay empty and are not written.
+type Record struct {
+	Seq    uint64    `json:"-"` // from the envelope
+	Schema int       `json:"v"`
+	Kind   Kind      `json:"kind"`
+	Time   time.Time `json:"time"`
+
+	// Where and by whom (RULES.md 12).
+	Workstation string   `json:"ws,omitempty"`
+	Host        string   `json:"host,omitempty"`
+	IPs         []string `json:"ips,omitempty"`
+	Program     string   `json:"program,omitempty"` // program version
+	Custodian   string   `json:"custodian,omitempty"`
+	Token       string   `json:"token,omitempty"` // token serial number
+
+	// The seal.
+	SealID     string `json:"seal,omitempty"`
+	CertSerial string `json:"cert_serial,omitempty"`
+
+	// The document.
+	DocID         string      `json:"doc,omitempty"`
+	DocTitle      string      `json:"title,omitempty"`
+	TicketID      string      `json:"ticket,omitempty"`
+	InputHash     string      `json:"in_hash,omitempty"`
+	OutputHash    string      `json:"out_hash,omitempty"`
+	SignatureHash string      `json:"sig_hash,omitempty"`
+	Placements    []Placement `json:"placements,omitempty"`
+	Copies        int         `json:"copies,omitempty"`
+
+	Intent uint64 `json:"intent,omitempty"` // stamp.done/failed: seq of the stamp.intent
+	Reason string `json:"reason,omitempty"` // stamp.failed, doc.rejected, login.failed
+
+	From string `json:"from,omitempty"` // handover
+	To   string `json:"to,omitempty"`
+
+	Setting string `json:"setting,omitempty"` // settings.changed
+	Old     string `json:"old,omitempty"`
+	New     string `json:"new,omitempty"`
+
+	Alarm  string `json:"alarm,omitempty"`
+	Detail string `json:"detail,omitempty"`
+
+	Checkpoint *CheckpointRef `json:"checkpoint,omitempty"` // sync.checkpoint
+	Slot       string         `json:"slot,omitempty"`       // slot.added/removed: slot id
+
+	// SealedAt is set on events written while nobody was logged in: when the event was sealed
+	// to the key slots' public keys. It reached the chain at the next unlock.
+	SealedAt time.Time `json:"sealed_at,omitzero"`
+
+	// Raw is the plaintext exactly as stored. It keeps fields and kinds that this version does
+	// not know; Export writes it unchanged.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Known reports whether this version knows the record's kind and schema.
+func (r Record) Known() bool {
+	return r.Schema <= SchemaVersion && knownKinds[r.Kind]
+}
+
+func (r *Record) encode() ([]byte, error) {
+	if r.Schema == 0 {
+		r.Schema = SchemaVersion
+	}
+	if r.Kind == "" {
+		return nil, fmt.Errorf("ledger record has no kind")
+	}
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = r.Time.UTC()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	r.Raw = b
+	return b, nil
+}
+
+func decodeRecord(seq uint64, pt []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(pt, &r); err != nil {
+		return Record{}, err
+	}
+	if r.Kind == "" {
+		return Record{}, fmt.Errorf("no kind")
+	}
+	r.Seq = seq
+	r.Raw = append(json.RawMessage(nil), pt...)
+	return r, nil
+}

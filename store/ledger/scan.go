@@ -1,0 +1,252 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"runtime"
+	"sync"
+
+	"github.com/tjfoc/gmsm/sm3"
+	bolt "go.etcd.io/bbolt"
+)
+
+// scanner walks the records bucket in seq order and checks, for every record, the invariants
+// the ledger keeps:
+//
+//  1. the bbolt key is seq as 8 bytes big-endian, and seqs run from 1 with no gap;
+//  2. the value is exactly one envelope (UnmarshalBinary's rules) whose Seq is its key;
+//  3. PrevHash is the entry hash of the record before (zero for seq 1);
+//  4. with the data key: the ciphertext opens under SM4-GCM with AssociatedData as AD, and the
+//     plaintext is a JSON record with a kind.
+//
+// Hashing and decryption run on all cores; the order checks run in one goroutine, so the first
+// bad seq is the one reported.
+type scanner struct {
+	path    string
+	newAEAD func() (cipher.AEAD, error) // nil: chain only (no key)
+	full    bool                        // decode whole records for visit
+	visit   func(seq uint64, hash [HashSize]byte, kind Kind, intent uint64, rec *Record) error
+}
+
+type scanItem struct {
+	key, raw []byte
+	seq      uint64
+	prev     [HashSize]byte
+	hash     [HashSize]byte
+	kind     Kind
+	intent   uint64
+	rec      *Record
+	parsed   bool // the envelope header parsed (seq and prev are set)
+	reason   Reason
+	detail   string
+}
+
+const envelopeHead = 4 + 8 + HashSize + NonceSize + 4
+
+type scanWorker struct {
+	aead cipher.AEAD
+	h    hash.Hash
+	buf  []byte
+	ad   [8 + HashSize]byte
+}
+
+func (w *scanWorker) do(it *scanItem, s *scanner) {
+	if len(it.key) != 8 {
+		it.reason, it.detail = ReasonMalformed, fmt.Sprintf("stored under a %d-byte key", len(it.key))
+		return
+	}
+	raw := it.raw
+	if len(raw) < envelopeHead || string(raw[:4]) != envelopeMagic {
+		it.reason, it.detail = ReasonMalformed, fmt.Sprintf("%d bytes with no SKE1 header", len(raw))
+		return
+	}
+	if n := binary.BigEndian.Uint32(raw[envelopeHead-4 : envelopeHead]); n > MaxCiphertext || int(n) != len(raw)-envelopeHead {
+		it.reason, it.detail = ReasonMalformed, fmt.Sprintf("length field says %d bytes, %d present", n, len(raw)-envelopeHead)
+		return
+	}
+	it.seq, it.parsed = binary.BigEndian.Uint64(raw[4:12]), true
+	copy(it.prev[:], raw[12:12+HashSize])
+	w.h.Reset()
+	w.h.Write([]byte{0x00})
+	w.h.Write(raw)
+	w.h.Sum(it.hash[:0])
+	if w.aead == nil {
+		return
+	}
+	copy(w.ad[:], raw[4:12+HashSize]) // seq ‖ prevHash, as Envelope.AssociatedData
+	nonce := raw[12+HashSize : 12+HashSize+NonceSize]
+	pt, err := w.aead.Open(w.buf[:0], nonce, raw[envelopeHead:], w.ad[:])
+	if err != nil {
+		it.reason, it.detail = ReasonBadTag, "SM4-GCM authentication failed: the record was changed, or was written with another data key"
+		return
+	}
+	w.buf = pt
+	if s.full {
+		r, err := decodeRecord(it.seq, pt)
+		if err != nil {
+			it.reason, it.detail = ReasonMalformed, "decrypted, but is not a record: "+err.Error()
+			return
+		}
+		it.rec, it.kind, it.intent = &r, r.Kind, r.Intent
+		return
+	}
+	var m struct {
+		Kind   Kind   `json:"kind"`
+		Intent uint64 `json:"intent"`
+	}
+	if err := json.Unmarshal(pt, &m); err != nil || m.Kind == "" {
+		it.reason, it.detail = ReasonMalformed, "decrypted, but is not a record"
+		return
+	}
+	it.kind, it.intent = m.Kind, m.Intent
+}
+
+// run scans records from seq from (prev is the hash of record from-1) to the end and returns
+// the last seq and its hash.
+func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint64, head [HashSize]byte, err error) {
+	b := tx.Bucket(bucketRecords)
+	if b == nil {
+		return 0, prev, structural(s.path, "records bucket is missing")
+	}
+	nw := runtime.GOMAXPROCS(0)
+	if nw > 4 {
+		nw = 4
+	}
+	workers := make([]*scanWorker, nw)
+	for i := range workers {
+		w := &scanWorker{h: sm3.New()}
+		if s.newAEAD != nil {
+			if w.aead, err = s.newAEAD(); err != nil {
+				return 0, prev, err
+			}
+		}
+		workers[i] = w
+	}
+	const batch = 4096
+	items := make([]scanItem, 0, batch)
+	expect, head := from, prev
+	flush := func() error {
+		var wg sync.WaitGroup
+		for wi, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := wi; i < len(items); i += nw {
+					w.do(&items[i], s)
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range items {
+			it := &items[i]
+			if len(it.key) == 8 {
+				k := binary.BigEndian.Uint64(it.key)
+				if k > expect {
+					return &VerifyError{Path: s.path, Seq: expect, Reason: ReasonGap, Detail: fmt.Sprintf("the next record stored is %d", k)}
+				}
+				if k < expect {
+					return &VerifyError{Path: s.path, Seq: k, Reason: ReasonWrongSeq, Detail: "stored out of order"}
+				}
+			}
+			if !it.parsed {
+				return &VerifyError{Path: s.path, Seq: expect, Reason: it.reason, Detail: it.detail}
+			}
+			if it.seq != expect {
+				return &VerifyError{Path: s.path, Seq: expect, Reason: ReasonWrongSeq, Detail: fmt.Sprintf("the envelope stored here says it is record %d (moved, reordered or replayed)", it.seq)}
+			}
+			if it.prev != head {
+				return &VerifyError{Path: s.path, Seq: expect, Reason: ReasonBrokenChain, Detail: "its previous-hash is not the hash of the record before it"}
+			}
+			if it.reason != "" {
+				return &VerifyError{Path: s.path, Seq: expect, Reason: it.reason, Detail: it.detail}
+			}
+			if s.visit != nil {
+				if err := s.visit(it.seq, it.hash, it.kind, it.intent, it.rec); err != nil {
+					return err
+				}
+			}
+			head, last = it.hash, it.seq
+			expect++
+		}
+		items = items[:0]
+		return nil
+	}
+	c := b.Cursor()
+	var start [8]byte
+	binary.BigEndian.PutUint64(start[:], from)
+	for k, v := c.Seek(start[:]); k != nil; k, v = c.Next() {
+		if v == nil {
+			return 0, prev, &VerifyError{Path: s.path, Seq: expect, Reason: ReasonMalformed, Detail: "a nested bucket where a record should be"}
+		}
+		items = append(items, scanItem{key: k, raw: v})
+		if len(items) == batch {
+			if err := flush(); err != nil {
+				return 0, prev, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, prev, err
+	}
+	if last == 0 {
+		last = from - 1
+	}
+	return last, head, nil
+}
+
+// entryHashAt returns the entry hash of the record stored at seq.
+func entryHashAt(tx *bolt.Tx, seq uint64) ([HashSize]byte, bool) {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	v := tx.Bucket(bucketRecords).Get(k[:])
+	if v == nil {
+		return [HashSize]byte{}, false
+	}
+	h := sm3.New()
+	h.Write([]byte{0x00})
+	h.Write(v)
+	var out [HashSize]byte
+	h.Sum(out[:0])
+	return out, true
+}
+
+// lastCheckpoint returns the newest stored checkpoint, or nil.
+func lastCheckpoint(tx *bolt.Tx) (*SignedCheckpoint, error) {
+	k, v := tx.Bucket(bucketCheckpoints).Cursor().Last()
+	if k == nil {
+		return nil, nil
+	}
+	var c SignedCheckpoint
+	if err := json.Unmarshal(v, &c); err != nil {
+		return nil, fmt.Errorf("checkpoint does not parse: %v", err)
+	}
+	if len(k) != 8 || binary.BigEndian.Uint64(k) != c.Size {
+		return nil, fmt.Errorf("checkpoint stored under the wrong key")
+	}
+	return &c, nil
+}
+
+// checkCheckpoint verifies a stored checkpoint against its signature and the records.
+func checkCheckpoint(path string, tx *bolt.Tx, c *SignedCheckpoint, size uint64, workstation string) error {
+	bad := func(r Reason, f string, a ...any) error {
+		return &VerifyError{Path: path, Seq: c.Size, Reason: r, Detail: fmt.Sprintf(f, a...)}
+	}
+	if err := c.VerifySignature(); err != nil {
+		return bad(ReasonBadCheckpoint, "%v", err)
+	}
+	if c.Workstation != workstation {
+		return bad(ReasonBadCheckpoint, "signed for workstation %q, this ledger is %q's", c.Workstation, workstation)
+	}
+	if c.Size > size {
+		return bad(ReasonRollback, "a signed checkpoint says the ledger had %d records, it has %d (records removed from the end, or an older copy)", c.Size, size)
+	}
+	h, ok := entryHashAt(tx, c.Size)
+	if !ok || !bytes.Equal(h[:], c.Head[:]) {
+		return bad(ReasonBadCheckpoint, "the record at the checkpoint's size has another hash than the signed head")
+	}
+	return nil
+}

@@ -1,0 +1,381 @@
+// Package ticket is the approval ticket: the server's signed statement that one document (by
+// hash) may be stamped once with one seal on one workstation before a deadline.
+//
+// A ticket is compact text, safe in JSON and in a QR code:
+//
+//	skt1.<base64url(payload)>.<base64url(signature)>
+//
+// The payload is a fixed binary encoding (see Ticket.payload); the signature covers
+// "SealKeeper approval ticket v1\x00" ‖ payload. The algorithm is named inside the payload, so a
+// ticket signed with one key type can never be checked as another.
+package ticket
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Alg names a signature algorithm in a ticket.
+type Alg byte
+
+const (
+	// ECDSAP256 is ECDSA over P-256 with SHA-256, signature DER SEQUENCE{r,s}.
+	ECDSAP256 Alg = 1
+	// SM2 is SM2 with SM3 (user ID 1234567812345678). Reserved: see signMessage/verifyMessage.
+	SM2 Alg = 2
+)
+
+func (a Alg) String() string {
+	switch a {
+	case ECDSAP256:
+		return "ECDSA-P256-SHA256"
+	case SM2:
+		return "SM2-SM3"
+	}
+	return fmt.Sprintf("algorithm %d", byte(a))
+}
+
+const (
+	prefix    = "skt1."
+	version   = 1
+	domain    = "SealKeeper approval ticket v1\x00"
+	nonceSize = 16
+	// MaxLen bounds a ticket's text so a hostile server cannot hand us megabytes to parse.
+	MaxLen = 2048
+)
+
+// Ticket is the content of an approval ticket.
+type Ticket struct {
+	Alg         Alg
+	KeyID       [8]byte // first 8 bytes of SHA-256 of the signer's SubjectPublicKeyInfo
+	DocumentID  string
+	DocSHA256   [32]byte
+	DocSM3      [32]byte
+	SealID      string
+	Workstation string
+	IssuedAt    time.Time // second precision
+	Expires     time.Time // second precision
+	Nonce       [nonceSize]byte
+}
+
+// ID is the ticket's identity for the used-ticket set: the nonce in hex.
+func (t *Ticket) ID() string { return hex.EncodeToString(t.Nonce[:]) }
+
+// KeyIDOf is the key identifier tickets carry for a public key.
+func KeyIDOf(pub crypto.PublicKey) ([8]byte, error) {
+	var id [8]byte
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return id, fmt.Errorf("ticket key: %w", err)
+	}
+	s := sha256.Sum256(der)
+	copy(id[:], s[:8])
+	return id, nil
+}
+
+func (t *Ticket) payload() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte(version)
+	b.WriteByte(byte(t.Alg))
+	b.Write(t.KeyID[:])
+	for _, s := range []string{t.DocumentID, t.SealID, t.Workstation} {
+		if len(s) > 255 {
+			return nil, fmt.Errorf("ticket field %q is longer than 255 bytes", s[:32]+"…")
+		}
+		b.WriteByte(byte(len(s)))
+		b.WriteString(s)
+	}
+	b.Write(t.DocSHA256[:])
+	b.Write(t.DocSM3[:])
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(t.IssuedAt.Unix()))
+	b.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], uint64(t.Expires.Unix()))
+	b.Write(n[:])
+	b.Write(t.Nonce[:])
+	return b.Bytes(), nil
+}
+
+func parsePayload(p []byte) (*Ticket, error) {
+	r := bytes.NewReader(p)
+	bad := errors.New("the ticket's content is cut short or has extra bytes")
+	v, err := r.ReadByte()
+	if err != nil {
+		return nil, bad
+	}
+	if v != version {
+		return nil, fmt.Errorf("ticket version %d is not supported (this program reads version %d)", v, version)
+	}
+	t := &Ticket{}
+	a, err := r.ReadByte()
+	if err != nil {
+		return nil, bad
+	}
+	t.Alg = Alg(a)
+	if _, err := io.ReadFull(r, t.KeyID[:]); err != nil {
+		return nil, bad
+	}
+	for _, dst := range []*string{&t.DocumentID, &t.SealID, &t.Workstation} {
+		n, err := r.ReadByte()
+		if err != nil {
+			return nil, bad
+		}
+		s := make([]byte, n)
+		if _, err := io.ReadFull(r, s); err != nil {
+			return nil, bad
+		}
+		*dst = string(s)
+	}
+	var n [8]byte
+	for _, dst := range [][]byte{t.DocSHA256[:], t.DocSM3[:]} {
+		if _, err := io.ReadFull(r, dst); err != nil {
+			return nil, bad
+		}
+	}
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, bad
+	}
+	t.IssuedAt = time.Unix(int64(binary.BigEndian.Uint64(n[:])), 0).UTC()
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, bad
+	}
+	t.Expires = time.Unix(int64(binary.BigEndian.Uint64(n[:])), 0).UTC()
+	if _, err := io.ReadFull(r, t.Nonce[:]); err != nil {
+		return nil, bad
+	}
+	if r.Len() != 0 {
+		return nil, bad
+	}
+	return t, nil
+}
+
+// Sign fills Alg, KeyID and (when zero) Nonce, and returns the ticket's text. The signer is the
+// server's ticket key: an *ecdsa.PrivateKey on P-256 today.
+func Sign(t Ticket, key crypto.Signer) (string, error) {
+	alg, err := algOf(key.Public())
+	if err != nil {
+		return "", err
+	}
+	t.Alg = alg
+	if t.KeyID, err = KeyIDOf(key.Public()); err != nil {
+		return "", err
+	}
+	if t.Nonce == ([nonceSize]byte{}) {
+		if _, err := rand.Read(t.Nonce[:]); err != nil {
+			return "", err
+		}
+	}
+	p, err := t.payload()
+	if err != nil {
+		return "", err
+	}
+	sig, err := signMessage(alg, key, append([]byte(domain), p...))
+	if err != nil {
+		return "", fmt.Errorf("signing the approval ticket: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	return prefix + enc.EncodeToString(p) + "." + enc.EncodeToString(sig), nil
+}
+
+// algOf, signMessage and verifyMessage are the one place that knows signature algorithms.
+// SM2 goes here (tjfoc/gmsm sm2 with SM3 and the default user ID) when the server has an SM2 key.
+func algOf(pub crypto.PublicKey) (Alg, error) {
+	if k, ok := pub.(*ecdsa.PublicKey); ok && k.Curve.Params().Name == "P-256" {
+		return ECDSAP256, nil
+	}
+	return 0, fmt.Errorf("ticket key of type %T is not supported: use an ECDSA P-256 key", pub)
+}
+
+func signMessage(alg Alg, key crypto.Signer, msg []byte) ([]byte, error) {
+	switch alg {
+	case ECDSAP256:
+		d := sha256.Sum256(msg)
+		return key.Sign(rand.Reader, d[:], crypto.SHA256)
+	}
+	return nil, fmt.Errorf("%v signatures are not supported yet", alg)
+}
+
+func verifyMessage(alg Alg, pub crypto.PublicKey, msg, sig []byte) bool {
+	switch alg {
+	case ECDSAP256:
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return false
+		}
+		d := sha256.Sum256(msg)
+		return ecdsa.VerifyASN1(k, d[:], sig)
+	}
+	return false
+}
+
+// Parse decodes a ticket without checking its signature. Use it to show what a ticket says; use
+// Verify before trusting it.
+func Parse(s string) (*Ticket, error) {
+	t, _, _, err := split(s)
+	return t, err
+}
+
+func split(s string) (t *Ticket, payload, sig []byte, err error) {
+	if len(s) > MaxLen {
+		return nil, nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the approval ticket is %d characters long, more than the %d allowed", len(s), MaxLen)}
+	}
+	rest, ok := strings.CutPrefix(s, prefix)
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return nil, nil, nil, &Error{Reason: Malformed, msg: "this is not an approval ticket (it should start with skt1. and have two parts)"}
+	}
+	enc := base64.RawURLEncoding.Strict() // one text per ticket: no slack in the padding bits
+	if payload, err = enc.DecodeString(p64); err == nil {
+		sig, err = enc.DecodeString(s64)
+	}
+	if err != nil {
+		return nil, nil, nil, &Error{Reason: Malformed, msg: "the approval ticket is damaged (not base64url)"}
+	}
+	if t, err = parsePayload(payload); err != nil {
+		return nil, nil, nil, &Error{Reason: Malformed, msg: "the approval ticket is damaged: " + err.Error()}
+	}
+	return t, payload, sig, nil
+}
+
+// Reason says why a ticket was refused, for the user interface to translate.
+type Reason int
+
+const (
+	Malformed Reason = iota + 1
+	WrongKey
+	ChangedHash
+	WrongSeal
+	WrongDocument
+	Expired
+	NotYetValid
+	OtherWorkstation
+	Reused
+	NoUsedSet
+)
+
+// Error is a refused ticket. Its message is written for the seal custodian.
+type Error struct {
+	Reason Reason
+	msg    string
+	err    error
+}
+
+func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.err }
+
+// ReasonOf returns the Reason of a refusal, or 0 when err is not one.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return 0
+}
+
+// UsedSet tells whether a ticket was already used. The ledger satisfies it (a stamp-done record
+// names the ticket's ID); store/upstream's client store has a bbolt-backed one too.
+type UsedSet interface {
+	TicketUsed(id string) (bool, error)
+}
+
+// Expect is what the workstation knows independently of the ticket.
+type Expect struct {
+	DocumentID  string   // "" to skip
+	DocSHA256   [32]byte // hash of the bytes about to be stamped
+	SealID      string   // the seal on the token; "" to skip (e.g. before a token is inserted)
+	Workstation string   // this workstation
+	Now         time.Time
+	// Skew is how far the workstation clock may be behind the server's (default 5 minutes).
+	Skew time.Duration
+}
+
+// Verify checks a ticket against the pinned server key and what the workstation expects. Every
+// refusal is an *Error whose message says what is wrong and what to do.
+func Verify(s string, pinned crypto.PublicKey, want Expect, used UsedSet) (*Ticket, error) {
+	t, payload, sig, err := split(s)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := KeyIDOf(pinned)
+	if err != nil {
+		return nil, err
+	}
+	if t.KeyID != kid || !verifyMessage(t.Alg, pinned, append([]byte(domain), payload...), sig) {
+		return nil, &Error{Reason: WrongKey, msg: "the approval ticket was not signed by the seal-management server this workstation is enrolled with; do not stamp, ask the server administrator to re-issue the approval"}
+	}
+	if t.DocSHA256 != want.DocSHA256 {
+		return nil, &Error{Reason: ChangedHash, msg: fmt.Sprintf("the document's bytes are not the ones that were approved (SHA-256 %x…, approved %x…); a changed document needs a new approval", want.DocSHA256[:6], t.DocSHA256[:6])}
+	}
+	if want.DocumentID != "" && t.DocumentID != want.DocumentID {
+		return nil, &Error{Reason: WrongDocument, msg: fmt.Sprintf("the approval ticket is for document %q, not %q", t.DocumentID, want.DocumentID)}
+	}
+	if want.SealID != "" && t.SealID != want.SealID {
+		return nil, &Error{Reason: WrongSeal, msg: fmt.Sprintf("the approval is for seal %q, but the seal on the key is %q; insert the right key or ask for a new approval", t.SealID, want.SealID)}
+	}
+	if t.Workstation != want.Workstation {
+		return nil, &Error{Reason: OtherWorkstation, msg: fmt.Sprintf("the approval was issued to workstation %q, not to this one (%q); it cannot be used here", t.Workstation, want.Workstation)}
+	}
+	now := want.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	skew := want.Skew
+	if skew == 0 {
+		skew = 5 * time.Minute
+	}
+	if !now.Before(t.Expires) {
+		return nil, &Error{Reason: Expired, msg: fmt.Sprintf("the approval expired at %s; ask for it to be renewed", t.Expires.Local().Format("2006-01-02 15:04"))}
+	}
+	if now.Add(skew).Before(t.IssuedAt) {
+		return nil, &Error{Reason: NotYetValid, msg: fmt.Sprintf("the approval is dated %s, in the future; check this computer's clock", t.IssuedAt.Local().Format("2006-01-02 15:04"))}
+	}
+	if used == nil {
+		return nil, &Error{Reason: NoUsedSet, msg: "cannot tell whether the approval was already used (no ledger is open)"}
+	}
+	u, err := used.TicketUsed(t.ID())
+	if err != nil {
+		return nil, &Error{Reason: NoUsedSet, msg: "cannot tell whether the approval was already used: " + err.Error(), err: err}
+	}
+	if u {
+		return nil, &Error{Reason: Reused, msg: "this approval was already used to stamp; stamping again needs a new approval (重印流程)"}
+	}
+	return t, nil
+}
+
+// MarshalPublicKey encodes a ticket key as PEM (PUBLIC KEY), as pinned in the configuration.
+func MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// ParsePublicKey reads a pinned server key (PEM PUBLIC KEY).
+func ParsePublicKey(b []byte) (crypto.PublicKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, errors.New("the pinned server key is not a PEM PUBLIC KEY; enrol the workstation again")
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("the pinned server key cannot be read: %w", err)
+	}
+	if _, err := algOf(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}

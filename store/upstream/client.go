@@ -1,0 +1,504 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/ticket"
+)
+
+// ClientConfig says where the server is and how to trust it.
+type ClientConfig struct {
+	// URL is the server's base URL (https://host:port). http:// is accepted only for a loopback
+	// host (the demo hub).
+	URL         string
+	Workstation string
+	// TLS carries RootCAs (the configured CA) and, for mutual TLS, the workstation certificate.
+	// Nil means the system roots and no client certificate.
+	TLS *tls.Config
+	// ServerKey is the ticket key pinned at enrolment; checkpoints are verified with it. Nil
+	// before enrolment.
+	ServerKey *ecdsa.PublicKey
+	// Timeout bounds each request, body included (default 30 s), so a server that drips its
+	// answer slowly cannot hold the client.
+	Timeout time.Duration
+}
+
+// Client speaks the protocol. It is safe for concurrent use.
+type Client struct {
+	cfg  ClientConfig
+	base *url.URL
+	hc   *http.Client
+}
+
+// NewClient checks the configuration and builds a client.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("upstream URL %q is not a URL like https://seal.example.org", cfg.URL)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		ip := net.ParseIP(u.Hostname())
+		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("upstream URL %s uses plain http; the seal server must be reached over https (plain http is only for the demo on 127.0.0.1)", cfg.URL)
+		}
+	default:
+		return nil, fmt.Errorf("upstream URL %s: scheme must be https", cfg.URL)
+	}
+	if cfg.Workstation == "" {
+		return nil, errors.New("the workstation has no name; set workstation in the configuration")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	tr := &http.Transport{
+		Proxy:                  nil, // the seal server is reached directly; no proxy sees tickets
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		IdleConnTimeout:        60 * time.Second,
+		MaxIdleConnsPerHost:    4,
+		MaxResponseHeaderBytes: 64 << 10,
+		ForceAttemptHTTP2:      true,
+	}
+	if cfg.TLS != nil {
+		tr.TLSClientConfig = cfg.TLS.Clone()
+		if tr.TLSClientConfig.MinVersion < tls.VersionTLS12 {
+			tr.TLSClientConfig.MinVersion = tls.VersionTLS12
+		}
+	}
+	return &Client{cfg: cfg, base: u, hc: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return errors.New("the server answered with a redirect; the protocol has none")
+	}}}, nil
+}
+
+// LoadTLS builds the client TLS configuration from PEM files: the CA the server's certificate
+// must chain to, and optionally the workstation's certificate and key for mutual TLS.
+func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the server CA (upstream.ca): %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the server CA file %s holds no PEM certificate", caFile)
+		}
+	}
+	if certFile != "" || keyFile != "" {
+		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading the workstation certificate (upstream.client_cert/client_key): %w", err)
+		}
+		c.Certificates = []tls.Certificate{kp}
+	}
+	return c, nil
+}
+
+// Workstation is the name this client sends.
+func (c *Client) Workstation() string { return c.cfg.Workstation }
+
+// ServerKey is the pinned server key (nil before enrolment).
+func (c *Client) ServerKey() *ecdsa.PublicKey { return c.cfg.ServerKey }
+
+// Error kinds the sync loop acts on.
+var (
+	// ErrOffline: the server could not be reached or did not answer in time.
+	ErrOffline = errors.New("seal-management server unreachable")
+	// ErrBadResponse: the server answered, but not with something this protocol allows.
+	ErrBadResponse = errors.New("unexpected answer from the seal-management server")
+)
+
+// ServerError is a protocol error answered by the server (a non-2xx status with an ErrorBody).
+type ServerError struct {
+	Method, Path string
+	Status       int
+	Body         ErrorBody
+}
+
+func (e *ServerError) Error() string {
+	msg := e.Body.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	code := e.Body.Code
+	if code == "" {
+		code = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("seal-management server refused %s %s (%d %s): %s", e.Method, e.Path, e.Status, code, msg)
+}
+
+// Temporary reports whether retrying later may help (server-side trouble, not a refusal).
+func (e *ServerError) Temporary() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// do sends one request and reads at most limit bytes of answer. in is JSON-encoded unless it is
+// already []byte. out, when non-nil, receives the JSON answer.
+func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, in any, limit int64, out any) (*http.Response, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	ctype := ""
+	switch v := in.(type) {
+	case nil:
+	case []byte:
+		body, ctype = bytes.NewReader(v), "application/octet-stream"
+	default:
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		body, ctype = bytes.NewReader(raw), "application/json"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	id := newRequestID()
+	req.Header.Set(HeaderRequestID, id)
+	req.Header.Set(HeaderWorkstation, c.cfg.Workstation)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, nil, c.netErr(method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // the deadline cut the body: never parse what arrived before it
+	}
+	if err != nil {
+		return nil, nil, c.netErr(method, path, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, nil, fmt.Errorf("%w: %s %s: the answer is over the %d-byte limit; the server or something in between is misbehaving", ErrBadResponse, method, path, limit)
+	}
+	if got := resp.Header.Get(HeaderRequestID); got != id {
+		// A proxy or a broken server mixed up answers; acting on it could skip records.
+		return nil, nil, fmt.Errorf("%w: %s %s: the answer belongs to another request (request id %q, sent %q)", ErrBadResponse, method, path, got, id)
+	}
+	if resp.StatusCode/100 != 2 {
+		se := &ServerError{Method: method, Path: path, Status: resp.StatusCode}
+		if json.Unmarshal(raw, &se.Body) != nil {
+			se.Body = ErrorBody{Code: "", Message: strings.TrimSpace(printable(raw, 200))}
+		}
+		return resp, raw, se
+	}
+	if out != nil {
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			return nil, nil, fmt.Errorf("%w: %s %s: answer is %q, not JSON", ErrBadResponse, method, path, ct)
+		}
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s %s: answer is not the expected JSON: %v", ErrBadResponse, method, path, err)
+		}
+	}
+	return resp, raw, nil
+}
+
+func printable(b []byte, n int) string {
+	s := strings.ToValidUTF8(string(b[:min(len(b), n)]), "?")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func (c *Client) netErr(method, path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	if errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) {
+		return fmt.Errorf("%w: %s is not the configured server: its certificate does not verify (%v); check upstream.url and upstream.ca", ErrOffline, c.base.Host, err)
+	}
+	if strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate") || strings.Contains(err.Error(), "unknown certificate authority") {
+		return fmt.Errorf("the server at %s refused this workstation's TLS client certificate (%v); it requires one it trusts: configure upstream.client_cert and upstream.client_key", c.base.Host, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+		return fmt.Errorf("%w: %s %s: no complete answer within %s; working offline", ErrOffline, method, path, c.cfg.Timeout)
+	}
+	return fmt.Errorf("%w: %s %s on %s: %v; working offline", ErrOffline, method, path, c.base.Host, err)
+}
+
+// Hello asks who the server is.
+func (c *Client) Hello(ctx context.Context) (*Hello, error) {
+	var h Hello
+	_, _, err := c.do(ctx, http.MethodGet, APIVersion+"/hello", nil, nil, MaxJSONBody, &h)
+	return &h, err
+}
+
+// Enrol enrols the workstation with a one-time code and returns the server key to pin. When a
+// key is already pinned, a server with another key is refused.
+func (c *Client) Enrol(ctx context.Context, code, host string) (*EnrolResponse, *ecdsa.PublicKey, error) {
+	var r EnrolResponse
+	_, _, err := c.do(ctx, http.MethodPost, APIVersion+"/enrol", nil, EnrolRequest{Workstation: c.cfg.Workstation, Code: code, Host: host}, MaxJSONBody, &r)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := ticket.ParsePublicKey([]byte(r.TicketKey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: enrolment: %v", ErrBadResponse, err)
+	}
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: enrolment: server key is %T", ErrBadResponse, pub)
+	}
+	if c.cfg.ServerKey != nil && !c.cfg.ServerKey.Equal(k) {
+		return nil, nil, errors.New("the server's key is not the one pinned at enrolment; if the server key was really replaced, remove upstream.server_key and enrol again")
+	}
+	c.cfg.ServerKey = k
+	return &r, k, nil
+}
+
+// Heartbeat reports the workstation's state.
+func (c *Client) Heartbeat(ctx context.Context, hb Heartbeat) (*HeartbeatReply, error) {
+	var r HeartbeatReply
+	_, _, err := c.do(ctx, http.MethodPost, APIVersion+"/heartbeat", nil, hb, MaxJSONBody, &r)
+	return &r, err
+}
+
+// maxPages bounds how many pages one listing may take, so a server that always says "more"
+// cannot keep the client in a loop.
+const maxPages = 1000
+
+// Documents lists every pending document for this workstation, following pages.
+func (c *Client) Documents(ctx context.Context) ([]Document, error) {
+	var all []Document
+	after := ""
+	for range maxPages {
+		var p DocumentPage
+		q := url.Values{"limit": {strconv.Itoa(MaxPage)}}
+		if after != "" {
+			q.Set("after", after)
+		}
+		if _, _, err := c.do(ctx, http.MethodGet, APIVersion+"/documents?"+q.Encode(), nil, nil, MaxJSONBody*4, &p); err != nil {
+			return nil, err
+		}
+		all = append(all, p.Documents...)
+		if p.Next == "" {
+			return all, nil
+		}
+		if p.Next <= after {
+			return nil, fmt.Errorf("%w: document listing does not advance (next %q after %q)", ErrBadResponse, p.Next, after)
+		}
+		after = p.Next
+	}
+	return nil, fmt.Errorf("%w: document listing has more than %d pages", ErrBadResponse, maxPages)
+}
+
+// Seals fetches the seal status list.
+func (c *Client) Seals(ctx context.Context) (*SealList, error) {
+	var s SealList
+	_, _, err := c.do(ctx, http.MethodGet, APIVersion+"/seals", nil, nil, MaxJSONBody, &s)
+	return &s, err
+}
+
+// Roster fetches the custodian roster and handover approvals.
+func (c *Client) Roster(ctx context.Context) (*Roster, error) {
+	var r Roster
+	_, _, err := c.do(ctx, http.MethodGet, APIVersion+"/custodians", nil, nil, MaxJSONBody, &r)
+	return &r, err
+}
+
+// PostResult reports a stamped or rejected document. The same result twice is accepted.
+func (c *Client) PostResult(ctx context.Context, r Result) error {
+	_, _, err := c.do(ctx, http.MethodPost, APIVersion+"/results", nil, r, MaxJSONBody, nil)
+	return err
+}
+
+// LedgerHead asks how much of this workstation's ledger the server holds.
+func (c *Client) LedgerHead(ctx context.Context) (*LedgerHead, error) {
+	var h LedgerHead
+	_, _, err := c.do(ctx, http.MethodGet, APIVersion+"/ledger", nil, nil, MaxJSONBody, &h)
+	if err == nil {
+		err = c.checkHead(&h)
+	}
+	return &h, err
+}
+
+func (c *Client) checkHead(h *LedgerHead) error {
+	if h.Checkpoint == nil {
+		return nil
+	}
+	if h.Checkpoint.Workstation != c.cfg.Workstation {
+		return fmt.Errorf("%w: checkpoint is for workstation %q", ErrBadResponse, h.Checkpoint.Workstation)
+	}
+	if c.cfg.ServerKey == nil {
+		return errors.New("no server key is pinned, so the server's checkpoint cannot be checked; enrol the workstation")
+	}
+	if err := h.Checkpoint.Verify(c.cfg.ServerKey); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	return nil
+}
+
+// PushLedger sends consecutive envelopes (ascending seq, at most MaxLedgerBatch). The answer
+// is the server's head with a co-signed checkpoint, already verified with the pinned key.
+// Refusals are *ServerError with Code CodeFork, CodeGap (Body.ExpectedSeq) or CodeBadChain.
+func (c *Client) PushLedger(ctx context.Context, envs []ledger.Envelope) (*LedgerHead, error) {
+	if len(envs) > MaxLedgerBatch {
+		return nil, fmt.Errorf("%d records in one push; at most %d", len(envs), MaxLedgerBatch)
+	}
+	p := LedgerPush{Records: make([]LedgerRecord, len(envs))}
+	for i, e := range envs {
+		raw, err := e.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		p.Records[i] = LedgerRecord{Seq: e.Seq, Envelope: raw}
+	}
+	var h LedgerHead
+	if _, _, err := c.do(ctx, http.MethodPost, APIVersion+"/ledger", nil, p, MaxJSONBody, &h); err != nil {
+		return nil, err
+	}
+	if err := c.checkHead(&h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Download fetches a file by SHA-256 into dst, resuming from dst+".part" if an earlier attempt
+// was cut off, and checks the hash before renaming into place. Each request asks for at most
+// MaxUploadChunk bytes and has the client's timeout.
+func (c *Client) Download(ctx context.Context, sha string, size int64, dst string) error {
+	if size <= 0 || size > MaxDocumentSize {
+		return fmt.Errorf("document %s: size %d is outside 1 to %d bytes", sha, size, MaxDocumentSize)
+	}
+	part := dst + ".part"
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if have > size {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		have, _ = f.Seek(0, io.SeekStart)
+	}
+	for have < size {
+		end := min(have+MaxUploadChunk, size) - 1
+		hdr := http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", have, end)}, "Accept": {"application/pdf"}}
+		resp, raw, err := c.do(ctx, http.MethodGet, APIVersion+"/files/"+sha, hdr, nil, MaxUploadChunk, nil)
+		if err != nil {
+			return err
+		}
+		switch {
+		case resp.StatusCode == http.StatusPartialContent:
+			var from int64
+			if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-", &from); err != nil || from != have {
+				return fmt.Errorf("%w: file %s: asked for bytes from %d, got %q", ErrBadResponse, sha, have, resp.Header.Get("Content-Range"))
+			}
+		case resp.StatusCode == http.StatusOK && have == 0:
+		default:
+			return fmt.Errorf("%w: file %s: status %d to a range request", ErrBadResponse, sha, resp.StatusCode)
+		}
+		if len(raw) == 0 || have+int64(len(raw)) > size {
+			return fmt.Errorf("%w: file %s: %d bytes at offset %d for a %d-byte file", ErrBadResponse, sha, len(raw), have, size)
+		}
+		if _, err := f.WriteAt(raw, have); err != nil {
+			return err
+		}
+		have += int64(len(raw))
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
+		f.Close()
+		os.Remove(part)
+		return fmt.Errorf("%w: downloaded file has SHA-256 %s, not the approved %s; it was discarded and will be fetched again", ErrBadResponse, got[:16], sha[:16])
+	}
+	f.Close()
+	return os.Rename(part, dst)
+}
+
+// Upload sends a stamped file, resuming where the server's copy stops.
+func (c *Client) Upload(ctx context.Context, path string) (sha string, size int64, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, err
+	}
+	if len(data) == 0 || len(data) > MaxDocumentSize {
+		return "", 0, fmt.Errorf("stamped file %s: %d bytes is outside 1 to %d", path, len(data), MaxDocumentSize)
+	}
+	sum := sha256.Sum256(data)
+	sha = hex.EncodeToString(sum[:])
+	size = int64(len(data))
+	var st UploadStatus
+	if _, _, err := c.do(ctx, http.MethodGet, APIVersion+"/files/"+sha+"/status", nil, nil, MaxJSONBody, &st); err != nil {
+		return sha, size, err
+	}
+	off := st.Received
+	for range 2 * (MaxDocumentSize/MaxUploadChunk + 1) {
+		if st.Complete {
+			return sha, size, nil
+		}
+		if off < 0 || off > size {
+			return sha, size, fmt.Errorf("%w: server holds %d bytes of a %d-byte upload", ErrBadResponse, off, size)
+		}
+		end := min(off+MaxUploadChunk, size)
+		hdr := http.Header{HeaderUploadOffset: {strconv.FormatInt(off, 10)}, HeaderUploadLength: {strconv.FormatInt(size, 10)}}
+		_, _, err := c.do(ctx, http.MethodPut, APIVersion+"/files/"+sha, hdr, data[off:end], MaxJSONBody, &st)
+		var se *ServerError
+		if errors.As(err, &se) && se.Body.Code == CodeConflict && se.Body.Offset >= 0 && se.Body.Offset != off {
+			off = se.Body.Offset // the server holds more (an earlier answer was lost) or less
+			continue
+		}
+		if err != nil {
+			return sha, size, err
+		}
+		off = st.Received
+	}
+	return sha, size, fmt.Errorf("%w: upload of %s does not progress", ErrBadResponse, sha)
+}

@@ -1,0 +1,127 @@
+package upstream_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// TestGarbageFromServer points the client at a server that answers nonsense: every case ends
+// in a clear error, within the timeout, and nothing panics.
+func TestGarbageFromServer(t *testing.T) {
+	p := newPKI(t)
+	var mode atomic.Value
+	mode.Store("")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(upstream.HeaderRequestID)
+		w.Header().Set("Content-Type", "application/json")
+		switch mode.Load().(string) {
+		case "badjson":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Write([]byte(`{"asOf": "yesterday", "seals": [`))
+		case "wrongtype":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Write([]byte(`{"seals": "all of them"}`))
+		case "huge":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			chunk := []byte(strings.Repeat(" ", 64<<10))
+			for range 50 << 20 / len(chunk) { // 50 MB of whitespace
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		case "drip":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.WriteHeader(200)
+			for range 100 {
+				if _, err := w.Write([]byte(" ")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(100 * time.Millisecond):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		case "html":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html>login portal</html>"))
+		case "noid":
+			w.Write([]byte(`{"seals": []}`))
+		case "error500":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(500)
+			w.Write([]byte("<html>\x00\x01 upstream exploded</html>"))
+		case "endless":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Write([]byte(`{"documents": [], "next": "A"}`))
+		case "wrongbytes":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Header().Set("Content-Type", "application/pdf")
+			w.Write([]byte("%PDF-1.7 not the approved bytes"))
+		}
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c := newClient(t, "https://"+ln.Addr().String(), ws, p.clientTLS(t, ""), nil, time.Second)
+	// The huge answer is cut by the size limit, not by the clock, also on a loaded machine.
+	patient := newClient(t, "https://"+ln.Addr().String(), ws, p.clientTLS(t, ""), nil, 20*time.Second)
+	ctx := context.Background()
+	seals := func() error { _, err := c.Seals(ctx); return err }
+	for _, tc := range []struct {
+		mode string
+		call func() error
+		kind error
+		text string
+	}{
+		{"badjson", seals, upstream.ErrBadResponse, "not the expected JSON"},
+		{"wrongtype", seals, upstream.ErrBadResponse, "not the expected JSON"},
+		{"huge", func() error { _, err := patient.Seals(ctx); return err }, upstream.ErrBadResponse, "over the"},
+		{"drip", seals, upstream.ErrOffline, "no complete answer within"},
+		{"html", seals, upstream.ErrBadResponse, "not JSON"},
+		{"noid", seals, upstream.ErrBadResponse, "belongs to another request"},
+		{"error500", seals, nil, "upstream exploded"},
+		{"endless", func() error { _, err := c.Documents(ctx); return err }, upstream.ErrBadResponse, "does not advance"},
+		{"wrongbytes", func() error {
+			return c.Download(ctx, strings.Repeat("ab", 32), 31, filepath.Join(t.TempDir(), "x.pdf"))
+		}, upstream.ErrBadResponse, "not the approved"},
+	} {
+		mode.Store(tc.mode)
+		start := time.Now()
+		err := tc.call()
+		took := time.Since(start)
+		if err == nil || !strings.Contains(err.Error(), tc.text) || (tc.kind != nil && !errors.Is(err, tc.kind)) {
+			t.Errorf("%s: got %v", tc.mode, err)
+		}
+		if took > 10*time.Second {
+			t.Errorf("%s: took %s", tc.mode, took)
+		}
+		t.Logf("%s: %v", tc.mode, err)
+	}
+
+	// A server whose certificate does not chain to the configured CA is not talked to.
+	other := newPKI(t)
+	c2 := newClient(t, "https://"+ln.Addr().String(), ws, other.clientTLS(t, ""), nil, time.Second)
+	if _, err := c2.Seals(ctx); err == nil || !strings.Contains(err.Error(), "certificate does not verify") {
+		t.Errorf("untrusted server: %v", err)
+	}
+	// Plain http is refused except on loopback.
+	if _, err := upstream.NewClient(upstream.ClientConfig{URL: "http://seal.example.org", Workstation: ws}); err == nil {
+		t.Error("plain http to a remote host was accepted")
+	}
+}

@@ -1,0 +1,660 @@
+// Package hub is the reference seal-management server: it serves the protocol in
+// store/upstream/PROTOCOL.md from its own bbolt file. Tests and the demo run it on loopback;
+// `sealkeeper hub` runs it for real.
+package hub
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/tjfoc/gmsm/sm3"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/ticket"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// FileName is the hub's bbolt file inside its data folder.
+const FileName = "hub.db"
+
+var (
+	bMeta     = []byte("meta")
+	bDocs     = []byte("documents")
+	bBlobs    = []byte("files")
+	bUploads  = []byte("uploads")
+	bSeals    = []byte("seals")
+	bCust     = []byte("custodians")
+	bHand     = []byte("handovers")
+	bWS       = []byte("workstations")
+	bCodes    = []byte("enrolcodes")
+	bLedger   = []byte("ledger")
+	bCheck    = []byte("checkpoints")
+	bResults  = []byte("results")
+	kKey      = []byte("ticketkey")
+	kChanged  = []byte("changed")
+	kDocSeq   = []byte("docseq")
+	kSize     = []byte("size")
+	kHead     = []byte("head")
+	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults}
+)
+
+// Document states on the hub.
+const (
+	StatePending  = "pending"
+	StateStamped  = "stamped"
+	StateRejected = "rejected"
+	StateRevoked  = "withdrawn"
+)
+
+// docRecord is a document as the hub keeps it.
+type docRecord struct {
+	Doc         upstream.Document `json:"doc"`
+	Workstation string            `json:"workstation"`
+	State       string            `json:"state"`
+	TicketID    string            `json:"ticketId"`
+	Result      *upstream.Result  `json:"result,omitempty"`
+}
+
+// Workstation is an enrolled workstation and its last heartbeat.
+type Workstation struct {
+	Name       string              `json:"name"`
+	Host       string              `json:"host,omitempty"`
+	EnrolledAt time.Time           `json:"enrolledAt"`
+	CertSHA256 string              `json:"certSha256,omitempty"`
+	LastSeen   time.Time           `json:"lastSeen,omitzero"`
+	Heartbeat  *upstream.Heartbeat `json:"heartbeat,omitempty"`
+}
+
+// Options configure a hub.
+type Options struct {
+	// Name is shown to clients in /v1/hello.
+	Name string
+	// AutoEnrol accepts any workstation without an enrolment code (demo and tests only).
+	AutoEnrol bool
+	// RequireClientCert refuses requests without a verified TLS client certificate. The
+	// listener's tls.Config must then ask for and verify one (see Server).
+	RequireClientCert bool
+	// TicketValidity is how long an approval stays valid by default (7 days).
+	TicketValidity time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Hub is an open hub database with its HTTP API.
+type Hub struct {
+	db   *bolt.DB
+	key  *ecdsa.PrivateKey
+	kid  string
+	opt  Options
+	path string
+	// mu serialises ledger pushes per hub: bbolt has one writer anyway, and this keeps the
+	// co-signing next to the write that it covers.
+	mu sync.Mutex
+}
+
+// Open opens (or creates) the hub database in dir. A second hub on the same folder waits one
+// second for the lock and then reports that the hub is already running.
+func Open(dir string, opt Options) (*Hub, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("hub data folder: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("hub database %s is in use: is a hub already running on this folder? Stop it, or use its admin endpoint", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening hub database %s: %w", path, err)
+	}
+	if opt.TicketValidity <= 0 {
+		opt.TicketValidity = 7 * 24 * time.Hour
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Name == "" {
+		opt.Name = "SealKeeper reference hub"
+	}
+	h := &Hub{db: db, opt: opt, path: path}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBucket {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bMeta)
+		if der := m.Get(kKey); der != nil {
+			k, err := x509.ParseECPrivateKey(der)
+			if err != nil {
+				return fmt.Errorf("the hub's ticket key is damaged: %w", err)
+			}
+			h.key = k
+			return nil
+		}
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			return err
+		}
+		h.key = k
+		return m.Put(kKey, der)
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("hub database %s: %w", path, err)
+	}
+	id, err := ticket.KeyIDOf(h.key.Public())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	h.kid = hex.EncodeToString(id[:])
+	return h, nil
+}
+
+// Close closes the database.
+func (h *Hub) Close() error { return h.db.Close() }
+
+// TicketKey is the public key that signs approval tickets and co-signs checkpoints; workstations
+// pin it at enrolment.
+func (h *Hub) TicketKey() *ecdsa.PublicKey { return &h.key.PublicKey }
+
+func (h *Hub) now() time.Time { return h.opt.Now().UTC().Truncate(time.Second) }
+
+func bumpChanged(tx *bolt.Tx) error {
+	m := tx.Bucket(bMeta)
+	var n uint64
+	if v := m.Get(kChanged); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	return m.Put(kChanged, u64(n+1))
+}
+
+func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func putJSON(b *bolt.Bucket, k string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(k), raw)
+}
+
+// NewDocument is what an administrator supplies to approve a document for stamping.
+type NewDocument struct {
+	Title        string
+	Department   string
+	Requester    upstream.Person
+	Approvals    []upstream.Approval
+	SealID       string
+	Workstation  string
+	AllowedPages []int
+	Positions    []upstream.Position
+	Copies       int
+	Expires      time.Time // default: now + TicketValidity
+	FileName     string
+	PDF          []byte
+}
+
+// AddDocument stores an approved PDF and issues its approval ticket for one workstation.
+func (h *Hub) AddDocument(n NewDocument) (upstream.Document, error) {
+	ds, err := h.AddDocuments([]NewDocument{n})
+	if err != nil {
+		return upstream.Document{}, err
+	}
+	return ds[0], nil
+}
+
+// AddDocuments adds several documents in one transaction: all or none.
+func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
+	now := h.now()
+	type prepared struct {
+		d   upstream.Document
+		s   [32]byte
+		s3  [32]byte
+		ws  string
+		pdf []byte
+	}
+	ps := make([]prepared, len(ns))
+	for i, n := range ns {
+		if n.Title == "" || n.SealID == "" || n.Workstation == "" {
+			return nil, errors.New("a document needs a title, a seal id and a workstation")
+		}
+		if len(n.PDF) == 0 || len(n.PDF) > upstream.MaxDocumentSize {
+			return nil, fmt.Errorf("document %q: %d bytes; a document must have 1 to %d bytes", n.Title, len(n.PDF), upstream.MaxDocumentSize)
+		}
+		pages, err := pageCount(n.PDF)
+		if err != nil {
+			return nil, fmt.Errorf("document %q is not a PDF that can be read: %w", n.Title, err)
+		}
+		if n.Expires.IsZero() {
+			n.Expires = now.Add(h.opt.TicketValidity)
+		}
+		if !n.Expires.After(now) {
+			return nil, fmt.Errorf("document %q: the approval would already have expired (%s)", n.Title, n.Expires.Format(time.RFC3339))
+		}
+		if n.Copies <= 0 {
+			n.Copies = 1
+		}
+		p := prepared{ws: n.Workstation, pdf: n.PDF}
+		p.s = sha256.Sum256(n.PDF)
+		sm := sm3.New()
+		sm.Write(n.PDF)
+		copy(p.s3[:], sm.Sum(nil))
+		p.d = upstream.Document{
+			Title: n.Title, Department: n.Department, Requester: n.Requester, Approvals: n.Approvals,
+			SealID: n.SealID, AllowedPages: n.AllowedPages, Positions: n.Positions, Copies: n.Copies,
+			Pages: pages, FileName: n.FileName, Size: int64(len(n.PDF)),
+			SHA256: hex.EncodeToString(p.s[:]), SM3: hex.EncodeToString(p.s3[:]),
+			Expires: n.Expires.UTC().Truncate(time.Second), Issued: now,
+		}
+		if p.d.FileName == "" {
+			p.d.FileName = p.d.SHA256[:12] + ".pdf"
+		}
+		ps[i] = p
+	}
+	out := make([]upstream.Document, len(ps))
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		var seq uint64
+		if v := m.Get(kDocSeq); len(v) == 8 {
+			seq = binary.BigEndian.Uint64(v)
+		}
+		for i, p := range ps {
+			seq++
+			d := p.d
+			d.ID = fmt.Sprintf("D%08d", seq)
+			t, err := ticket.Sign(ticket.Ticket{
+				DocumentID: d.ID, DocSHA256: p.s, DocSM3: p.s3, SealID: d.SealID,
+				Workstation: p.ws, IssuedAt: now, Expires: d.Expires,
+			}, h.key)
+			if err != nil {
+				return err
+			}
+			d.Ticket = t
+			parsed, err := ticket.Parse(t)
+			if err != nil {
+				return err
+			}
+			if tx.Bucket(bBlobs).Get([]byte(d.SHA256)) == nil {
+				if err := tx.Bucket(bBlobs).Put([]byte(d.SHA256), p.pdf); err != nil {
+					return err
+				}
+			}
+			rec := docRecord{Doc: d, Workstation: p.ws, State: StatePending, TicketID: parsed.ID()}
+			if err := putJSON(tx.Bucket(bDocs), d.ID, rec); err != nil {
+				return err
+			}
+			out[i] = d
+		}
+		if err := m.Put(kDocSeq, u64(seq)); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+	return out, err
+}
+
+// pageCount reads the PDF with pdfcpu; a library panic on a hostile file becomes an error.
+func pageCount(b []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the PDF reader failed: %v", r)
+		}
+	}()
+	return api.PageCount(bytes.NewReader(b), nil)
+}
+
+// WithdrawDocument takes a pending document out of the workstation's queue.
+func (h *Hub) WithdrawDocument(id string) error {
+	return h.updateDoc(id, func(r *docRecord) error {
+		if r.State != StatePending {
+			return fmt.Errorf("document %s is %s; only a pending document can be withdrawn", id, r.State)
+		}
+		r.State = StateRevoked
+		return nil
+	})
+}
+
+func (h *Hub) updateDoc(id string, f func(*docRecord) error) error {
+	return h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bDocs)
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("no document %q on this hub", id)
+		}
+		var r docRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		if err := f(&r); err != nil {
+			return err
+		}
+		if err := putJSON(b, id, r); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+}
+
+// DocumentInfo is a document with its state on the hub, for the admin listing.
+type DocumentInfo struct {
+	upstream.Document
+	Workstation string           `json:"workstation"`
+	State       string           `json:"state"`
+	Result      *upstream.Result `json:"result,omitempty"`
+}
+
+// Documents lists every document on the hub in ID order.
+func (h *Hub) Documents() ([]DocumentInfo, error) {
+	var out []DocumentInfo
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bDocs).ForEach(func(_, v []byte) error {
+			var r docRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, DocumentInfo{Document: r.Doc, Workstation: r.Workstation, State: r.State, Result: r.Result})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SetSeal adds a seal or changes its status (active, suspended, revoked). A revoked seal stays
+// revoked: RULES.md 11 says a cancelled seal can never be used again.
+func (h *Hub) SetSeal(s upstream.SealStatus) error {
+	switch s.Status {
+	case upstream.SealActive, upstream.SealSuspended, upstream.SealRevoked:
+	default:
+		return fmt.Errorf("seal status %q is not one of active, suspended, revoked", s.Status)
+	}
+	if s.ID == "" {
+		return errors.New("a seal needs an id")
+	}
+	if s.Status != upstream.SealActive && s.Reason == "" {
+		return fmt.Errorf("say why seal %s is %s (a reason is required)", s.ID, s.Status)
+	}
+	return h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSeals)
+		if raw := b.Get([]byte(s.ID)); raw != nil {
+			var old upstream.SealStatus
+			if err := json.Unmarshal(raw, &old); err != nil {
+				return err
+			}
+			if old.Status == upstream.SealRevoked && s.Status != upstream.SealRevoked {
+				return fmt.Errorf("seal %s was revoked on %s (%s); a revoked seal cannot be reinstated", s.ID, old.Since.Format("2006-01-02"), old.Reason)
+			}
+			if s.Name == "" {
+				s.Name = old.Name
+			}
+			if s.CertSHA256 == "" {
+				s.CertSHA256 = old.CertSHA256
+			}
+		}
+		if s.Since.IsZero() {
+			s.Since = h.now()
+		}
+		if err := putJSON(b, s.ID, s); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+}
+
+// Seals lists the seal status list.
+func (h *Hub) Seals() ([]upstream.SealStatus, error) {
+	var out []upstream.SealStatus
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSeals).ForEach(func(_, v []byte) error {
+			var s upstream.SealStatus
+			if err := json.Unmarshal(v, &s); err != nil {
+				return err
+			}
+			out = append(out, s)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// AddCustodian puts a person on the roster (or updates them).
+func (h *Hub) AddCustodian(c upstream.Custodian) error {
+	if c.ID == "" || c.Name == "" {
+		return errors.New("a custodian needs an id and a name")
+	}
+	if c.Since.IsZero() {
+		c.Since = h.now()
+	}
+	return h.db.Update(func(tx *bolt.Tx) error {
+		if err := putJSON(tx.Bucket(bCust), c.ID, c); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+}
+
+// ApproveHandover records the head of office's approval to move a seal's custody.
+func (h *Hub) ApproveHandover(ho upstream.Handover) (upstream.Handover, error) {
+	if ho.SealID == "" || ho.From.ID == "" || ho.To.ID == "" || ho.ApprovedBy.ID == "" {
+		return ho, errors.New("a handover needs the seal, both custodians and the approver")
+	}
+	if ho.From.ID == ho.To.ID {
+		return ho, errors.New("a handover needs two different people")
+	}
+	now := h.now()
+	if ho.ApprovedAt.IsZero() {
+		ho.ApprovedAt = now
+	}
+	if ho.Expires.IsZero() {
+		ho.Expires = now.Add(h.opt.TicketValidity)
+	}
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bHand)
+		if ho.ID == "" {
+			n, _ := b.NextSequence()
+			ho.ID = fmt.Sprintf("H%06d", n)
+		}
+		if err := putJSON(b, ho.ID, ho); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+	return ho, err
+}
+
+func listJSON[T any](tx *bolt.Tx, name []byte) ([]T, error) {
+	var out []T
+	err := tx.Bucket(name).ForEach(func(_, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
+// Roster is the custodian roster and handover approvals.
+func (h *Hub) Roster() (upstream.Roster, error) {
+	r := upstream.Roster{AsOf: h.now()}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if r.Custodians, err = listJSON[upstream.Custodian](tx, bCust); err != nil {
+			return err
+		}
+		r.Handovers, err = listJSON[upstream.Handover](tx, bHand)
+		return err
+	})
+	return r, err
+}
+
+// EnrolCode makes a one-time code with which a workstation enrols (POST /v1/enrol).
+func (h *Hub) EnrolCode(workstation string) (string, error) {
+	if workstation == "" || len(workstation) > 255 {
+		return "", errors.New("name the workstation (1 to 255 bytes)")
+	}
+	var r [10]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	code := strings.ToUpper(hex.EncodeToString(r[:]))
+	err := h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bCodes).Put([]byte(code), []byte(workstation)) })
+	return code, err
+}
+
+// Workstations lists enrolled workstations.
+func (h *Hub) Workstations() ([]Workstation, error) {
+	var out []Workstation
+	err := h.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[Workstation](tx, bWS)
+		return err
+	})
+	return out, err
+}
+
+// Received summarises what one workstation sent: its ledger and the documents it finished.
+type Received struct {
+	Workstation string                       `json:"workstation"`
+	LedgerSize  uint64                       `json:"ledgerSize"`
+	LedgerHead  string                       `json:"ledgerHead,omitempty"`
+	Checkpoint  *upstream.CosignedCheckpoint `json:"checkpoint,omitempty"`
+	Results     []upstream.Result            `json:"results"`
+}
+
+// Received lists what each workstation has sent, sorted by workstation.
+func (h *Hub) Received() ([]Received, error) {
+	byWS := map[string]*Received{}
+	get := func(ws string) *Received {
+		r := byWS[ws]
+		if r == nil {
+			r = &Received{Workstation: ws}
+			byWS[ws] = r
+		}
+		return r
+	}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bLedger).ForEachBucket(func(k []byte) error {
+			b := tx.Bucket(bLedger).Bucket(k)
+			r := get(string(k))
+			if v := b.Get(kSize); len(v) == 8 {
+				r.LedgerSize = binary.BigEndian.Uint64(v)
+			}
+			if v := b.Get(kHead); v != nil {
+				r.LedgerHead = hex.EncodeToString(v)
+			}
+			if v := tx.Bucket(bCheck).Get(k); v != nil {
+				var c upstream.CosignedCheckpoint
+				if json.Unmarshal(v, &c) == nil {
+					r.Checkpoint = &c
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bResults).ForEach(func(k, v []byte) error {
+			var res struct {
+				Workstation string          `json:"workstation"`
+				Result      upstream.Result `json:"result"`
+			}
+			if err := json.Unmarshal(v, &res); err != nil {
+				return err
+			}
+			r := get(res.Workstation)
+			r.Results = append(r.Results, res.Result)
+			return nil
+		})
+	})
+	out := make([]Received, 0, len(byWS))
+	for _, r := range byWS {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Workstation < out[j].Workstation })
+	return out, err
+}
+
+// Ledger returns every envelope the hub holds for a workstation, in seq order.
+func (h *Hub) Ledger(workstation string) ([]ledger.Envelope, error) {
+	var out []ledger.Envelope
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bLedger).Bucket([]byte(workstation))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return nil // size/head
+			}
+			var e ledger.Envelope
+			if err := e.UnmarshalBinary(v[ledger.HashSize:]); err != nil {
+				return fmt.Errorf("record %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// VerifyChain checks a workstation's ledger on the hub: seqs 1..n without gaps, each PrevHash
+// the hash of the record before, and the stored head the hash of the last.
+func (h *Hub) VerifyChain(workstation string) (size uint64, err error) {
+	envs, err := h.Ledger(workstation)
+	if err != nil {
+		return 0, err
+	}
+	var prev [ledger.HashSize]byte
+	for i, e := range envs {
+		if e.Seq != uint64(i+1) {
+			return uint64(i), fmt.Errorf("ledger of %s: record %d has seq %d", workstation, i+1, e.Seq)
+		}
+		if e.PrevHash != prev {
+			return uint64(i), fmt.Errorf("ledger of %s: record %d does not link to record %d", workstation, e.Seq, e.Seq-1)
+		}
+		prev = e.Hash()
+	}
+	var head []byte
+	var n uint64
+	_ = h.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bLedger).Bucket([]byte(workstation)); b != nil {
+			head = slices.Clone(b.Get(kHead))
+			if v := b.Get(kSize); len(v) == 8 {
+				n = binary.BigEndian.Uint64(v)
+			}
+		}
+		return nil
+	})
+	if n != uint64(len(envs)) {
+		return n, fmt.Errorf("ledger of %s: size says %d, %d records held", workstation, n, len(envs))
+	}
+	if len(envs) > 0 && !bytes.Equal(head, prev[:]) {
+		return n, fmt.Errorf("ledger of %s: stored head is not the hash of record %d", workstation, n)
+	}
+	return n, nil
+}

@@ -1,0 +1,725 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/ticket"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// apiError is an error with its HTTP status and protocol body.
+type apiError struct {
+	status int
+	body   upstream.ErrorBody
+}
+
+func (e *apiError) Error() string { return e.body.Message }
+
+func fail(status int, code, format string, a ...any) *apiError {
+	return &apiError{status: status, body: upstream.ErrorBody{Code: code, Message: fmt.Sprintf(format, a...)}}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		log.Printf("hub: %v", err)
+		ae = fail(http.StatusInternalServerError, upstream.CodeInternal, "the hub could not complete the request: %v", err)
+	}
+	writeJSON(w, ae.status, ae.body)
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if err := json.NewDecoder(body).Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fail(http.StatusRequestEntityTooLarge, upstream.CodeTooLarge, "request body is over the %d-byte limit", limit)
+		}
+		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "request body is not the expected JSON: %v", err)
+	}
+	return nil
+}
+
+// Handler is the protocol's HTTP handler.
+func (h *Hub) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/hello", h.hello)
+	mux.HandleFunc("POST /v1/enrol", h.enrol)
+	auth := func(f func(w http.ResponseWriter, r *http.Request, ws string) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			ws, err := h.identify(r)
+			if err == nil {
+				err = f(w, r, ws)
+			}
+			if err != nil {
+				writeErr(w, err)
+			}
+		}
+	}
+	mux.Handle("POST /v1/heartbeat", auth(h.heartbeat))
+	mux.Handle("GET /v1/documents", auth(h.documents))
+	mux.Handle("GET /v1/files/{sha256}", auth(h.download))
+	mux.Handle("GET /v1/files/{sha256}/status", auth(h.uploadStatus))
+	mux.Handle("PUT /v1/files/{sha256}", auth(h.upload))
+	mux.Handle("POST /v1/results", auth(h.result))
+	mux.Handle("GET /v1/seals", auth(h.seals))
+	mux.Handle("GET /v1/custodians", auth(h.roster))
+	mux.Handle("GET /v1/ledger", auth(h.ledgerHead))
+	mux.Handle("POST /v1/ledger", auth(h.ledgerPush))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get(upstream.HeaderRequestID); id != "" && len(id) <= 64 {
+			w.Header().Set(upstream.HeaderRequestID, id)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// identify names the calling workstation: the verified client certificate's CN when there is
+// one, else the header (only when the hub does not require certificates).
+func (h *Hub) identify(r *http.Request) (string, error) {
+	hdr := r.Header.Get(upstream.HeaderWorkstation)
+	var certHash string
+	ws := hdr
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		leaf := r.TLS.VerifiedChains[0][0]
+		cn := leaf.Subject.CommonName
+		if hdr != "" && hdr != cn {
+			return "", fail(http.StatusForbidden, upstream.CodeForbidden, "the workstation header says %q but the client certificate is %q", hdr, cn)
+		}
+		ws = cn
+		s := sha256.Sum256(leaf.Raw)
+		certHash = hex.EncodeToString(s[:])
+	} else if h.opt.RequireClientCert {
+		return "", fail(http.StatusUnauthorized, upstream.CodeForbidden, "this hub requires the workstation's client certificate; configure upstream.client_cert and client_key")
+	}
+	if ws == "" {
+		return "", fail(http.StatusBadRequest, upstream.CodeBadRequest, "the request does not name its workstation (%s header)", upstream.HeaderWorkstation)
+	}
+	var known bool
+	err := h.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bWS).Get([]byte(ws))
+		if raw == nil {
+			return nil
+		}
+		known = true
+		var w Workstation
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return err
+		}
+		if w.CertSHA256 != "" && certHash != "" && w.CertSHA256 != certHash {
+			return fail(http.StatusForbidden, upstream.CodeForbidden, "workstation %q enrolled with another certificate; enrol again with a new code", ws)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if !known {
+		if !h.opt.AutoEnrol {
+			return "", fail(http.StatusForbidden, upstream.CodeUnknownWS, "workstation %q is not enrolled with this hub; ask the administrator for an enrolment code", ws)
+		}
+		if err := h.enrolWS(ws, "", certHash); err != nil {
+			return "", err
+		}
+	}
+	return ws, nil
+}
+
+func (h *Hub) enrolWS(ws, host, certHash string) error {
+	return h.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bWS), ws, Workstation{Name: ws, Host: host, EnrolledAt: h.now(), CertSHA256: certHash})
+	})
+}
+
+func (h *Hub) helloBody() upstream.Hello {
+	pem, _ := ticket.MarshalPublicKey(h.TicketKey())
+	return upstream.Hello{
+		Server: h.opt.Name, Protocol: 1, Time: time.Now().UTC(), TicketKey: string(pem),
+		TicketAlg: ticket.ECDSAP256.String(), KeyID: h.kid, ClientAuth: h.opt.RequireClientCert,
+	}
+}
+
+func (h *Hub) hello(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.helloBody())
+}
+
+func (h *Hub) enrol(w http.ResponseWriter, r *http.Request) {
+	var req upstream.EnrolRequest
+	if err := readJSON(w, r, upstream.MaxJSONBody, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	ws := req.Workstation
+	var certHash string
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		leaf := r.TLS.VerifiedChains[0][0]
+		if ws != leaf.Subject.CommonName {
+			writeErr(w, fail(http.StatusForbidden, upstream.CodeForbidden, "the client certificate is for %q, not %q", leaf.Subject.CommonName, ws))
+			return
+		}
+		s := sha256.Sum256(leaf.Raw)
+		certHash = hex.EncodeToString(s[:])
+	} else if h.opt.RequireClientCert {
+		writeErr(w, fail(http.StatusUnauthorized, upstream.CodeForbidden, "this hub requires the workstation's client certificate to enrol"))
+		return
+	}
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		if h.opt.AutoEnrol {
+			return nil
+		}
+		codes := tx.Bucket(bCodes)
+		want := codes.Get([]byte(strings.ToUpper(strings.TrimSpace(req.Code))))
+		if want == nil || string(want) != ws {
+			return fail(http.StatusForbidden, upstream.CodeForbidden, "enrolment code not valid for workstation %q (codes are used once; ask the administrator for a new one)", ws)
+		}
+		return codes.Delete([]byte(strings.ToUpper(strings.TrimSpace(req.Code))))
+	})
+	if err == nil {
+		err = h.enrolWS(ws, req.Host, certHash)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	hb := h.helloBody()
+	writeJSON(w, http.StatusOK, upstream.EnrolResponse{Workstation: ws, TicketKey: hb.TicketKey, KeyID: h.kid, EnrolledAt: h.now(), CertSHA256: certHash})
+}
+
+func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, ws string) error {
+	var hb upstream.Heartbeat
+	if err := readJSON(w, r, upstream.MaxJSONBody, &hb); err != nil {
+		return err
+	}
+	var changed uint64
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get(kChanged); len(v) == 8 {
+			changed = binary.BigEndian.Uint64(v)
+		}
+		b := tx.Bucket(bWS)
+		var rec Workstation
+		if raw := b.Get([]byte(ws)); raw != nil {
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return err
+			}
+		}
+		rec.Name, rec.LastSeen, rec.Heartbeat = ws, time.Now().UTC(), &hb
+		return putJSON(b, ws, rec)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, upstream.HeartbeatReply{Time: time.Now().UTC(), Changed: changed})
+	return nil
+}
+
+func (h *Hub) documents(w http.ResponseWriter, r *http.Request, ws string) error {
+	after := r.URL.Query().Get("after")
+	limit := upstream.MaxPage
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "limit %q is not a positive number", s)
+		}
+		limit = min(n, upstream.MaxPage)
+	}
+	now := time.Now()
+	page := upstream.DocumentPage{Documents: []upstream.Document{}, AsOf: time.Now().UTC()}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bDocs).Cursor()
+		k, v := c.First()
+		if after != "" {
+			k, v = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			var rec docRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if rec.Workstation != ws || rec.State != StatePending || !now.Before(rec.Doc.Expires) {
+				continue
+			}
+			if len(page.Documents) == limit {
+				page.Next = page.Documents[len(page.Documents)-1].ID
+				break
+			}
+			page.Documents = append(page.Documents, rec.Doc)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func hashParam(r *http.Request) (string, error) {
+	s := r.PathValue("sha256")
+	if b, err := hex.DecodeString(s); err != nil || len(b) != 32 || strings.ToLower(s) != s {
+		return "", fail(http.StatusBadRequest, upstream.CodeBadRequest, "%q is not a lower-case hex SHA-256", s)
+	}
+	return s, nil
+}
+
+// download serves a file by hash; http.ServeContent answers Range requests, which is how a
+// client resumes an interrupted transfer.
+func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error {
+	hash, err := hashParam(r)
+	if err != nil {
+		return err
+	}
+	var data []byte
+	err = h.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil {
+			data = bytes.Clone(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return fail(http.StatusNotFound, upstream.CodeNotFound, "no file with SHA-256 %s on this hub", hash)
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("ETag", `"`+hash+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	return nil
+}
+
+func (h *Hub) uploadState(tx *bolt.Tx, hash string) upstream.UploadStatus {
+	st := upstream.UploadStatus{SHA256: hash}
+	if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil {
+		st.Received, st.Length, st.Complete = int64(len(v)), int64(len(v)), true
+		return st
+	}
+	if b := tx.Bucket(bUploads).Bucket([]byte(hash)); b != nil {
+		st.Received = int64(binary.BigEndian.Uint64(b.Get([]byte("recv"))))
+		st.Length = int64(binary.BigEndian.Uint64(b.Get([]byte("len"))))
+	}
+	return st
+}
+
+func (h *Hub) uploadStatus(w http.ResponseWriter, r *http.Request, ws string) error {
+	hash, err := hashParam(r)
+	if err != nil {
+		return err
+	}
+	var st upstream.UploadStatus
+	_ = h.db.View(func(tx *bolt.Tx) error { st = h.uploadState(tx, hash); return nil })
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// upload takes one chunk of a stamped file at Upload-Offset. Chunks are kept apart until the
+// last arrives; then the whole is checked against the hash in the path.
+func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
+	hash, err := hashParam(r)
+	if err != nil {
+		return err
+	}
+	off, err1 := strconv.ParseInt(r.Header.Get(upstream.HeaderUploadOffset), 10, 64)
+	total, err2 := strconv.ParseInt(r.Header.Get(upstream.HeaderUploadLength), 10, 64)
+	if err1 != nil || err2 != nil || off < 0 || total <= 0 || total > upstream.MaxDocumentSize || off > total {
+		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "%s and %s headers must give the offset and a total of 1 to %d bytes", upstream.HeaderUploadOffset, upstream.HeaderUploadLength, upstream.MaxDocumentSize)
+	}
+	chunk, err := io.ReadAll(http.MaxBytesReader(w, r.Body, upstream.MaxUploadChunk))
+	if err != nil {
+		return fail(http.StatusRequestEntityTooLarge, upstream.CodeTooLarge, "upload chunk unreadable or over %d bytes: %v", upstream.MaxUploadChunk, err)
+	}
+	if off+int64(len(chunk)) > total {
+		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "chunk runs past the declared length %d", total)
+	}
+	var st upstream.UploadStatus
+	err = h.db.Update(func(tx *bolt.Tx) error {
+		st = h.uploadState(tx, hash)
+		if st.Complete {
+			return nil
+		}
+		if st.Length != 0 && st.Length != total {
+			return fail(http.StatusConflict, upstream.CodeConflict, "upload of %s was started with length %d, not %d", hash, st.Length, total)
+		}
+		if off != st.Received {
+			e := fail(http.StatusConflict, upstream.CodeConflict, "upload of %s: the hub holds %d bytes, the chunk starts at %d; resume from %d", hash, st.Received, off, st.Received)
+			e.body.Offset = st.Received
+			return e
+		}
+		ub, err := tx.Bucket(bUploads).CreateBucketIfNotExists([]byte(hash))
+		if err != nil {
+			return err
+		}
+		if len(chunk) > 0 {
+			if err := ub.Put(u64(uint64(off)), chunk); err != nil {
+				return err
+			}
+		}
+		st.Received, st.Length = off+int64(len(chunk)), total
+		if err := ub.Put([]byte("recv"), u64(uint64(st.Received))); err != nil {
+			return err
+		}
+		if err := ub.Put([]byte("len"), u64(uint64(total))); err != nil {
+			return err
+		}
+		if st.Received < total {
+			return nil
+		}
+		all := make([]byte, 0, total)
+		c := ub.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) == 8 {
+				all = append(all, v...)
+			}
+		}
+		sum := sha256.Sum256(all)
+		if err := tx.Bucket(bUploads).DeleteBucket([]byte(hash)); err != nil {
+			return err
+		}
+		if hex.EncodeToString(sum[:]) != hash {
+			st = upstream.UploadStatus{SHA256: hash}
+			return errBadUpload
+		}
+		st.Complete = true
+		return tx.Bucket(bBlobs).Put([]byte(hash), all)
+	})
+	if errors.Is(err, errBadUpload) {
+		// The bad upload was removed in a transaction that then rolled back; remove it for good.
+		_ = h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bUploads).DeleteBucket([]byte(hash)) })
+		return fail(http.StatusUnprocessableEntity, upstream.CodeBadRequest, "the uploaded bytes do not have SHA-256 %s; the upload was discarded, send the file again", hash)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+var errBadUpload = errors.New("bad upload")
+
+func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
+	var res upstream.Result
+	if err := readJSON(w, r, upstream.MaxJSONBody, &res); err != nil {
+		return err
+	}
+	switch res.Outcome {
+	case upstream.OutcomeStamped:
+		if res.OutputSHA256 == "" {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "a stamped result needs the stamped file's SHA-256")
+		}
+	case upstream.OutcomeRejected:
+		if strings.TrimSpace(res.Reason) == "" {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "a rejection needs a reason")
+		}
+	default:
+		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "outcome %q is not stamped or rejected", res.Outcome)
+	}
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bDocs).Get([]byte(res.DocumentID))
+		if raw == nil {
+			return fail(http.StatusNotFound, upstream.CodeNotFound, "no document %q on this hub", res.DocumentID)
+		}
+		var rec docRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		if rec.Workstation != ws {
+			return fail(http.StatusForbidden, upstream.CodeForbidden, "document %s was sent to workstation %q, not %q", res.DocumentID, rec.Workstation, ws)
+		}
+		if res.TicketID != rec.TicketID {
+			return fail(http.StatusConflict, upstream.CodeConflict, "the result names ticket %s; document %s was approved with ticket %s", res.TicketID, res.DocumentID, rec.TicketID)
+		}
+		if rec.Result != nil {
+			if rec.Result.Outcome == res.Outcome && rec.Result.OutputSHA256 == res.OutputSHA256 {
+				return nil // the same result again: already recorded
+			}
+			return fail(http.StatusConflict, upstream.CodeConflict, "document %s was already reported %s", res.DocumentID, rec.Result.Outcome)
+		}
+		if res.Outcome == upstream.OutcomeStamped && tx.Bucket(bBlobs).Get([]byte(res.OutputSHA256)) == nil {
+			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+		}
+		rec.Result = &res
+		rec.State = map[string]string{upstream.OutcomeStamped: StateStamped, upstream.OutcomeRejected: StateRejected}[res.Outcome]
+		if err := putJSON(tx.Bucket(bDocs), rec.Doc.ID, rec); err != nil {
+			return err
+		}
+		if err := putJSON(tx.Bucket(bResults), rec.Doc.ID, map[string]any{"workstation": ws, "result": res}); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (h *Hub) seals(w http.ResponseWriter, r *http.Request, ws string) error {
+	s, err := h.Seals()
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		s = []upstream.SealStatus{}
+	}
+	writeJSON(w, http.StatusOK, upstream.SealList{AsOf: time.Now().UTC(), Seals: s})
+	return nil
+}
+
+func (h *Hub) roster(w http.ResponseWriter, r *http.Request, ws string) error {
+	ro, err := h.Roster()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ro)
+	return nil
+}
+
+func (h *Hub) head(tx *bolt.Tx, ws string) upstream.LedgerHead {
+	var lh upstream.LedgerHead
+	if b := tx.Bucket(bLedger).Bucket([]byte(ws)); b != nil {
+		if v := b.Get(kSize); len(v) == 8 {
+			lh.Size = binary.BigEndian.Uint64(v)
+		}
+		if v := b.Get(kHead); v != nil {
+			lh.Head = hex.EncodeToString(v)
+		}
+	}
+	if v := tx.Bucket(bCheck).Get([]byte(ws)); v != nil {
+		var c upstream.CosignedCheckpoint
+		if json.Unmarshal(v, &c) == nil {
+			lh.Checkpoint = &c
+		}
+	}
+	return lh
+}
+
+func (h *Hub) ledgerHead(w http.ResponseWriter, r *http.Request, ws string) error {
+	var lh upstream.LedgerHead
+	_ = h.db.View(func(tx *bolt.Tx) error { lh = h.head(tx, ws); return nil })
+	writeJSON(w, http.StatusOK, lh)
+	return nil
+}
+
+// ledgerPush appends records idempotently by (workstation, seq, entryHash) and co-signs the new
+// head. A batch is all or nothing.
+func (h *Hub) ledgerPush(w http.ResponseWriter, r *http.Request, ws string) error {
+	var p upstream.LedgerPush
+	if err := readJSON(w, r, upstream.MaxLedgerBody, &p); err != nil {
+		return err
+	}
+	if len(p.Records) > upstream.MaxLedgerBatch {
+		return fail(http.StatusRequestEntityTooLarge, upstream.CodeTooLarge, "%d records in one push; send at most %d", len(p.Records), upstream.MaxLedgerBatch)
+	}
+	type item struct {
+		env  ledger.Envelope
+		raw  []byte
+		hash [ledger.HashSize]byte
+	}
+	items := make([]item, len(p.Records))
+	for i, rec := range p.Records {
+		if err := items[i].env.UnmarshalBinary(rec.Envelope); err != nil {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "record %d: %v", rec.Seq, err)
+		}
+		if items[i].env.Seq != rec.Seq || rec.Seq == 0 {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "record labelled seq %d holds an envelope with seq %d", rec.Seq, items[i].env.Seq)
+		}
+		items[i].raw = rec.Envelope
+		items[i].hash = items[i].env.Hash()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var lh upstream.LedgerHead
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(bLedger).CreateBucketIfNotExists([]byte(ws))
+		if err != nil {
+			return err
+		}
+		var size uint64
+		var head [ledger.HashSize]byte
+		if v := b.Get(kSize); len(v) == 8 {
+			size = binary.BigEndian.Uint64(v)
+		}
+		copy(head[:], b.Get(kHead))
+		grew := false
+		for _, it := range items {
+			seq := it.env.Seq
+			switch {
+			case seq <= size:
+				held := b.Get(u64(seq))
+				if !bytes.Equal(held[:ledger.HashSize], it.hash[:]) {
+					e := fail(http.StatusConflict, upstream.CodeFork, "ledger fork: the hub holds a different record %d for workstation %q; this is an alarm, the ledger was rewritten or another machine uses this name", seq, ws)
+					e.body.ExpectedSeq, e.body.ServerHash = seq, hex.EncodeToString(held[:ledger.HashSize])
+					return e
+				}
+			case seq > size+1:
+				e := fail(http.StatusConflict, upstream.CodeGap, "ledger gap: the hub holds records 1 to %d; send record %d next, not %d", size, size+1, seq)
+				e.body.ExpectedSeq = size + 1
+				return e
+			default:
+				if it.env.PrevHash != head {
+					e := fail(http.StatusConflict, upstream.CodeBadChain, "ledger chain broken: record %d does not link to record %d that the hub holds; this is an alarm", seq, size)
+					e.body.ExpectedSeq = seq
+					return e
+				}
+				val := make([]byte, 0, ledger.HashSize+len(it.raw))
+				val = append(append(val, it.hash[:]...), it.raw...)
+				if err := b.Put(u64(seq), val); err != nil {
+					return err
+				}
+				size, head, grew = seq, it.hash, true
+			}
+		}
+		if grew {
+			if err := b.Put(kSize, u64(size)); err != nil {
+				return err
+			}
+			if err := b.Put(kHead, head[:]); err != nil {
+				return err
+			}
+		}
+		lh = h.head(tx, ws)
+		if size > 0 && (lh.Checkpoint == nil || lh.Checkpoint.Size != size) {
+			cp, err := h.cosign(ledger.Checkpoint{Workstation: ws, Size: size, Head: head})
+			if err != nil {
+				return err
+			}
+			if err := putJSON(tx.Bucket(bCheck), ws, cp); err != nil {
+				return err
+			}
+			lh.Checkpoint = cp
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, lh)
+	return nil
+}
+
+func (h *Hub) cosign(cp ledger.Checkpoint) (*upstream.CosignedCheckpoint, error) {
+	d := sha256.Sum256(cp.SignedBytes())
+	sig, err := h.key.Sign(rand.Reader, d[:], nil)
+	if err != nil {
+		return nil, err
+	}
+	return &upstream.CosignedCheckpoint{
+		Workstation: cp.Workstation, Size: cp.Size, Head: hex.EncodeToString(cp.Head[:]),
+		KeyID: h.kid, SignedAt: time.Now().UTC(), Signature: sig,
+	}, nil
+}
+
+// Server is a running hub listener.
+type Server struct {
+	URL  string
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+	err  error
+	// onClose runs after the server stopped (the admin endpoint removes its record).
+	onClose func()
+}
+
+// Serve runs the hub's API on addr. With tlsConf nil the hub speaks plain HTTP, which Serve
+// allows only on a loopback address (demo and tests); give a tls.Config with a certificate
+// otherwise. With Options.RequireClientCert the tls.Config must set ClientCAs; Serve then asks
+// for and verifies client certificates.
+func (h *Hub) Serve(addr string, tlsConf *tls.Config) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("hub cannot listen on %s: %w", addr, err)
+	}
+	scheme := "https"
+	if tlsConf == nil {
+		if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+			ln.Close()
+			return nil, fmt.Errorf("hub on %s without TLS: plain HTTP is only for loopback addresses; give --tls-cert and --tls-key", addr)
+		}
+		scheme = "http"
+	} else {
+		tlsConf = tlsConf.Clone()
+		tlsConf.MinVersion = tls.VersionTLS12
+		if tlsConf.ClientCAs != nil {
+			tlsConf.ClientAuth = tls.VerifyClientCertIfGiven
+			if h.opt.RequireClientCert {
+				tlsConf.ClientAuth = tls.RequireAndVerifyClientCert
+			}
+		} else if h.opt.RequireClientCert {
+			ln.Close()
+			return nil, errors.New("the hub is to require client certificates but has no client CA; give --client-ca")
+		}
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	s := &Server{
+		URL: scheme + "://" + ln.Addr().String(),
+		srv: &http.Server{
+			Handler:           h.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			WriteTimeout:      5 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          log.New(io.Discard, "", 0),
+		},
+		ln:   ln,
+		done: make(chan struct{}),
+	}
+	go func() { s.err = s.srv.Serve(ln); close(s.done) }()
+	return s, nil
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the listener and waits up to five seconds for requests in flight.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	<-s.done
+	if s.onClose != nil {
+		s.onClose()
+	}
+	return err
+}
+
+// Wait blocks until the server stops.
+func (s *Server) Wait() error {
+	<-s.done
+	if errors.Is(s.err, http.ErrServerClosed) {
+		return nil
+	}
+	return s.err
+}

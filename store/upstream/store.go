@@ -1,0 +1,402 @@
+package upstream
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Store is the client's sync state in its own bbolt file: cached approvals and seal list,
+// the outbox, the ledger push cursor and last co-signed checkpoint, used tickets and the
+// offline-stamp count. Downloaded documents sit beside it in a files folder.
+type Store struct {
+	db    *bolt.DB
+	files string
+}
+
+var (
+	sMeta   = []byte("meta")
+	sDocs   = []byte("documents")
+	sOutbox = []byte("outbox")
+	sUsed   = []byte("usedtickets")
+	sBkts   = [][]byte{sMeta, sDocs, sOutbox, sUsed}
+	mSeals  = []byte("seals")
+	mRoster = []byte("roster")
+	mCosig  = []byte("cosigned")
+	mPushed = []byte("pushed")
+	mOffN   = []byte("offlinestamps")
+	mPull   = []byte("lastpull")
+	mSeen   = []byte("lastcontact")
+)
+
+// MaxOutbox bounds the outbox: past it, new work is refused until the server is reached.
+const MaxOutbox = 10000
+
+// ErrOutboxFull is returned by Enqueue when MaxOutbox items wait.
+var ErrOutboxFull = errors.New("the upload queue is full: connect the workstation to the seal-management server so it can drain before stamping more")
+
+// OpenStore opens (or creates) the client store at path; files go to a "files" folder beside it.
+func OpenStore(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("sync state %s is in use by another SealKeeper; close it first", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening sync state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range sBkts {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sync state %s: %w", path, err)
+	}
+	files := filepath.Join(filepath.Dir(path), "files")
+	if err := os.MkdirAll(files, 0o700); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, files: files}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// States of a cached document.
+const (
+	DocPending   = "pending"   // approved, waiting to be stamped
+	DocWithdrawn = "withdrawn" // no longer listed by the server
+	DocDone      = "done"      // stamped or rejected here
+	DocRefused   = "refused"   // its approval ticket failed the check; Problem says why
+)
+
+// CachedDocument is an approved document as the workstation holds it.
+type CachedDocument struct {
+	Document
+	State     string    `json:"state"`
+	FetchedAt time.Time `json:"fetchedAt"` // when the server last listed it
+	// File is the downloaded PDF, "" until its bytes are here and verified.
+	File string `json:"file,omitempty"`
+	// Problem is why a refused document cannot be stamped (for the custodian and the server
+	// administrator).
+	Problem string `json:"problem,omitempty"`
+}
+
+func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	raw := b.Get(k)
+	if raw == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+func setJSON(b *bolt.Bucket, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, raw)
+}
+
+// Documents lists cached documents, oldest approval first: the queue the custodian sees,
+// also while offline, with when each was last confirmed by the server.
+func (s *Store) Documents() ([]CachedDocument, error) {
+	var out []CachedDocument
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(sDocs).ForEach(func(_, v []byte) error {
+			var d CachedDocument
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Issued.Before(out[j].Issued) })
+	return out, err
+}
+
+// Document returns one cached document.
+func (s *Store) Document(id string) (CachedDocument, error) {
+	var d CachedDocument
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(sDocs), []byte(id), &d)
+		if err == nil && !ok {
+			err = fmt.Errorf("document %s is not in this workstation's queue; pull from the server", id)
+		}
+		return err
+	})
+	return d, err
+}
+
+// mergeDocuments records a complete listing: listed documents are (re)confirmed now; pending
+// ones the server no longer lists are marked withdrawn.
+func (s *Store) mergeDocuments(docs []Document, problems map[string]string, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sDocs)
+		listed := make(map[string]bool, len(docs))
+		for _, d := range docs {
+			listed[d.ID] = true
+			var c CachedDocument
+			if _, err := getJSON(b, []byte(d.ID), &c); err != nil {
+				return err
+			}
+			if c.State == DocDone {
+				continue
+			}
+			if c.SHA256 != d.SHA256 {
+				c.File = "" // new bytes: fetch again
+			}
+			c.Document, c.State, c.FetchedAt, c.Problem = d, DocPending, at, ""
+			if p, bad := problems[d.ID]; bad {
+				c.State, c.Problem, c.File = DocRefused, p, ""
+			}
+			if err := setJSON(b, []byte(d.ID), c); err != nil {
+				return err
+			}
+		}
+		var gone [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if !listed[string(k)] {
+				gone = append(gone, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			var c CachedDocument
+			if _, err := getJSON(b, k, &c); err != nil {
+				return err
+			}
+			if c.State == DocPending {
+				c.State = DocWithdrawn
+				if err := setJSON(b, k, c); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(sMeta).Put(mPull, []byte(at.UTC().Format(time.RFC3339Nano)))
+	})
+}
+
+func (s *Store) setFile(id, path string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sDocs)
+		var c CachedDocument
+		ok, err := getJSON(b, []byte(id), &c)
+		if err != nil || !ok {
+			return err
+		}
+		c.File = path
+		return setJSON(b, []byte(id), c)
+	})
+}
+
+// MarkDone takes a document out of the queue after it was stamped or rejected here.
+func (s *Store) MarkDone(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sDocs)
+		var c CachedDocument
+		ok, err := getJSON(b, []byte(id), &c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("document %s is not in the queue", id)
+		}
+		c.State = DocDone
+		return setJSON(b, []byte(id), c)
+	})
+}
+
+// SealList returns the cached seal status list and when it was pulled (zero if never).
+func (s *Store) SealList() (SealList, error) {
+	var l SealList
+	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mSeals, &l); return err })
+	return l, err
+}
+
+// Roster returns the cached custodian roster.
+func (s *Store) Roster() (Roster, error) {
+	var r Roster
+	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mRoster, &r); return err })
+	return r, err
+}
+
+func (s *Store) putMeta(k []byte, v any) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return setJSON(tx.Bucket(sMeta), k, v) })
+}
+
+// TicketUsed implements ticket.UsedSet.
+func (s *Store) TicketUsed(id string) (bool, error) {
+	var used bool
+	err := s.db.View(func(tx *bolt.Tx) error { used = tx.Bucket(sUsed).Get([]byte(id)) != nil; return nil })
+	return used, err
+}
+
+// MarkTicketUsed records that a ticket was used (at the stamp intent, before signing).
+func (s *Store) MarkTicketUsed(id string, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(sUsed).Put([]byte(id), []byte(at.UTC().Format(time.RFC3339)))
+	})
+}
+
+// OutboxItem is work waiting to go upstream: a result, with the stamped file to upload first.
+type OutboxItem struct {
+	ID     uint64    `json:"id"` // queue order
+	Queued time.Time `json:"queued"`
+	Result Result    `json:"result"`
+	// File is the stamped PDF to upload before the result; "" for a rejection.
+	File     string `json:"file,omitempty"`
+	Attempts int    `json:"attempts"`
+	LastErr  string `json:"lastError,omitempty"`
+}
+
+// Enqueue adds a result (and its stamped file) to the outbox. The file must stay where it is
+// until the item is sent.
+func (s *Store) Enqueue(r Result, file string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sOutbox)
+		if b.Stats().KeyN >= MaxOutbox {
+			return ErrOutboxFull
+		}
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		return setJSON(b, binary.BigEndian.AppendUint64(nil, n), OutboxItem{ID: n, Queued: time.Now().UTC(), Result: r, File: file})
+	})
+}
+
+// Outbox lists waiting items, oldest first.
+func (s *Store) Outbox() ([]OutboxItem, error) {
+	var out []OutboxItem
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(sOutbox).ForEach(func(_, v []byte) error {
+			var it OutboxItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			out = append(out, it)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) outboxDone(id uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(sOutbox).Delete(binary.BigEndian.AppendUint64(nil, id)) })
+}
+
+func (s *Store) outboxFailed(id uint64, err error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sOutbox)
+		k := binary.BigEndian.AppendUint64(nil, id)
+		var it OutboxItem
+		ok, gerr := getJSON(b, k, &it)
+		if gerr != nil || !ok {
+			return gerr
+		}
+		it.Attempts++
+		it.LastErr = err.Error()
+		return setJSON(b, k, it)
+	})
+}
+
+// Cosigned is the last checkpoint the server co-signed (nil if none). Its Size is the floor
+// below which the local ledger must never shrink.
+func (s *Store) Cosigned() (*CosignedCheckpoint, error) {
+	var c *CosignedCheckpoint
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var x CosignedCheckpoint
+		ok, err := getJSON(tx.Bucket(sMeta), mCosig, &x)
+		if ok {
+			c = &x
+		}
+		return err
+	})
+	return c, err
+}
+
+// setCosigned keeps the larger checkpoint: an old answer arriving late must not lower it.
+func (s *Store) setCosigned(c *CosignedCheckpoint) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(sMeta)
+		var old CosignedCheckpoint
+		if ok, err := getJSON(m, mCosig, &old); err != nil {
+			return err
+		} else if ok && old.Size >= c.Size {
+			return nil
+		}
+		return setJSON(m, mCosig, c)
+	})
+}
+
+// Pushed is how many ledger records the server acknowledged.
+func (s *Store) Pushed() (uint64, error) {
+	var n uint64
+	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mPushed, &n); return err })
+	return n, err
+}
+
+// OfflineStamps is how many stamps were made since the server was last reached.
+func (s *Store) OfflineStamps() (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mOffN, &n); return err })
+	return n, err
+}
+
+// CountStamp records a stamp; offline ones count against Policy.MaxStamps until the next
+// successful sync.
+func (s *Store) CountStamp(offline bool) error {
+	if !offline {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(sMeta)
+		var n int
+		if _, err := getJSON(m, mOffN, &n); err != nil {
+			return err
+		}
+		return setJSON(m, mOffN, n+1)
+	})
+}
+
+// LastContact is when the server last answered (zero if never).
+func (s *Store) LastContact() (time.Time, error) {
+	var t time.Time
+	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mSeen, &t); return err })
+	return t, err
+}
+
+// LastPull is when the document listing was last pulled completely (zero if never).
+func (s *Store) LastPull() (time.Time, error) {
+	var t time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(sMeta).Get(mPull); v != nil {
+			var perr error
+			t, perr = time.Parse(time.RFC3339Nano, string(v))
+			return perr
+		}
+		return nil
+	})
+	return t, err
+}
