@@ -63,7 +63,8 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s", errUsage, stampUsage)
 	}
 	kinds := 0
-	for _, set := range []bool{*pages != "", *seam != "", *keyword != ""} {
+	// --pages chooses the pages of a riding seam too.
+	for _, set := range []bool{*pages != "" && *seam == "", *seam != "", *keyword != ""} {
 		if set {
 			kinds++
 		}

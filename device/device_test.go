@@ -369,3 +369,35 @@ func TestTwoSessionsShareTheModule(t *testing.T) {
 		t.Errorf("sign after a wrong PIN elsewhere: %v", err)
 	}
 }
+
+func TestKeyWithoutCertificate(t *testing.T) {
+	tok, _, s := login(t)
+	id := []byte{0x99}
+	pub, err := s.GenerateKeyPair("p256", "no cert yet", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := seal(t, s, id)
+	if k.Cert != nil || k.Public == nil || !pub.(*ecdsa.PublicKey).Equal(k.Public) {
+		t.Fatalf("key without certificate: cert %v, public %v", k.Cert, k.Public)
+	}
+	if sum := k.Summary(); sum.KeyAlgorithm != "ECDSA P-256" || sum.Subject != "" || !strings.Contains(sum.String(), "no certificate") {
+		t.Errorf("summary %+v", sum)
+	}
+	keys, err := s.Seals()
+	if err != nil || keys[len(keys)-1].Cert != nil {
+		t.Errorf("keys with a certificate should come first: %v", err)
+	}
+	signer, err := s.Signer(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("x"))
+	sig, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil || !ecdsa.VerifyASN1(k.Public.(*ecdsa.PublicKey), d[:], sig) {
+		t.Errorf("signature with the public key object's key: %v", err)
+	}
+	if err := s.StoreCertificate(id, "wrong", tok.ECCert); err == nil || !strings.Contains(err.Error(), "not for key") {
+		t.Errorf("storing another key's certificate: %v", err)
+	}
+}

@@ -92,6 +92,9 @@ func (k *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	if k.key.keyType == pkcs11.CKK_EC {
 		sc = schemeECDSA
 	}
+	if opts == nil {
+		return nil, fmt.Errorf("seal key %q: no hash given to Sign; pass crypto.SHA256 or *rsa.PSSOptions", k.key.Label)
+	}
 	pss, isPSS := opts.(*rsa.PSSOptions)
 	if isPSS {
 		sc = schemePSS

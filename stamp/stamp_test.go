@@ -20,6 +20,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
+	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 )
 
@@ -537,4 +538,39 @@ func TestStampAfterPdfsig(t *testing.T) {
 		path := write(t, "both.pdf", stampOnce(t, data, request(id, centre(t, read(t, data), 2))))
 		checkAll(t, path, 2, id.Root)
 	}
+}
+
+// A seal centred on a keyword found by stamp/render in the text layer, on a rotated page.
+func TestKeyword(t *testing.T) {
+	id := padestest.NewIdentity(t, padestest.ECDSA)
+	in := pdftest.PDF(pdftest.Options{Pages: 2, Rotate: []int{0, 90}, Keyword: "SEAL-HERE", KeywordAt: [2]float64{350, 200}})
+	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
+	defer r.Close()
+	d, err := r.Open("kw.pdf", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	hits, err := d.FindText("SEAL-HERE")
+	if err != nil || len(hits) != 2 {
+		t.Fatalf("FindText: %v, %d hits", err, len(hits))
+	}
+	doc := read(t, in)
+	h := hits[1]
+	pl, err := placement.AtKeyword(doc.Pages[h.Page-1].Page, placement.Rect{X0: h.Rect.X0, Y0: h.Rect.Y0, X1: h.Rect.X1, Y1: h.Rect.Y1}, sealSize(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := write(t, "kw.pdf", stampOnce(t, in, request(id, pl)))
+	rep := checkAll(t, path, 1, id.Root)
+	w := rep.Signatures[0].Widgets[0]
+	cx, cy := w.Rect.Center()
+	kx, ky := h.Rect.Center()
+	if w.Page != 2 || math.Abs(cx-kx) > 0.01 || math.Abs(cy-ky) > 0.01 {
+		t.Errorf("seal centred at page %d (%g,%g), keyword at (%g,%g)", w.Page, cx, cy, kx, ky)
+	}
+	if kx < 340 || kx > 450 || ky < 195 || ky > 215 {
+		t.Errorf("keyword found at (%g,%g), drawn at 350,200", kx, ky)
+	}
+	showsSeal(t, path, doc.Pages[1].Page, w.Rect)
 }

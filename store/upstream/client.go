@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/store/atomic"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
 )
@@ -501,4 +502,30 @@ func (c *Client) Upload(ctx context.Context, path string) (sha string, size int6
 		off = st.Received
 	}
 	return sha, size, fmt.Errorf("%w: upload of %s does not progress", ErrBadResponse, sha)
+}
+
+// LoadServerKey reads the server key pinned at enrolment (upstream.server_key, PEM).
+func LoadServerKey(path string) (*ecdsa.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pinned server key (upstream.server_key): %w; enrol the workstation", err)
+	}
+	pub, err := ticket.ParsePublicKey(b)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("the pinned server key is a %T; this version checks ECDSA P-256 only", pub)
+	}
+	return k, nil
+}
+
+// PinServerKey writes the server key received at enrolment (atomically, mode 0600).
+func PinServerKey(path string, key *ecdsa.PublicKey) error {
+	b, err := ticket.MarshalPublicKey(key)
+	if err != nil {
+		return err
+	}
+	return atomic.WriteFile(path, b, 0o600)
 }

@@ -197,16 +197,28 @@ func (s *Store) mergeDocuments(docs []Document, problems map[string]string, at t
 	})
 }
 
-func (s *Store) setFile(id, path string) error {
+// setFiles records downloaded files (document ID → path) in one transaction.
+func (s *Store) setFiles(files map[string]string) error {
+	if len(files) == 0 {
+		return nil
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sDocs)
-		var c CachedDocument
-		ok, err := getJSON(b, []byte(id), &c)
-		if err != nil || !ok {
-			return err
+		for id, path := range files {
+			var c CachedDocument
+			ok, err := getJSON(b, []byte(id), &c)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			c.File = path
+			if err := setJSON(b, []byte(id), c); err != nil {
+				return err
+			}
 		}
-		c.File = path
-		return setJSON(b, []byte(id), c)
+		return nil
 	})
 }
 

@@ -482,19 +482,25 @@ func (s *Syncer) fetchFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Files already here (the same bytes approved twice, or a download whose record was
+	// lost) are recorded together; each new download is recorded as soon as it is complete.
+	have := map[string]string{}
 	for _, d := range docs {
 		if d.State != DocPending || d.File != "" {
 			continue
 		}
 		dst := filepath.Join(s.st.files, d.SHA256+".pdf")
-		if _, err := os.Stat(dst); err != nil {
-			if err := s.c.Download(ctx, d.SHA256, d.Size, dst); err != nil {
-				return fmt.Errorf("fetching %q: %w", d.Title, err)
-			}
+		if _, err := os.Stat(dst); err == nil {
+			have[d.ID] = dst
+			continue
 		}
-		if err := s.st.setFile(d.ID, dst); err != nil {
+		if err := s.c.Download(ctx, d.SHA256, d.Size, dst); err != nil {
+			_ = s.st.setFiles(have)
+			return fmt.Errorf("fetching %q: %w", d.Title, err)
+		}
+		if err := s.st.setFiles(map[string]string{d.ID: dst}); err != nil {
 			return err
 		}
 	}
-	return nil
+	return s.st.setFiles(have)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -75,6 +76,13 @@ func TestPullStampPush(t *testing.T) {
 	}
 	if !key.Equal(h.TicketKey()) {
 		t.Fatal("enrolment pinned another key than the hub's")
+	}
+	pinned := filepath.Join(t.TempDir(), "server_key.pem")
+	if err := upstream.PinServerKey(pinned, key); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := upstream.LoadServerKey(pinned); err != nil || !k.Equal(key) {
+		t.Fatalf("pinned key round trip: %v", err)
 	}
 	if _, _, err := c.Enrol(context.Background(), code, "host"); err == nil {
 		t.Fatal("an enrolment code worked twice")
@@ -251,6 +259,16 @@ func TestLedgerPushRules(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rolled back") || sy.Status().Alarm == "" {
 		t.Fatalf("rolled-back ledger: %v, status %+v", err, sy.Status())
 	}
+	// A workstation whose ledger is another chain (replaced file, or a second machine using
+	// this name) raises a fork alarm and pushes nothing.
+	replaced := &memLedger{}
+	replaced.Append(12)
+	sy = upstream.NewSyncer(c, openStore(t), upstream.SyncOptions{Ledger: replaced})
+	err = sy.SyncOnce(ctx)
+	if !errors.Is(err, upstream.ErrLedgerAlarm) || !strings.Contains(err.Error(), "fork at record 10") {
+		t.Fatalf("replaced ledger: %v", err)
+	}
+	sameLedger(t, th.H, ws, envs)
 }
 
 // stampWithEngine seals page 1 with the stamp engine and a throw-away seal key, and checks

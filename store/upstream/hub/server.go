@@ -575,6 +575,9 @@ func (h *Hub) ledgerPush(w http.ResponseWriter, r *http.Request, ws string) erro
 			switch {
 			case seq <= size:
 				held := b.Get(u64(seq))
+				if len(held) < ledger.HashSize {
+					return fmt.Errorf("the hub's copy of record %d of %q is missing or damaged", seq, ws)
+				}
 				if !bytes.Equal(held[:ledger.HashSize], it.hash[:]) {
 					e := fail(http.StatusConflict, upstream.CodeFork, "ledger fork: the hub holds a different record %d for workstation %q; this is an alarm, the ledger was rewritten or another machine uses this name", seq, ws)
 					e.body.ExpectedSeq, e.body.ServerHash = seq, hex.EncodeToString(held[:ledger.HashSize])

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+	"github.com/sealkeeper/sealkeeper/stamp/verify"
+)
+
+// stamp and verify from the command line against a demo workspace's SoftHSM token: no PIN
+// prompt, certify, riding seam, refusal to overwrite, JSON output, and exit codes.
+func TestStampVerifyCommands(t *testing.T) {
+	if _, err := os.Stat(config.SoftHSMModule); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("SoftHSM2 is required in CI: %v", err)
+		}
+		t.Skip("SoftHSM2 is not installed")
+	}
+	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	dir := t.TempDir()
+	// No user configuration: verify without --config has no trust anchors.
+	t.Setenv("HOME", filepath.Join(dir, "home"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "home", ".config"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))
+	if _, err := provisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "demo", config.FileName)
+	in := filepath.Join(dir, "in.pdf")
+	os.WriteFile(in, pdftest.PDF(pdftest.Options{Pages: 4, Rotate: []int{0, 90}}), 0o644)
+	one, two := filepath.Join(dir, "one.pdf"), filepath.Join(dir, "two.pdf")
+
+	sk := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := sk("stamp", "--config", cfg, "--in", in, "--out", one, "--page", "2", "--at", "100,120", "--certify"); code != 0 {
+		t.Fatalf("stamp: %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := sk("stamp", "--config", cfg, "--in", in, "--out", one); code == 0 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("overwrote without --force: %d %s", code, errs)
+	}
+	if code, out, errs := sk("stamp", "--config", cfg, "--in", one, "--out", two, "--riding-seam", "right", "--pages", "1-4"); code != 0 {
+		t.Fatalf("riding seam: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs := sk("verify", two, "--config", cfg, "--json", "--require-trust")
+	if code != 0 {
+		t.Fatalf("verify: %d\n%s%s", code, out, errs)
+	}
+	var rep verify.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Signatures) != 2 || rep.Signatures[0].DocMDP != 2 || !rep.Signatures[1].RidingSeam || len(rep.Signatures[1].Widgets) != 4 || !rep.Trusted {
+		t.Fatalf("unexpected report: %s", out)
+	}
+	if code, out, _ := sk("verify", two); code != 0 || !strings.Contains(out, "every signature is intact and valid") {
+		t.Fatalf("human verify: %d\n%s", code, out)
+	}
+	// Without the workspace's trust anchors the signatures stay valid but untrusted.
+	if code, _, errs := sk("verify", "--require-trust", two); code != 1 || !strings.Contains(errs, "trust anchor") {
+		t.Fatalf("untrusted chain passed --require-trust: %s", errs)
+	}
+	// A flipped byte makes verify exit 1, naming the signature.
+	data, _ := os.ReadFile(two)
+	data[len(data)/3] ^= 1
+	bad := filepath.Join(dir, "bad.pdf")
+	os.WriteFile(bad, data, 0o644)
+	if code, _, errs := sk("verify", bad, "--config", cfg); code != 1 || !strings.Contains(errs, "Seal1") {
+		t.Fatalf("tampered file: exit %d: %s", code, errs)
+	}
+	// An unsigned file is not sealed.
+	if code, _, _ := sk("verify", in, "--config", cfg); code != 1 {
+		t.Fatalf("unsigned file: exit %d", code)
+	}
+	if code, _, errs := sk("stamp", "--config", cfg, "--in", two, "--out", filepath.Join(dir, "three.pdf"), "--certify"); code == 0 || !strings.Contains(errs, "first seal") {
+		t.Fatalf("second certification: %d %s", code, errs)
+	}
+}
