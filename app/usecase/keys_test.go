@@ -85,6 +85,10 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("signer's certificate serial %X, want the EC seal's %X", cert.SerialNumber, tok.ECCert.SerialNumber)
 	}
 
+	if _, err := signer.Sign(nil, make([]byte, 32), nil); err == nil {
+		t.Error("Sign with no hash given succeeded; want an error saying which to pass")
+	}
+
 	var seen []usecase.KeyState
 	k.Subscribe(func(s usecase.KeyState) { seen = append(seen, s) })
 	tok.Remove()

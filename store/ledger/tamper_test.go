@@ -278,21 +278,49 @@ func childChecks(t *testing.T, path string, offsets []int) []error {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(stdout)
-		cur := -1
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			i, _ := strconv.Atoi(f[0])
-			switch f[1] {
-			case "start":
-				cur = i
-			case "bad":
-				out[i] = errors.New("bbolt consistency check failed")
-				cur = -1
-			case "ok":
-				cur = -1
+		lines := make(chan string)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
 			}
-			from = i + 1
+			close(lines)
+		}()
+		cur := -1
+		hung := false
+	read:
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					break read
+				}
+				f := strings.Fields(line)
+				i, _ := strconv.Atoi(f[0])
+				switch f[1] {
+				case "start":
+					cur = i
+				case "bad":
+					out[i] = errors.New("bbolt consistency check failed")
+					cur = -1
+				case "ok":
+					cur = -1
+				}
+				from = i + 1
+			case <-time.After(3 * time.Second):
+				// A flipped page can make the check loop; ChildCheck has a time-out for this.
+				hung = true
+				cmd.Process.Kill()
+				for range lines {
+				}
+				break read
+			}
+		}
+		if hung && cur >= 0 {
+			cmd.Wait()
+			out[cur] = fmt.Errorf("the consistency check did not finish")
+			from = cur + 1
+			continue
 		}
 		err := cmd.Wait()
 		if cur >= 0 {
