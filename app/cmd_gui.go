@@ -61,8 +61,27 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	go keys.Run(ctx)
 
+	link, err := openSync(cfg, nil, log)
+	if err != nil {
+		// The window still opens: stamping offline within policy is allowed, and the status
+		// bar says offline. The reason goes to the log for the administrator.
+		log.Error("server link", "error", err.Error())
+		fmt.Fprintf(stderr, "sealkeeper: working offline: %v\n", err)
+	}
+	var syncSvc ui.SyncService
+	if link != nil {
+		defer link.Close()
+		go func() {
+			if err := link.Syncer.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("sync loop stopped", "error", err.Error())
+			}
+		}()
+		syncSvc = link.Syncer
+	}
+
 	u := ui.New(fyneapp.NewWithID(AppID), ui.Options{
 		Keys:     keys,
+		Sync:     syncSvc,
 		Demo:     cfg.Demo.Enabled,
 		Language: cfg.Language,
 		SaveLanguage: func(lang string) error {
@@ -73,6 +92,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		DataDir:    cfg.Data(),
 	})
 	u.ShowAndRun()
+	u.Close()
 	log.Info("window closed")
 	return nil
 }

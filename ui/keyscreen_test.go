@@ -16,7 +16,7 @@ import (
 
 // window opens the real window on Fyne's headless driver over a real SoftHSM token and the real
 // key use case.
-func window(t *testing.T, lang string, policy device.PINPolicy) (*UI, *softhsmtest.Token, *usecase.Keys) {
+func window(t *testing.T, lang string, policy device.PINPolicy, sync ...SyncService) (*UI, *softhsmtest.Token, *usecase.Keys) {
 	t.Helper()
 	tok := softhsmtest.New(t)
 	m := tok.Open(t)
@@ -31,7 +31,11 @@ func window(t *testing.T, lang string, policy device.PINPolicy) (*UI, *softhsmte
 		Custodian: "张伟",
 	})
 	a := test.NewTempApp(t)
-	u := New(a, Options{Keys: keys, Demo: true, Language: lang, SaveLanguage: func(string) error { return nil }})
+	opt := Options{Keys: keys, Demo: true, Language: lang, SaveLanguage: func(string) error { return nil }}
+	if len(sync) > 0 {
+		opt.Sync = sync[0]
+	}
+	u := New(a, opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { keys.Run(ctx); close(done) }()

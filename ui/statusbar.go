@@ -8,6 +8,7 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/assets"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // statusBar is always visible: key, custodian, online/offline and unsynced records, demo badge.
@@ -16,6 +17,7 @@ type statusBar struct {
 	key       *widget.Label
 	custodian *widget.Label
 	sync      *widget.Label
+	alarm     *widget.Label
 	note      *widget.Label
 	content   fyne.CanvasObject
 }
@@ -25,12 +27,12 @@ func newStatusBar(u *UI) *statusBar {
 		u:         u,
 		key:       &widget.Label{Text: u.tr.T("status.key.absent")},
 		custodian: &widget.Label{Text: u.tr.T("status.custodian.none")},
-		// Sync state arrives with the upstream use case; until a server is configured the
-		// workstation is offline and has nothing to send.
-		sync: &widget.Label{Text: u.tr.T("status.offline")},
-		note: &widget.Label{Importance: widget.WarningImportance},
+		// With no server configured the workstation works offline.
+		sync:  &widget.Label{Text: u.tr.T("status.offline")},
+		alarm: &widget.Label{Importance: widget.DangerImportance},
+		note:  &widget.Label{Importance: widget.WarningImportance},
 	}
-	items := []fyne.CanvasObject{b.key, widget.NewSeparator(), b.custodian, widget.NewSeparator(), b.sync, b.note}
+	items := []fyne.CanvasObject{b.key, widget.NewSeparator(), b.custodian, widget.NewSeparator(), b.sync, b.alarm, b.note}
 	if u.opt.Demo {
 		badge := canvas.NewText(" "+u.tr.T("app.demo")+" ", assets.SealRed)
 		badge.TextStyle.Bold = true
@@ -59,5 +61,24 @@ func (b *statusBar) showKey(s usecase.KeyState) {
 		b.note.SetText(t.T("status.usb.degraded", s.USBNote))
 	} else {
 		b.note.SetText("")
+	}
+}
+
+// showSync shows whether the server answered last time and how much is waiting to go up.
+func (b *statusBar) showSync(s upstream.Status) {
+	t := b.u.tr
+	text := t.T("status.offline")
+	if s.Online {
+		text = t.T("status.online")
+	}
+	if n := s.Unsynced + uint64(s.Outbox); n > 0 {
+		text += " · " + t.T("status.unsynced", n)
+	}
+	b.sync.SetText(text)
+	if s.Alarm != "" {
+		b.alarm.SetText(s.Alarm)
+		b.alarm.Show()
+	} else {
+		b.alarm.Hide()
 	}
 }

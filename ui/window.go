@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // KeyService is what the key screen needs from the key use case (usecase.Keys).
@@ -22,9 +23,18 @@ type KeyService interface {
 	Logout()
 }
 
+// SyncService is what the status bar needs from the sync loop (upstream.Syncer).
+type SyncService interface {
+	Status() upstream.Status
+	// Watch sends each new status until stop is called.
+	Watch() (statuses <-chan upstream.Status, stop func())
+}
+
 // Options wires the window to the program.
 type Options struct {
 	Keys KeyService
+	// Sync is the link to the seal-management server; nil when none is configured.
+	Sync SyncService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -45,6 +55,8 @@ type UI struct {
 	keys *keyScreen
 	bar  *statusBar
 	tabs *container.AppTabs
+
+	stopSync func()
 }
 
 // New builds the main window. Call ShowAndRun (or, in tests, use Window).
@@ -60,7 +72,24 @@ func New(a fyne.App, opt Options) *UI {
 	// notifications from different goroutines may arrive in either order.
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
+	if opt.Sync != nil {
+		ch, stop := opt.Sync.Watch()
+		u.stopSync = stop
+		go func() {
+			for range ch {
+				u.do(func() { u.bar.showSync(opt.Sync.Status()) })
+			}
+		}()
+		u.bar.showSync(opt.Sync.Status())
+	}
 	return u
+}
+
+// Close stops following the sync loop.
+func (u *UI) Close() {
+	if u.stopSync != nil {
+		u.stopSync()
+	}
 }
 
 // do runs fn on the UI thread. The mutex serialises updates where a driver runs fyne.Do on the
@@ -119,5 +148,8 @@ func (u *UI) setLanguage(lang string) error {
 	u.tr = newTr(lang)
 	u.build()
 	u.showKeyState(u.opt.Keys.State())
+	if u.opt.Sync != nil {
+		u.bar.showSync(u.opt.Sync.Status())
+	}
 	return nil
 }

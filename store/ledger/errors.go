@@ -16,6 +16,7 @@ const (
 	ReasonGap           Reason = "gap"                 // a seq is missing
 	ReasonBrokenChain   Reason = "broken chain"        // prevHash is not the hash of the record before
 	ReasonBadTag        Reason = "bad tag"             // SM4-GCM authentication failed
+	ReasonBadSlot       Reason = "bad key slot"        // a key slot is damaged, or slots changed without the data key
 	ReasonBadCheckpoint Reason = "bad checkpoint"      // a signed checkpoint does not verify or does not match the records
 	ReasonRollback      Reason = "rollback"            // fewer records than a checkpoint or the co-signed size
 	ReasonFork          Reason = "fork"                // the record at the co-signed size has another hash

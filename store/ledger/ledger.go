@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -25,7 +26,7 @@ import (
 
 // File layout (one bbolt file, normally DATA/ledger.db)
 //
-//	meta        format → "sealkeeper-ledger/1"; workstation; created; keycheck
+//	meta        format → "sealkeeper-ledger/1"; workstation; created; keycheck; metamac
 //	slots       slot id → keyslot.Slot (JSON); public keys and wrapped data keys
 //	records     seq (u64 big-endian) → Envelope.MarshalBinary()
 //	checkpoints size (u64 big-endian) → SignedCheckpoint (JSON)
@@ -43,6 +44,8 @@ import (
 //     committed with fdatasync before Append returns.
 //   - every checkpoint's Head is the entry hash of record Size, signed by the seal key.
 //   - the data key exists only in memory between Unlock and Lock/Close.
+//   - metamac is HMAC-SHA256 (key derived from the data key) over workstation, created and
+//     every slot, so slots (roles, labels) cannot be changed without the data key.
 //
 // Events while nobody is logged in (key inserted, failed login)
 //
@@ -69,6 +72,7 @@ var (
 	keyWorkstation = []byte("workstation")
 	keyCreated     = []byte("created")
 	keyKeyCheck    = []byte("keycheck")
+	keyMetaMAC     = []byte("metamac")
 )
 
 const (
@@ -196,6 +200,9 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 			if err := putSlot(tx, s); err != nil {
 				return err
 			}
+		}
+		if err := putMetaMAC(tx, key); err != nil {
+			return err
 		}
 		_, err := l.appendTx(tx, c, []Record{{Kind: KindCreated, Workstation: opts.Workstation, Detail: "key slots: " + strings.Join(ids, "; ")}})
 		return err
@@ -371,23 +378,75 @@ func (l *Ledger) Slots() ([]keyslot.Slot, error) {
 	var out []keyslot.Slot
 	err := l.db.View(func(tx *bolt.Tx) error {
 		var err error
-		out, err = readSlots(tx)
+		out, err = readSlots(l.path, tx)
 		return err
 	})
 	return out, err
 }
 
-func readSlots(tx *bolt.Tx) ([]keyslot.Slot, error) {
+func idOfSlot(s keyslot.Slot) (string, error) {
+	pub, err := s.Recipient()
+	if err != nil {
+		return "", err
+	}
+	return keyslot.ID(pub)
+}
+
+func readSlots(path string, tx *bolt.Tx) ([]keyslot.Slot, error) {
 	var out []keyslot.Slot
 	err := tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
 		var s keyslot.Slot
 		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("key slot %q is damaged: %v", k, err)
+			return &VerifyError{Path: path, Reason: ReasonBadSlot, Detail: fmt.Sprintf("key slot %q does not parse: %v", k, err)}
+		}
+		if id, err := idOfSlot(s); err != nil || id != string(k) || s.ID != id {
+			return &VerifyError{Path: path, Reason: ReasonBadSlot, Detail: fmt.Sprintf("key slot %q does not match its public key", k)}
 		}
 		out = append(out, s)
 		return nil
 	})
 	return out, err
+}
+
+// metaMAC authenticates the workstation name, creation time and key slots with the data key.
+func metaMAC(tx *bolt.Tx, key []byte) ([]byte, error) {
+	mk, err := hkdf.Key(sha256.New, key, nil, "sealkeeper ledger meta mac", 32)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, mk)
+	field := func(b []byte) {
+		m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
+		m.Write(b)
+	}
+	meta := tx.Bucket(bucketMeta)
+	field(meta.Get(keyWorkstation))
+	field(meta.Get(keyCreated))
+	err = tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
+		field(k)
+		field(v)
+		return nil
+	})
+	return m.Sum(nil), err
+}
+
+func putMetaMAC(tx *bolt.Tx, key []byte) error {
+	mac, err := metaMAC(tx, key)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put(keyMetaMAC, mac)
+}
+
+func checkMetaMAC(path string, tx *bolt.Tx, key []byte) error {
+	mac, err := metaMAC(tx, key)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(mac, tx.Bucket(bucketMeta).Get(keyMetaMAC)) {
+		return &VerifyError{Path: path, Reason: ReasonBadSlot, Detail: "the key slots or the workstation name were changed without the data key"}
+	}
+	return nil
 }
 
 func putSlot(tx *bolt.Tx, s keyslot.Slot) error {
@@ -411,15 +470,21 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 	var check []byte
 	if err := l.db.View(func(tx *bolt.Tx) error {
 		var err error
-		slots, err = readSlots(tx)
+		slots, err = readSlots(l.path, tx)
 		check = append([]byte(nil), tx.Bucket(bucketMeta).Get(keyKeyCheck)...)
 		return err
 	}); err != nil {
 		return err
 	}
 	key, _, err := keyslot.UnwrapAny(slots, h)
+	if errors.Is(err, keyslot.ErrUnwrap) {
+		return &VerifyError{Path: l.path, Reason: ReasonBadSlot, Detail: err.Error()}
+	}
 	if err != nil {
 		return fmt.Errorf("unlocking ledger %s: %w", l.path, err)
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error { return checkMetaMAC(l.path, tx, key) }); err != nil {
+		return err
 	}
 	aead, err := keyslot.NewSM4GCM(key)
 	if err != nil {
@@ -650,7 +715,7 @@ func (l *Ledger) Note(r Record) error {
 		return err
 	}
 	return l.db.Update(func(tx *bolt.Tx) error {
-		slots, err := readSlots(tx)
+		slots, err := readSlots(l.path, tx)
 		if err != nil {
 			return err
 		}
@@ -819,7 +884,7 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 		return ErrLocked
 	}
 	err := l.update(func(tx *bolt.Tx, c *chain) error {
-		slots, err := readSlots(tx)
+		slots, err := readSlots(l.path, tx)
 		if err != nil {
 			return err
 		}
@@ -855,6 +920,9 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 		}
 		if len(have) == 0 {
 			return errors.New("that would remove the last key slot, and nobody could open the ledger again")
+		}
+		if err := putMetaMAC(tx, l.key); err != nil {
+			return err
 		}
 		_, err = l.appendTx(tx, c, append(log, recs...))
 		return err

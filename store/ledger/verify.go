@@ -107,8 +107,13 @@ func Verify(path string, h keyslot.Holder, opts VerifyOptions) (*Report, error) 
 
 func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, rep *Report) error {
 	rep.Workstation = string(tx.Bucket(bucketMeta).Get(keyWorkstation))
-	slots, err := readSlots(tx)
+	slots, err := readSlots(path, tx)
 	if err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			ve.Path = path
+			return ve
+		}
 		return structural(path, "%v", err)
 	}
 	rep.Slots = slots
@@ -116,6 +121,9 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 	s := scanner{path: path}
 	if h != nil {
 		key, slot, err := keyslot.UnwrapAny(slots, h)
+		if errors.Is(err, keyslot.ErrUnwrap) {
+			return &VerifyError{Path: path, Reason: ReasonBadSlot, Detail: err.Error()}
+		}
 		if err != nil {
 			return fmt.Errorf("ledger %s: %w: this copy cannot be read with this key (slots: %d)", path, err, len(slots))
 		}
@@ -129,6 +137,9 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		}
 		if pt, err := aead.Open(nil, check[:NonceSize], check[NonceSize:], nil); err != nil || string(pt) != keyCheckText {
 			return &VerifyError{Path: path, Reason: ReasonBadTag, Detail: fmt.Sprintf("slot %s opened, but its key does not match this ledger (slot replaced?)", slot.ID)}
+		}
+		if err := checkMetaMAC(path, tx, key); err != nil {
+			return err
 		}
 		rep.Decrypted, rep.Slot = true, slot.ID
 		s.newAEAD = func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) }
