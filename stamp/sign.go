@@ -20,7 +20,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"image"
 	"io"
 	"net/http"
@@ -93,6 +92,9 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 			return nil, fmt.Errorf("%s already exists; choose another name or allow overwriting (--force)", out)
 		}
 	}
+	if st, err := os.Stat(in); err == nil && st.Size() <= smallFile {
+		return signSmallFile(ctx, in, out, req)
+	}
 	res, size, mtime, err := signFile(ctx, in, req)
 	if err != nil {
 		return nil, err
@@ -113,6 +115,39 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 	}
 	copy(full[size:], res.Update)
 	if err := atomic.WriteFile(out, full, 0o644); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", out, err)
+	}
+	return res, nil
+}
+
+// smallFile is the size up to which SignFile reads the input into memory at once: the parser
+// then does not pay a system call per object, and the output reuses the buffer.
+const smallFile = 32 << 20
+
+func signSmallFile(ctx context.Context, in, out string, req Request) (*Result, error) {
+	f, err := os.Open(in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	buf := make([]byte, size, size+256<<10)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("%s: reading: %w", in, err)
+	}
+	doc, err := pdfinspect.Read(in, bytes.NewReader(buf), size)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Sign(ctx, doc, bytes.NewReader(buf), req)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomic.WriteFile(out, append(buf, res.Update...), 0o644); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", out, err)
 	}
 	return res, nil
@@ -158,15 +193,6 @@ func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 	if err := check(doc, &req); err != nil {
 		return nil, fmt.Errorf("%s: %w", doc.File, err)
 	}
-	// Hash the input once; the update's hash continues from a copy of this state.
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(in, 0, doc.Size)); err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", doc.File, err)
-	}
-	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
 	tail := make([]byte, 1)
 	if doc.Size > 0 {
 		in.ReadAt(tail, doc.Size-1)
@@ -176,18 +202,36 @@ func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 		return nil, fmt.Errorf("%s: %w", doc.File, err)
 	}
 	capacity := estimateCMS(req)
+	upd, cStart, cEnd, br, err := w.layout(capacity)
+	if err != nil {
+		return nil, err
+	}
+	// Read the stamped file back (with /Contents still empty: the structure is final) while
+	// the input is hashed, and only then ask the key for a signature.
+	checked := make(chan error, 1)
+	go func() { checked <- selfCheck(doc, in, bytes.Clone(upd), w.fieldName) }()
+	h := sha256.New()
+	_, herr := io.Copy(h, io.NewSectionReader(in, 0, doc.Size))
+	if err := <-checked; err != nil {
+		return nil, fmt.Errorf("%s: the file is damaged in a way that an added seal would not survive (%v); ask for a fresh export of the document", doc.File, err)
+	}
+	if herr != nil {
+		return nil, fmt.Errorf("%s: reading: %w", doc.File, herr)
+	}
+	// The update's hash continues from a copy of the input's state (for a second try).
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < 2; attempt++ {
-		upd, cStart, cEnd, err := w.build(capacity)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", doc.File, err)
+		if attempt > 0 {
+			if upd, cStart, cEnd, br, err = w.layout(capacity); err != nil {
+				return nil, err
+			}
+			if err := selfCheck(doc, in, upd, w.fieldName); err != nil {
+				return nil, fmt.Errorf("%s: the stamped file does not read back: %v", doc.File, err)
+			}
 		}
-		br := [4]int64{0, doc.Size + int64(cStart), doc.Size + int64(cEnd), int64(len(upd) - cEnd)}
-		brText := fmt.Sprintf("[0 %d %d %d]", br[1], br[2], br[3])
-		if len(brText) > byteRangeWidth {
-			return nil, fmt.Errorf("%s: the file is too large to sign", doc.File)
-		}
-		i := bytes.Index(upd, []byte(byteRangePlaceholder))
-		copy(upd[i:], brText+strings.Repeat(" ", byteRangeWidth-len(brText)))
 		hh := sha256.New()
 		if err := hh.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
 			return nil, err
@@ -204,15 +248,10 @@ func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 			continue
 		}
 		hex.Encode(upd[cStart+1:], sig)
-		if err := selfCheck(doc, in, upd, w.fieldName); err != nil {
-			return nil, fmt.Errorf("%s: the file is damaged in a way that an added seal would not survive (%v); ask for a fresh export of the document", doc.File, err)
-		}
 		return &Result{Update: upd, Field: w.fieldName, ByteRange: br, Digest: digest, CMS: sig}, nil
 	}
 	return nil, fmt.Errorf("%s: the signature does not fit in the space reserved for it", doc.File)
 }
-
-var _ hash.Hash = sha256.New()
 
 func check(doc *pdfinspect.Document, req *Request) error {
 	if doc.Locked || doc.Certified == 1 {
@@ -600,6 +639,23 @@ func (u *update) build(capacity int) ([]byte, int, int, error) {
 	out.Write(rows.Bytes())
 	fmt.Fprintf(&out, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", xref)
 	return out.Bytes(), cStart, cEnd, nil
+}
+
+// layout builds the update with room for capacity bytes of CMS and writes its /ByteRange.
+func (u *update) layout(capacity int) (upd []byte, cStart, cEnd int, br [4]int64, err error) {
+	upd, cStart, cEnd, err = u.build(capacity)
+	if err != nil {
+		return nil, 0, 0, br, fmt.Errorf("%s: %w", u.doc.File, err)
+	}
+	size := u.doc.Size
+	br = [4]int64{0, size + int64(cStart), size + int64(cEnd), int64(len(upd) - cEnd)}
+	text := fmt.Sprintf("[0 %d %d %d]", br[1], br[2], br[3])
+	if len(text) > byteRangeWidth {
+		return nil, 0, 0, br, fmt.Errorf("%s: the file is too large to sign", u.doc.File)
+	}
+	i := bytes.Index(upd, []byte(byteRangePlaceholder))
+	copy(upd[i:], text+strings.Repeat(" ", byteRangeWidth-len(text)))
+	return upd, cStart, cEnd, br, nil
 }
 
 // sections groups sorted object numbers into xref subsections [first, count].

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,8 +90,8 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Error("Sign with no hash given succeeded; want an error saying which to pass")
 	}
 
-	var seen []usecase.KeyState
-	k.Subscribe(func(s usecase.KeyState) { seen = append(seen, s) })
+	var told atomic.Int32 // subscribers run on the watcher's goroutine
+	k.Subscribe(func(usecase.KeyState) { told.Add(1) })
 	tok.Remove()
 	s = waitPhase(t, k, usecase.NoKey)
 	if !s.Removed {
@@ -103,7 +104,7 @@ func TestKeyLifecycle(t *testing.T) {
 	if _, err := signer.Sign(nil, make([]byte, 32), crypto.SHA256); err == nil {
 		t.Error("a signer from the pulled key still signed")
 	}
-	if len(seen) == 0 {
+	if told.Load() == 0 {
 		t.Error("subscribers were not told of the removal")
 	}
 

@@ -343,7 +343,7 @@ func (v *verifier) check(f sigField) Signature {
 		s.problem("the gap in the /ByteRange is not exactly the /Contents string: bytes outside the signature are unsigned")
 		return s
 	}
-	contents, err := hex.DecodeString(strings.TrimRight(string(bytes.Join(bytes.Fields(v.data[b[1]+1:b[2]-1]), nil)), ""))
+	contents, err := hex.DecodeString(string(bytes.Join(bytes.Fields(v.data[b[1]+1:b[2]-1]), nil)))
 	if err != nil {
 		s.problem("the /Contents string is not hexadecimal")
 		return s

@@ -114,10 +114,18 @@ var CheckTimeout = 2 * time.Minute
 // ChildCheck returns a checker that runs `exe args... PATH` (normally the program itself with
 // "ledger", "check-file") and reads its verdict. Anything but exit status 0 is a failed check.
 func ChildCheck(exe string, args ...string) func(path string) error {
+	return ChildCheckCommand(func(ctx context.Context, path string) *exec.Cmd {
+		return exec.CommandContext(ctx, exe, append(append([]string{}, args...), path)...)
+	})
+}
+
+// ChildCheckCommand is ChildCheck with the command made by the caller (to set argv[0] or the
+// environment of the child).
+func ChildCheckCommand(command func(ctx context.Context, path string) *exec.Cmd) func(path string) error {
 	return func(path string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), CheckTimeout)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, exe, append(append([]string{}, args...), path)...)
+		cmd := command(ctx, path)
 		var out bytes.Buffer
 		cmd.Stderr = &out
 		cmd.Stdout = io.Discard
@@ -139,7 +147,7 @@ func ChildCheck(exe string, args ...string) func(path string) error {
 			}
 			return fmt.Errorf("the consistency check crashed (%v): %s", ee.ProcessState, msg)
 		}
-		return fmt.Errorf("running the consistency check %s: %w", exe, err)
+		return fmt.Errorf("running the consistency check %s: %w", cmd.Path, err)
 	}
 }
 

@@ -9,17 +9,17 @@ import (
 type Reason string
 
 const (
-	ReasonStructure     Reason = "file structure"      // bbolt consistency check failed, or the file is empty/truncated
+	ReasonStructure     Reason = "file structure"       // bbolt consistency check failed, or the file is empty/truncated
 	ReasonChanged       Reason = "changed while closed" // bytes differ from the digest written at the last clean close
-	ReasonMalformed     Reason = "malformed record"    // the stored bytes are not an envelope, or decrypt to no record
-	ReasonWrongSeq      Reason = "wrong seq"           // an envelope is stored under another seq (moved, reordered, replayed)
-	ReasonGap           Reason = "gap"                 // a seq is missing
-	ReasonBrokenChain   Reason = "broken chain"        // prevHash is not the hash of the record before
-	ReasonBadTag        Reason = "bad tag"             // SM4-GCM authentication failed
-	ReasonBadSlot       Reason = "bad key slot"        // a key slot is damaged, or slots changed without the data key
-	ReasonBadCheckpoint Reason = "bad checkpoint"      // a signed checkpoint does not verify or does not match the records
-	ReasonRollback      Reason = "rollback"            // fewer records than a checkpoint or the co-signed size
-	ReasonFork          Reason = "fork"                // the record at the co-signed size has another hash
+	ReasonMalformed     Reason = "malformed record"     // the stored bytes are not an envelope, or decrypt to no record
+	ReasonWrongSeq      Reason = "wrong seq"            // an envelope is stored under another seq (moved, reordered, replayed)
+	ReasonGap           Reason = "gap"                  // a seq is missing
+	ReasonBrokenChain   Reason = "broken chain"         // prevHash is not the hash of the record before
+	ReasonBadTag        Reason = "bad tag"              // SM4-GCM authentication failed
+	ReasonBadSlot       Reason = "bad key slot"         // a key slot is damaged, or slots changed without the data key
+	ReasonBadCheckpoint Reason = "bad checkpoint"       // a signed checkpoint does not verify or does not match the records
+	ReasonRollback      Reason = "rollback"             // fewer records than a checkpoint or the co-signed size
+	ReasonFork          Reason = "fork"                 // the record at the co-signed size has another hash
 )
 
 // VerifyError reports the first thing wrong with a ledger file. Seq is the first bad record, or

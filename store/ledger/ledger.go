@@ -553,7 +553,6 @@ func (l *Ledger) foldPending(h keyslot.Holder) error {
 	if err != nil {
 		return fmt.Errorf("folding events written while locked: %w", err)
 	}
-	l.maybeCheckpointLocked()
 	return nil
 }
 
@@ -600,7 +599,6 @@ func (l *Ledger) Append(recs ...Record) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("appending to ledger %s: %w", l.path, err)
 	}
-	l.maybeCheckpointLocked()
 	return seqs, nil
 }
 
@@ -609,6 +607,7 @@ func (l *Ledger) Append(recs ...Record) ([]uint64, error) {
 type chain struct {
 	size    uint64
 	head    [HashSize]byte
+	cp      uint64 // checkpoint signed in this transaction (0: none)
 	opened  []uint64 // stamp intents added
 	settled []uint64 // stamp intents answered
 }
@@ -617,6 +616,9 @@ func (l *Ledger) chain() *chain { return &chain{size: l.size, head: l.head} }
 
 func (l *Ledger) apply(c *chain) {
 	l.size, l.head = c.size, c.head
+	if c.cp != 0 {
+		l.lastCP, l.lastCPTime = c.cp, time.Now()
+	}
 	for _, s := range c.opened {
 		l.interrupted[s] = true
 	}
@@ -628,16 +630,46 @@ func (l *Ledger) apply(c *chain) {
 // update runs f in a write transaction with a fresh chain and applies the chain if it commits.
 func (l *Ledger) update(f func(tx *bolt.Tx, c *chain) error) error {
 	c := l.chain()
-	if err := l.db.Update(func(tx *bolt.Tx) error { return f(tx, c) }); err != nil {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		if err := f(tx, c); err != nil {
+			return err
+		}
+		// A due checkpoint goes into the same transaction: one fsync, not two.
+		if l.opts.Signer != nil && c.size > l.lastCP && (c.size-l.lastCP >= uint64(l.opts.CheckpointEvery) || time.Since(l.lastCPTime) >= l.opts.CheckpointInterval) {
+			sc, err := SignCheckpoint(l.opts.Signer, Checkpoint{Workstation: l.workstation, Size: c.size, Head: c.head})
+			if err != nil {
+				return nil // the records still go in; the checkpoint is retried at the next append, tick or Close
+			}
+			if err := putCheckpoint(tx, sc); err != nil {
+				return err
+			}
+			c.cp = c.size
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	l.apply(c)
 	return nil
 }
 
+func putCheckpoint(tx *bolt.Tx, sc SignedCheckpoint) error {
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return err
+	}
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], sc.Size)
+	return tx.Bucket(bucketCheckpoints).Put(k[:], b)
+}
+
 // appendTx chains and encrypts recs into tx, advancing c.
 func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error) {
 	b := tx.Bucket(bucketRecords)
+	// Keys only ever grow: fill pages completely instead of splitting them half full (bbolt's
+	// advice for append-only buckets); this halves the file and the pages verify must read.
+	b.FillPercent = 1.0
 	in := tx.Bucket(bucketIntents)
 	seqs := make([]uint64, 0, len(recs))
 	for i := range recs {
@@ -679,7 +711,7 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 				c.settled = append(c.settled, r.Intent)
 			}
 		}
-		c.size, c.head = e.Seq, e.Hash()
+		c.size, c.head = e.Seq, entryHash(raw)
 		seqs = append(seqs, e.Seq)
 	}
 	return seqs, nil
@@ -930,17 +962,7 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 	if err != nil {
 		return fmt.Errorf("changing key slots: %w", err)
 	}
-	l.maybeCheckpointLocked()
 	return nil
-}
-
-func (l *Ledger) maybeCheckpointLocked() {
-	if l.opts.Signer == nil {
-		return
-	}
-	if l.size-l.lastCP >= uint64(l.opts.CheckpointEvery) || (l.size > l.lastCP && time.Since(l.lastCPTime) >= l.opts.CheckpointInterval) {
-		_ = l.checkpointLocked() // retried at the next append, tick or Close
-	}
 }
 
 // Checkpoint signs {size, head} now (if there is anything new since the last one).
@@ -973,15 +995,7 @@ func (l *Ledger) checkpointLocked() error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(sc)
-	if err != nil {
-		return err
-	}
-	err = l.db.Update(func(tx *bolt.Tx) error {
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], sc.Size)
-		return tx.Bucket(bucketCheckpoints).Put(k[:], b)
-	})
+	err = l.db.Update(func(tx *bolt.Tx) error { return putCheckpoint(tx, sc) })
 	if err != nil {
 		return fmt.Errorf("storing checkpoint: %w", err)
 	}

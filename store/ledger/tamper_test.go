@@ -175,7 +175,7 @@ func TestRollback(t *testing.T) {
 }
 
 // TestFlipEveryByte flips bytes of a small, cleanly closed ledger one at a time: every byte of
-// each page's first 128 bytes (page, element and meta headers) and a stride through the rest
+// each page's first 64 bytes (page, element and meta headers) and a stride through the rest
 // with a random phase (SEALKEEPER_FLIP_EVERY_BYTE=1: every byte of the file). The consistency
 // check runs in child processes (a flipped page may crash the reader); Verify must then report
 // an error, never success, and never crash this process. The same is done without the closed-
@@ -187,15 +187,15 @@ func TestFlipEveryByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stride := 16
+	stride, head := 64, 64
 	if testing.Short() {
-		stride = 61
+		stride, head = 251, 32
 	}
 	every := os.Getenv("SEALKEEPER_FLIP_EVERY_BYTE") == "1"
 	phase := rand.IntN(stride)
 	var offsets []int
 	for off := range orig {
-		if every || off%4096 < 128 || off%stride == phase {
+		if every || off%4096 < head || off%stride == phase {
 			offsets = append(offsets, off)
 		}
 	}
@@ -367,7 +367,7 @@ func TestKillDuringAppends(t *testing.T) {
 	acked := uint64(1)
 	start := time.Now()
 	for trial := 0; trial < trials; trial++ {
-		killAfter := rand.IntN(perTrial / 4)
+		killAfter := 1 + rand.IntN(perTrial-1)
 		cmd := exec.Command(os.Args[0], path, keyFile, strconv.Itoa(perTrial))
 		cmd.Env = append(os.Environ(), "SEALKEEPER_LEDGER_HELPER=append")
 		var stderr bytes.Buffer

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/assets"
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/report"
+)
+
+func init() {
+	register(command{
+		name:    "ledger",
+		summary: "verify, show, export or report the usage ledger (ledger verify|show|export|report, ledger --init)",
+		run:     runLedger,
+	})
+}
+
+const ledgerUsage = `sealkeeper ledger verify|show|export|report [flags]
+       sealkeeper ledger --init [--data DIR] [--escrow-public FILE]
+
+  verify   check the whole ledger: file structure, chain, tags, checkpoints, rollback
+  show     print the records as a table
+  export   print the records as JSON lines, one record a line
+  report   summary by period, seal, custodian and kind: --from --to --format csv|pdf --out FILE
+
+Records are decrypted with a key slot the caller can open: the demo token (demo workspace, with
+its PIN) or --escrow-key FILE (the organisation's escrow private key, PEM PKCS#8). Without one,
+verify checks only what needs no key (as the server does).`
+
+func runLedger(args []string, stdout, stderr io.Writer) error {
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	if sub == "check-file" { // hidden: the child process of the consistency check
+		if code := ledger.CheckFileMain(args, stdout, stderr); code != 0 {
+			return exitError{code: code, err: errors.New("the ledger file failed its consistency check")}
+		}
+		return nil
+	}
+	fs, cfgPath := newFlags("ledger "+sub, stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, ledgerUsage); fs.PrintDefaults() }
+	data := fs.String("data", "", "data folder holding ledger.db (default: the configuration's data_dir)")
+	initNew := fs.Bool("init", false, "create a new, empty ledger (never replaces an existing file)")
+	escrowKey := fs.String("escrow-key", "", "escrow private key (PEM) to open the ledger with")
+	escrowPub := fs.String("escrow-public", "", "escrow public key (PEM) for --init (default: [ledger] escrow_public_key)")
+	from := fs.String("from", "", "report: first day, YYYY-MM-DD (local time)")
+	to := fs.String("to", "", "report: last day, YYYY-MM-DD (inclusive)")
+	format := fs.String("format", "csv", "report: csv or pdf")
+	out := fs.String("out", "", "write to this file instead of standard output (pdf needs it)")
+	seal := fs.String("seal", "", "report/show: only this seal id")
+	custodian := fs.String("custodian", "", "report/show: only this custodian")
+	kinds := fs.String("kind", "", "report/show: only these kinds, comma-separated (e.g. stamp.done,doc.rejected)")
+	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected %q\n%s", errUsage, fs.Arg(0), ledgerUsage)
+	}
+	var cfg *config.Config
+	if c, err := loadConfig(*cfgPath); err == nil {
+		cfg = c
+	} else if *cfgPath != "" || *data == "" {
+		return err
+	}
+	dir := *data
+	if dir == "" {
+		dir = cfg.Data()
+	}
+	path := filepath.Join(dir, ledger.FileName)
+
+	if *initNew {
+		if sub != "" {
+			return fmt.Errorf("%w: --init is used alone: sealkeeper ledger --init", errUsage)
+		}
+		return initLedger(cfg, path, *escrowPub, stdout)
+	}
+	filter := report.Filter{Seal: *seal, Custodian: *custodian}
+	if *kinds != "" {
+		for _, k := range strings.Split(*kinds, ",") {
+			filter.Kinds = append(filter.Kinds, ledger.Kind(strings.TrimSpace(k)))
+		}
+	}
+	var err error
+	if filter.From, err = parseDay(*from, 0); err != nil {
+		return err
+	}
+	if filter.To, err = parseDay(*to, 1); err != nil {
+		return err
+	}
+
+	holder, closeHolder, err := ledgerHolder(cfg, *escrowKey, sub != "verify")
+	if err != nil {
+		return err
+	}
+	defer closeHolder()
+
+	w := stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+
+	switch sub {
+	case "verify":
+		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck})
+		if err != nil {
+			return exitError{code: 1, err: err}
+		}
+		if *asJSON {
+			enc := json.NewEncoder(bw)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		printLedgerReport(bw, rep)
+		return nil
+	case "show":
+		fmt.Fprintf(bw, "%6s  %-20s  %-17s  %-14s  %-12s  %s\n", "SEQ", "TIME", "KIND", "CUSTODIAN", "SEAL", "DOCUMENT / DETAIL")
+		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck, Visit: func(r ledger.Record) error {
+			if !filter.Match(r) {
+				return nil
+			}
+			what := strings.TrimSpace(strings.Join([]string{r.DocID, r.DocTitle, r.Reason, r.Detail, r.Alarm}, " "))
+			if !r.SealedAt.IsZero() {
+				what += " (written while locked)"
+			}
+			if !r.Known() {
+				what += " (from a newer SealKeeper: " + string(r.Raw) + ")"
+			}
+			_, err := fmt.Fprintf(bw, "%6d  %-20s  %-17s  %-14s  %-12s  %s\n", r.Seq, r.Time.Local().Format("2006-01-02 15:04:05"), r.Kind, r.Custodian, r.SealID, what)
+			return err
+		}})
+		if err != nil {
+			return exitError{code: 1, err: err}
+		}
+		return nil
+	case "export":
+		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck, Visit: func(r ledger.Record) error {
+			if !filter.Match(r) {
+				return nil
+			}
+			// The record exactly as stored (newer fields and kinds included), with its seq.
+			_, err := fmt.Fprintf(bw, "{\"seq\":%d,\"record\":%s}\n", r.Seq, r.Raw)
+			return err
+		}})
+		if err != nil {
+			return exitError{code: 1, err: err}
+		}
+		return nil
+	case "report":
+		var csvw *report.CSV
+		switch *format {
+		case "csv":
+			if csvw, err = report.NewCSV(bw); err != nil {
+				return err
+			}
+		case "pdf":
+			if *out == "" {
+				return fmt.Errorf("%w: --format pdf needs --out FILE.pdf", errUsage)
+			}
+		default:
+			return fmt.Errorf("%w: --format is csv or pdf, not %q", errUsage, *format)
+		}
+		var sum *report.Summarizer
+		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck, Visit: func(r ledger.Record) error {
+			if sum == nil {
+				sum = report.NewSummarizer(filter, "")
+			}
+			if sum.Add(r) && csvw != nil {
+				return csvw.Write(r)
+			}
+			return nil
+		}})
+		if err != nil {
+			return exitError{code: 1, err: err}
+		}
+		if csvw != nil {
+			return csvw.Flush()
+		}
+		s := report.NewSummarizer(filter, rep.Workstation).Summary()
+		if sum != nil {
+			s = sum.Summary()
+			s.Workstation = rep.Workstation
+		}
+		if err := report.WritePDF(bw, s, report.Fonts{Regular: assets.FontRegular, Bold: assets.FontBold}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s: %d records, %d stamped, %d copies\n", *out, s.Total, s.Stamped, s.TotalCopies)
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errUsage, ledgerUsage)
+}
+
+// ledgerCheck runs the file's consistency check in a child: this program as
+// `sealkeeper ledger check-file PATH` (argv[0] "sealkeeper", which also makes a test binary
+// that runs commands by argv[0] run this one).
+func ledgerCheck(path string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program to run the consistency check: %w", err)
+	}
+	return ledger.ChildCheckCommand(func(ctx context.Context, p string) *exec.Cmd {
+		c := exec.CommandContext(ctx, exe, "ledger", "check-file", p)
+		c.Args[0] = "sealkeeper"
+		return c
+	})(path)
+}
+
+// ledgerHolder finds a key that opens a slot: --escrow-key, else the demo token (demo PIN),
+// else the demo escrow key file. needed: fail when there is none (verify can do without).
+func ledgerHolder(cfg *config.Config, escrowKey string, needed bool) (keyslot.Holder, func(), error) {
+	nop := func() {}
+	if escrowKey != "" {
+		b, err := os.ReadFile(escrowKey)
+		if err != nil {
+			return nil, nop, err
+		}
+		h, err := keyslot.ParsePrivateKeyPEM(b)
+		if err != nil {
+			return nil, nop, fmt.Errorf("escrow key %s: %w", escrowKey, err)
+		}
+		return h, nop, nil
+	}
+	if cfg != nil && cfg.Demo.Enabled {
+		tok, err := openDemoToken(cfg)
+		if err == nil {
+			return tok.holder, tok.close, nil
+		}
+		if p := demoEscrowKeyPath(cfg); p != "" {
+			if b, rerr := os.ReadFile(p); rerr == nil {
+				if h, perr := keyslot.ParsePrivateKeyPEM(b); perr == nil {
+					return h, nop, nil
+				}
+			}
+		}
+		if needed {
+			return nil, nop, fmt.Errorf("opening the demo token: %w", err)
+		}
+	}
+	if needed {
+		return nil, nop, errors.New("no key to open the ledger: pass --escrow-key FILE (the organisation's escrow private key); logging in with a custodian token from the terminal is not supported yet outside the demo")
+	}
+	return nil, nop, nil
+}
+
+func initLedger(cfg *config.Config, path, escrowPub string, stdout io.Writer) error {
+	if escrowPub == "" && cfg != nil {
+		escrowPub = cfg.Resolve(cfg.Ledger.EscrowPublicKey)
+	}
+	if escrowPub == "" {
+		return errors.New("--init needs the escrow public key: set [ledger] escrow_public_key or pass --escrow-public FILE")
+	}
+	b, err := os.ReadFile(escrowPub)
+	if err != nil {
+		return err
+	}
+	pub, err := keyslot.ParsePublicKeyPEM(b)
+	if err != nil {
+		return fmt.Errorf("escrow public key %s: %w", escrowPub, err)
+	}
+	recipients := []ledger.Recipient{{Public: pub, Role: keyslot.RoleEscrow, Label: "escrow"}}
+	ws := ""
+	opts := ledger.Options{Check: ledgerCheck}
+	if cfg != nil {
+		ws = cfg.Workstation
+		if cfg.Demo.Enabled {
+			if tok, err := openDemoToken(cfg); err == nil {
+				defer tok.close()
+				recipients = append(recipients, ledger.Recipient{Public: tok.holder.Public(), Role: keyslot.RoleCustodian, Label: "demo custodian"})
+				opts.Signer = tok.signer
+			}
+		}
+	}
+	if ws == "" {
+		ws, _ = os.Hostname()
+	}
+	opts.Workstation = ws
+	l, err := ledger.Create(path, recipients, opts)
+	if err != nil {
+		return err
+	}
+	if err := l.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created %s for workstation %q with %d key slot(s).\n", path, ws, len(recipients))
+	return nil
+}
+
+func parseDay(s string, addDays int) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02", s, time.Local)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %q is not a date like 2026-11-01", errUsage, s)
+	}
+	return t.AddDate(0, 0, addDays), nil
+}
+
+func printLedgerReport(w io.Writer, r *ledger.Report) {
+	fmt.Fprintf(w, "Ledger %s verifies.\n", r.Path)
+	fmt.Fprintf(w, "  workstation   %s\n", r.Workstation)
+	fmt.Fprintf(w, "  records       %d (head %s)\n", r.Records, hex.EncodeToString(r.Head[:8]))
+	fmt.Fprintf(w, "  file          %d bytes\n", r.Bytes)
+	if r.Decrypted {
+		fmt.Fprintf(w, "  decrypted     every record, with key slot %s\n", r.Slot)
+	} else {
+		fmt.Fprintf(w, "  decrypted     no (no key slot opened: chain, structure and checkpoints only)\n")
+	}
+	fmt.Fprintf(w, "  checkpoints   %d signed, last at %d\n", r.Checkpoints, r.LastSigned)
+	if r.Cosigned > 0 {
+		fmt.Fprintf(w, "  co-signed     %d (server)\n", r.Cosigned)
+	}
+	for _, s := range r.Slots {
+		fmt.Fprintf(w, "  key slot      %s %s %s\n", s.ID, s.Role, s.Label)
+	}
+	if r.Pending > 0 {
+		fmt.Fprintf(w, "  pending       %d events written while locked (folded in at the next login)\n", r.Pending)
+	}
+	if r.Unknown > 0 {
+		fmt.Fprintf(w, "  newer kinds   %d records from a newer SealKeeper (kept as written)\n", r.Unknown)
+	}
+	if len(r.Interrupted) > 0 {
+		fmt.Fprintf(w, "  interrupted   stamp intents with no result: %v\n", r.Interrupted)
+	}
+	if r.Digest {
+		fmt.Fprintf(w, "  closed file   unchanged since SealKeeper closed it\n")
+	}
+	fmt.Fprintf(w, "  took          %v\n", r.Duration.Round(time.Millisecond))
+}

@@ -1,0 +1,82 @@
+package pdfinspect_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+)
+
+func TestInspect(t *testing.T) {
+	crop := [4]float64{10, 20, 500, 700}
+	for name, tc := range map[string]struct {
+		o       pdftest.Options
+		version string
+		stream  bool
+		fields  int
+		rotate  []int
+	}{
+		"good_text":    {pdftest.Options{Pages: 3}, "1.4", false, 0, []int{0, 0, 0}},
+		"good_stream":  {pdftest.Options{Pages: 2, XRefStream: true, Form: true}, "1.5", true, 1, []int{0, 0}},
+		"good_rotated": {pdftest.Options{Pages: 4, Rotate: []int{90, 180, 270, 360}, Crop: &crop}, "1.4", false, 0, []int{90, 180, 270, 0}},
+		"good_cjk":     {pdftest.Options{Pages: 1, CJK: true, Scanned: true}, "1.4", false, 0, []int{0}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := pdftest.PDF(tc.o)
+			d, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Version != tc.version || d.XRefStream != tc.stream || len(d.Fields) != tc.fields || len(d.Pages) != len(tc.rotate) {
+				t.Errorf("version %s, xref stream %v, %d fields, %d pages", d.Version, d.XRefStream, len(d.Fields), len(d.Pages))
+			}
+			for i, p := range d.Pages {
+				if p.Number != i+1 || p.Rotate != tc.rotate[i] {
+					t.Errorf("page %d: number %d rotate %d, want %d", i+1, p.Number, p.Rotate, tc.rotate[i])
+				}
+				if tc.o.Crop != nil && (p.Crop.X0 != 10 || p.Crop.Y1 != 700 || p.Media.X1 != pdftest.A4[0]) {
+					t.Errorf("page %d: crop %+v media %+v", i+1, p.Crop, p.Media)
+				}
+			}
+		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	good := pdftest.PDF(pdftest.Options{})
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.pdf")
+	os.WriteFile(plain, good, 0o644)
+	fails := map[string][]byte{
+		"fail_empty":     nil,
+		"fail_text":      []byte("not a pdf at all"),
+		"fail_truncated": good[:len(good)/2],
+		"fail_no_pages":  []byte("%PDF-1.4\n1 0 obj\n<</Type /Catalog>>\nendobj\nxref\n0 2\n0000000000 65535 f\r\n0000000009 00000 n\r\ntrailer\n<</Size 2 /Root 1 0 R>>\nstartxref\n45\n%%EOF\n"),
+	}
+	pdftest.RequireTool(t, "qpdf")
+	for name, args := range map[string][]string{
+		"fail_encrypted_password":   {"--encrypt", "user", "owner", "256", "--"},
+		"fail_encrypted_permission": {"--encrypt", "", "owner", "256", "--modify=none", "--"},
+	} {
+		out := filepath.Join(dir, name)
+		if b, err := exec.Command("qpdf", append(args, plain, out)...).CombinedOutput(); err != nil {
+			t.Fatalf("qpdf: %v %s", err, b)
+		}
+		fails[name], _ = os.ReadFile(out)
+	}
+	for name, data := range fails {
+		_, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data)))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: want an error naming the file, got %v", name, err)
+		}
+		if strings.HasPrefix(name, "fail_encrypted") && !errors.Is(err, pdfinspect.ErrEncrypted) {
+			t.Errorf("%s: want ErrEncrypted, got %v", name, err)
+		}
+	}
+}
