@@ -104,6 +104,9 @@ func TestKeyLifecycle(t *testing.T) {
 	if _, err := signer.Sign(nil, make([]byte, 32), crypto.SHA256); err == nil {
 		t.Error("a signer from the pulled key still signed")
 	}
+	for deadline := time.Now().Add(5 * time.Second); told.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if told.Load() == 0 {
 		t.Error("subscribers were not told of the removal")
 	}
