@@ -113,12 +113,11 @@ func TestDemoLedger(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var out bytes.Buffer
-	cfg, err := provisionDemo(dir, &out)
-	if err != nil {
+	if _, err := provisionDemo(dir, &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := initDemoLedger(cfg, &out); err != nil {
-		t.Fatal(err)
+	if err := initDemoLedger(mustLoad(t, filepath.Join(dir, config.FileName)), &out); err == nil {
+		t.Fatal("a second demo ledger was made over the first")
 	}
 	cfgPath := filepath.Join(dir, config.FileName)
 	o, stderr, code := runCmd(t, "ledger", "show", "--config", cfgPath)
@@ -129,4 +128,13 @@ func TestDemoLedger(t *testing.T) {
 	if code != 0 || !strings.Contains(o, "last at 4") || !strings.Contains(o, "decrypted     every record") {
 		t.Fatalf("verify: %d\n%s\n%s", code, o, stderr)
 	}
+}
+
+func mustLoad(t *testing.T, path string) *config.Config {
+	t.Helper()
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -176,9 +176,14 @@ func provisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	}
 	c.Defaults()
 	c.Workstation = "" // the host name, found again at each start
+	c.Custodian = "张敏" // the demo hub's roster names her custodian of the demo seal
 	cfgPath := filepath.Join(dir, config.FileName)
 	if err := c.Save(cfgPath); err != nil {
 		return nil, err
+	}
+	// The ledger comes last: it needs the saved configuration (it adds the escrow key to it).
+	if err := initDemoLedger(c, out); err != nil {
+		return nil, fmt.Errorf("making the demo ledger: %w", err)
 	}
 
 	fmt.Fprintf(out, "Demo workspace:  %s\n", dir)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 )
@@ -253,7 +254,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("ledger %s is in use by another SealKeeper process; close it first", path)
 	}
 	if err != nil {
@@ -607,7 +608,7 @@ func (l *Ledger) Append(recs ...Record) ([]uint64, error) {
 type chain struct {
 	size    uint64
 	head    [HashSize]byte
-	cp      uint64 // checkpoint signed in this transaction (0: none)
+	cp      uint64   // checkpoint signed in this transaction (0: none)
 	opened  []uint64 // stamp intents added
 	settled []uint64 // stamp intents answered
 }

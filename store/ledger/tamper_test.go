@@ -307,7 +307,7 @@ func childChecks(t *testing.T, path string, offsets []int) []error {
 					cur = -1
 				}
 				from = i + 1
-			case <-time.After(3 * time.Second):
+			case <-time.After(1500 * time.Millisecond):
 				// A flipped page can make the check loop; ChildCheck has a time-out for this.
 				hung = true
 				cmd.Process.Kill()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 )
@@ -68,7 +69,7 @@ func Verify(path string, h keyslot.Holder, opts VerifyOptions) (*Report, error) 
 		return nil, structural(path, "%v", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("ledger %s is in use by SealKeeper; verify it from the running program, or close the program first", path)
 	}
 	if err != nil {
