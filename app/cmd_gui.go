@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	fyneapp "fyne.io/fyne/v2/app"
@@ -13,6 +15,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/ui"
 )
 
@@ -52,7 +55,18 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
 
-	keys, closeKeys, err := newKeys(cfg, log)
+	led, err := openLedger(cfg)
+	if err != nil {
+		// The window still opens so the custodian sees the key; nothing can be stamped or
+		// recorded until the administrator has looked at the ledger file.
+		log.Error("ledger", "error", err.Error())
+		fmt.Fprintf(stderr, "sealkeeper: %v\n", err)
+	}
+	if led != nil {
+		defer led.Close()
+	}
+
+	keys, closeKeys, err := newKeys(cfg, led, log)
 	if err != nil {
 		return err
 	}
@@ -61,7 +75,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	go keys.Run(ctx)
 
-	link, err := openSync(cfg, nil, log)
+	link, err := openSync(cfg, led, log)
 	if err != nil {
 		// The window still opens: stamping offline within policy is allowed, and the status
 		// bar says offline. The reason goes to the log for the administrator.
@@ -97,10 +111,26 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// openLedger opens the workstation's ledger (DATA/ledger.db), checked in a child process first.
+// It returns nil, nil when there is none yet: a ledger is made on purpose (demo provisioning,
+// 'sealkeeper ledger --init'), never silently here.
+func openLedger(cfg *config.Config) (*ledger.Ledger, error) {
+	path := filepath.Join(cfg.Data(), "ledger.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return ledger.Open(path, ledger.Options{
+		Workstation:        cfg.Workstation,
+		CheckpointEvery:    cfg.Ledger.CheckpointEvery,
+		CheckpointInterval: cfg.Ledger.CheckpointInterval.Duration,
+		Check:              ledgerCheck,
+	})
+}
+
 // newKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
 // that will not load is logged and skipped, so one broken driver does not hide the others; none
 // at all is an error.
-func newKeys(cfg *config.Config, log *slog.Logger) (*usecase.Keys, func(), error) {
+func newKeys(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*usecase.Keys, func(), error) {
 	var mods []*device.Module
 	var errs []error
 	for _, p := range cfg.Device.Modules {
@@ -127,6 +157,7 @@ func newKeys(cfg *config.Config, log *slog.Logger) (*usecase.Keys, func(), error
 	if err != nil {
 		return nil, nil, err
 	}
+	host, _ := os.Hostname()
 	keys := usecase.NewKeys(usecase.KeysConfig{
 		Watch:        device.WatchConfig{Modules: mods, KnownKeys: known, Interval: cfg.Device.PollInterval.Duration, NoUSB: cfg.Demo.Enabled},
 		Policy:       device.PINPolicy{MaxAge: time.Duration(cfg.Device.PINMaxAgeDays) * 24 * time.Hour, ChangeInitial: *cfg.Device.ChangeInitialPIN},
@@ -135,6 +166,9 @@ func newKeys(cfg *config.Config, log *slog.Logger) (*usecase.Keys, func(), error
 		SealKeyID:    cfg.Seal.KeyID,
 		SealKeyLabel: cfg.Seal.KeyLabel,
 		Log:          log,
+		Ledger:       led,
+		Workstation:  cfg.Workstation,
+		Host:         host,
 	})
 	return keys, func() {
 		keys.Close()

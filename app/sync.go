@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
@@ -28,7 +29,7 @@ func (l *syncLink) Close() {
 // openSync connects the workstation to its server: the configured one, or in a demo workspace a
 // hub run in-process on 127.0.0.1 with sample documents. It returns nil, nil when no server is
 // configured: the workstation then works offline with what it has.
-func openSync(cfg *config.Config, ledger upstream.LedgerSource, log *slog.Logger) (*syncLink, error) {
+func openSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*syncLink, error) {
 	l := &syncLink{}
 	var (
 		url    string
@@ -73,8 +74,12 @@ func openSync(cfg *config.Config, ledger upstream.LedgerSource, log *slog.Logger
 	l.close = append(l.close, func() { st.Close() })
 	l.Store = st
 	opt := upstream.SyncOptions{PullEvery: cfg.Upstream.PullEvery.Duration}
-	if ledger != nil {
-		opt.Ledger = ledger
+	if led != nil {
+		opt.Ledger = led
+		// The server's co-signature is what stops a rollback of the ledger file.
+		opt.OnCosigned = func(cp ledger.Checkpoint, sig []byte) error {
+			return led.SetCosigned(ledger.SignedCheckpoint{Checkpoint: cp}, sig)
+		}
 	}
 	l.Syncer = upstream.NewSyncer(c, st, opt)
 	return l, nil

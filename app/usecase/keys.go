@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
 
 // KeysConfig wires the key use case to the device layer.
@@ -27,6 +29,11 @@ type KeysConfig struct {
 	Log                     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Ledger records every key event (RULES.md 12-13); nil records nothing (tests of the key
+	// alone). Login unlocks it with the seal key's slot, removal and logout lock it again.
+	Ledger *ledger.Ledger
+	// Workstation and Host say where, in the ledger's records.
+	Workstation, Host string
 }
 
 // Keys follows the seal key from insertion to login and back: it consumes the device watcher's
@@ -72,6 +79,7 @@ func (k *Keys) handle(ev device.Event) {
 		if s.Phase == NoKey {
 			k.log.Info("seal key inserted", "token", ev.Token.Label, "serial", ev.Token.Serial)
 			s.Phase, s.Token, s.Removed = KeyPresent, ev.Token, false
+			defer k.record(ledger.KindKeyInserted, ev.Token, "")
 		}
 	case device.Changed:
 		if s.Phase != NoKey && sameToken(s.Token, ev.Token) {
@@ -82,6 +90,7 @@ func (k *Keys) handle(ev device.Event) {
 			k.log.Info("seal key removed", "token", ev.Token.Label, "serial", ev.Token.Serial, "was_logged_in", s.Phase == LoggedIn)
 			wasIn := s.Phase == LoggedIn
 			k.endSession()
+			defer k.record(ledger.KindKeyRemoved, ev.Token, "")
 			*s = KeyState{Phase: NoKey, Removed: wasIn, USBNote: s.USBNote}
 		}
 	}
@@ -90,6 +99,23 @@ func (k *Keys) handle(ev device.Event) {
 
 func sameToken(a, b device.TokenInfo) bool {
 	return a.Module == b.Module && a.Serial == b.Serial && a.Label == b.Label
+}
+
+// record writes an event to the ledger. Failing to record is logged, not returned: the event
+// itself (a key pulled out, a wrong PIN) has happened either way, and the ledger's own checks
+// raise the alarm if its file is in trouble.
+func (k *Keys) record(kind ledger.Kind, tok device.TokenInfo, reason string) {
+	if k.cfg.Ledger == nil {
+		return
+	}
+	r := ledger.Record{Kind: kind, Time: k.cfg.Now(), Workstation: k.cfg.Workstation, Host: k.cfg.Host,
+		Token: tok.Serial, Reason: reason}
+	if kind == ledger.KindLoginOK || kind == ledger.KindPINChanged {
+		r.Custodian = k.cfg.Custodian
+	}
+	if err := k.cfg.Ledger.Note(r); err != nil {
+		k.log.Error("writing to the ledger", "kind", string(kind), "error", err.Error())
+	}
 }
 
 // State is the current snapshot.
@@ -154,6 +180,7 @@ func (k *Keys) Login(pin string) error {
 		}
 		k.log.Warn("login failed", "token", tok.Label, "serial", tok.Serial, "error", err.Error())
 		k.unlockAndNotify()
+		k.record(ledger.KindLoginFailed, tok, err.Error())
 		return err
 	}
 	seal, serr := k.pickSeal(sess)
@@ -180,7 +207,31 @@ func (k *Keys) Login(pin string) error {
 		k.log.Warn("no seal on the key", "token", tok.Label, "error", serr.Error())
 	}
 	k.unlockAndNotify()
+	k.unlockLedger(sess, seal)
+	k.record(ledger.KindLoginOK, tok, "")
 	return nil
+}
+
+// unlockLedger opens the ledger's key slot with the seal key: ECDH for an EC key, RSA-OAEP for
+// an RSA one. A custodian without a slot can still log in (the events are sealed to the slots'
+// public keys until someone who has one logs in); the log says a handover is due.
+func (k *Keys) unlockLedger(sess *device.Session, seal *device.SealKey) {
+	if k.cfg.Ledger == nil || seal == nil {
+		return
+	}
+	var h interface{ Public() crypto.PublicKey }
+	var err error
+	if _, isEC := seal.Public.(*ecdsa.PublicKey); isEC {
+		h, err = sess.ECDH(*seal)
+	} else {
+		h, err = sess.Decrypter(*seal)
+	}
+	if err == nil {
+		err = k.cfg.Ledger.Unlock(h)
+	}
+	if err != nil {
+		k.log.Warn("the ledger stays locked for this custodian", "error", err.Error())
+	}
 }
 
 // pickSeal finds the configured seal key, or the first key with a certificate.
@@ -225,6 +276,7 @@ func (k *Keys) ChangePIN(oldPIN, newPIN string) error {
 		k.log.Error("recording the PIN change date", "error", err.Error())
 	}
 	k.log.Info("PIN changed", "token", tok.Label, "serial", tok.Serial)
+	k.record(ledger.KindPINChanged, tok, "")
 	k.mu.Lock()
 	if k.sess == sess {
 		k.state.PINChange = device.PINChange{}
@@ -247,8 +299,11 @@ func (k *Keys) Logout() {
 	k.unlockAndNotify()
 }
 
-// endSession closes the PKCS#11 session; k.mu is held.
+// endSession closes the PKCS#11 session and locks the ledger; k.mu is held.
 func (k *Keys) endSession() {
+	if k.cfg.Ledger != nil {
+		k.cfg.Ledger.Lock()
+	}
 	if k.sess != nil {
 		_ = k.sess.Close() // after removal the token is gone: nothing more to close
 		k.sess, k.seal = nil, nil

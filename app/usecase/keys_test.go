@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/device/softhsmtest"
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
 
 // start makes a SoftHSM token and runs the key use case over it, polling fast.
@@ -156,5 +160,75 @@ func TestForcedPINChange(t *testing.T) {
 	}
 	if got := k.State().PINChange.Kind; got != device.PINTooOld {
 		t.Fatalf("after 61 days: %v, want PINTooOld", got)
+	}
+}
+
+// TestKeyEventsGoToTheLedger checks that the key's life is written to a real ledger, that a
+// login unlocks the ledger through the token's own key slot, and that the PIN never appears.
+func TestKeyEventsGoToTheLedger(t *testing.T) {
+	tok := softhsmtest.New(t)
+	m := tok.Open(t)
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	led, err := ledger.Create(path, []ledger.Recipient{{Public: tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"}},
+		ledger.Options{Workstation: "WS-1", Check: ledger.CheckFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	led.Lock()
+	ages, _ := device.LoadPINAges(t.TempDir())
+	k := usecase.NewKeys(usecase.KeysConfig{
+		Watch: device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
+		Ages:  ages, Custodian: "张伟", SealKeyID: "454301", Ledger: led, Workstation: "WS-1", Host: "host-1",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { k.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; k.Close() }()
+
+	waitPhase(t, k, usecase.KeyPresent)
+	if err := k.Login("000000"); err == nil {
+		t.Fatal("wrong PIN accepted")
+	}
+	if led.Unlocked() {
+		t.Fatal("a wrong PIN unlocked the ledger")
+	}
+	if err := k.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	if !led.Unlocked() {
+		t.Fatal("login did not unlock the ledger with the token's key slot")
+	}
+	tok.Remove()
+	waitPhase(t, k, usecase.NoKey)
+	if led.Unlocked() {
+		t.Fatal("the ledger stayed unlocked after the key was pulled")
+	}
+
+	// Events written while the ledger is locked wait sealed to the slots' public keys; the
+	// next login folds them into the chain, so everything reads back in order.
+	tok.Insert()
+	waitPhase(t, k, usecase.KeyPresent)
+	if err := k.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	if err := led.Records(1, func(r ledger.Record) error {
+		kinds = append(kinds, string(r.Kind))
+		if strings.Contains(string(r.Raw), tok.UserPIN) || strings.Contains(string(r.Raw), "000000") {
+			t.Errorf("record %d holds a PIN: %s", r.Seq, r.Raw)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(kinds, " ")
+	for _, want := range []string{"key.inserted", "login.failed", "login.ok", "key.removed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ledger kinds %q lack %s", got, want)
+		}
+	}
+	if strings.Index(got, "login.failed") > strings.Index(got, "login.ok") {
+		t.Errorf("ledger order %q: the failed login must come before the good one", got)
 	}
 }
