@@ -8,7 +8,7 @@ build_pkgs="gcc pkg-config libgl1-mesa-dev xorg-dev libusb-1.0-0-dev"
 # Run: the demo token (SoftHSM2) and the PKCS#11 tool for looking at tokens.
 run_pkgs="softhsm2 opensc"
 # Test: outside PDF validators, NSS tools for pdfsig signing, a display for window screenshots.
-test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools xvfb xdotool imagemagick x11-utils"
+test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools openssl xvfb xdotool imagemagick x11-utils"
 
 want="$build_pkgs $run_pkgs"
 [ "${1:-}" = "--test" ] && want="$want $test_pkgs"
