@@ -4,6 +4,8 @@
 # as it would on a workstation with no CJK font of its own.
 #   scripts/screenshot.sh [OUT.png] [--check]
 # --check fails unless the window is titled "SealKeeper … 演示/DEMO" and the picture has content.
+# With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
+# PIN and saves the logged-in screen too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -60,4 +62,17 @@ if [ "$check" = "--check" ]; then
   red=$(convert "$out" -fx 'r>0.8 && g<0.15 && b<0.2' -format '%[fx:mean]' info:)
   awk -v r="$red" 'BEGIN { exit !(r > 0.001) }' || { echo "screenshot: no seal-red pixels: the key screen did not draw" >&2; exit 1; }
   echo "screenshot: check passed (title, content sd $sd, red share $red)"
+fi
+
+if [ -n "${LOGIN_SHOT:-}" ]; then
+  # The login button is the only primary-blue area below the tabs.
+  read -r bw bh bx by < <(convert "$out" -crop 1100x520+0+120 +repage -fuzz 6% -fill white +opaque 'srgb(41,111,246)' \
+    -fill black -opaque 'srgb(41,111,246)' -negate -trim -format '%w %h %X %Y\n' info:)
+  DISPLAY="$display" xdotool mousemove $((bx + bw / 2)) $((120 + by + bh / 2)) click 1
+  sleep 1
+  DISPLAY="$display" xdotool type --delay 50 "$(cat "$tmp/home/.local/share/sealkeeper/demo/demo-pin")"
+  DISPLAY="$display" xdotool key Return
+  sleep 2
+  DISPLAY="$display" import -window root -crop 1100x720+0+0 +repage "$LOGIN_SHOT"
+  echo "screenshot: logged-in window saved to $LOGIN_SHOT"
 fi
