@@ -24,6 +24,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ var (
 
 // SignFile stamps the file at in and writes the result to out atomically. An existing out is
 // refused unless overwrite is set; in and out must differ.
+//
+// pdfcpu's validation of the input runs while the input is hashed and the stamped file is read
+// back, and the key is asked for a signature only when all three have succeeded.
 func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) (*Result, error) {
 	if sameFile(in, out) {
 		return nil, fmt.Errorf("%s: the output must be another file than the input (the input is never modified)", out)
@@ -92,39 +96,6 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 			return nil, fmt.Errorf("%s already exists; choose another name or allow overwriting (--force)", out)
 		}
 	}
-	if st, err := os.Stat(in); err == nil && st.Size() <= smallFile {
-		return signSmallFile(ctx, in, out, req)
-	}
-	res, size, mtime, err := signFile(ctx, in, req)
-	if err != nil {
-		return nil, err
-	}
-	// The parse is garbage now; the output is the input read once more plus the update, in
-	// one buffer so that it is written in one piece, atomically.
-	f, err := os.Open(in)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	full := make([]byte, size+int64(len(res.Update)))
-	if _, err := io.ReadFull(f, full[:size]); err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", in, err)
-	}
-	if st, err := f.Stat(); err != nil || st.Size() != size || !st.ModTime().Equal(mtime) {
-		return nil, fmt.Errorf("%s changed while it was being stamped; try again", in)
-	}
-	copy(full[size:], res.Update)
-	if err := atomic.WriteFile(out, full, 0o644); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	return res, nil
-}
-
-// smallFile is the size up to which SignFile reads the input into memory at once: the parser
-// then does not pay a system call per object, and the output reuses the buffer.
-const smallFile = 32 << 20
-
-func signSmallFile(ctx context.Context, in, out string, req Request) (*Result, error) {
 	f, err := os.Open(in)
 	if err != nil {
 		return nil, err
@@ -134,16 +105,40 @@ func signSmallFile(ctx context.Context, in, out string, req Request) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	if st.Size() <= smallFile {
+		return signSmallFile(ctx, f, st, in, out, req)
+	}
+	// A large file is not held: pdfcpu reads what it needs, the digest streams through the
+	// file, and the output is a copy of the file followed by the update.
+	doc, err := pdfinspect.Parse(in, f, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	res, err := sign(ctx, doc, f, req, doc.Validate)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeCopy(out, f, st, res.Update); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// smallFile is the size up to which SignFile reads the input into memory at once: the parser
+// then does not pay a system call per object, and the output reuses the buffer.
+var smallFile int64 = 32 << 20
+
+func signSmallFile(ctx context.Context, f *os.File, st os.FileInfo, in, out string, req Request) (*Result, error) {
 	size := st.Size()
 	buf := make([]byte, size, size+256<<10)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", in, err)
 	}
-	doc, err := pdfinspect.Read(in, bytes.NewReader(buf), size)
+	doc, err := pdfinspect.Parse(in, bytes.NewReader(buf), size)
 	if err != nil {
 		return nil, err
 	}
-	res, err := Sign(ctx, doc, bytes.NewReader(buf), req)
+	res, err := sign(ctx, doc, bytes.NewReader(buf), req, doc.Validate)
 	if err != nil {
 		return nil, err
 	}
@@ -153,31 +148,55 @@ func signSmallFile(ctx context.Context, in, out string, req Request) (*Result, e
 	return res, nil
 }
 
-// signFile signs the file without holding its bytes: pdfcpu reads what it needs and the
-// digest streams through the file.
-func signFile(ctx context.Context, in string, req Request) (*Result, int64, time.Time, error) {
-	f, err := os.Open(in)
+// writeCopy writes the input followed by the update to out atomically (temp file in the same
+// folder, fsync, rename, fsync of the folder) without holding the input in memory: the kernel
+// copies it (copy_file_range where the file system has it). It refuses when the input changed
+// since st was taken.
+func writeCopy(out string, in *os.File, st os.FileInfo, upd []byte) (err error) {
+	dir := filepath.Dir(out)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
-		return nil, 0, time.Time{}, err
+		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%s: reading: %w", in.Name(), err)
+	}
+	n, err := io.Copy(tmp, io.LimitReader(in, st.Size()))
 	if err != nil {
-		return nil, 0, time.Time{}, err
+		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	doc, err := pdfinspect.Read(in, f, st.Size())
-	if err != nil {
-		return nil, 0, time.Time{}, err
+	if st2, err := in.Stat(); n != st.Size() || err != nil || st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
+		return fmt.Errorf("%s changed while it was being stamped; try again", in.Name())
 	}
-	res, err := Sign(ctx, doc, f, req)
-	if err != nil {
-		return nil, 0, time.Time{}, err
+	if _, err := tmp.Write(upd); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	// The file must not have changed between reading and signing.
-	if st2, err := f.Stat(); err != nil || st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
-		return nil, 0, time.Time{}, fmt.Errorf("%s changed while it was being stamped; try again", in)
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	return res, st.Size(), st.ModTime(), nil
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 func sameFile(a, b string) bool {
@@ -189,6 +208,13 @@ func sameFile(a, b string) bool {
 // Sign makes the incremental update that adds the seal to doc, whose bytes are in. The
 // caller appends Result.Update to the input unchanged.
 func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (res *Result, err error) {
+	return sign(ctx, doc, in, req, nil)
+}
+
+// sign is Sign; validate, when not nil, is run on doc while the input is hashed and the
+// stamped file is read back (nothing else uses doc's pdfcpu model meanwhile), and its error
+// refuses the file before the key is asked for a signature.
+func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request, validate func() error) (res *Result, err error) {
 	defer pdfinspect.Guard(doc.File, &err)
 	if err := check(doc, &req); err != nil {
 		return nil, fmt.Errorf("%s: %w", doc.File, err)
@@ -206,13 +232,25 @@ func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 	if err != nil {
 		return nil, err
 	}
-	// Read the stamped file back (with /Contents still empty: the structure is final) while
-	// the input is hashed, and only then ask the key for a signature.
-	checked := make(chan error, 1)
-	go func() { checked <- selfCheck(doc, in, bytes.Clone(upd), w.fieldName) }()
+	// Read the stamped file back (with /Contents still empty: the structure is final) and
+	// validate the input (when asked) while the input is hashed, and only then ask the key for
+	// a signature.
+	checked, valid := make(chan error, 1), make(chan error, 1)
+	go func() {
+		checked <- guarded(doc.File, func() error { return selfCheck(doc, in, bytes.Clone(upd), w.fieldName) })
+	}()
+	if validate != nil {
+		go func() { valid <- validate() }()
+	} else {
+		valid <- nil
+	}
 	h := sha256.New()
 	_, herr := io.Copy(h, io.NewSectionReader(in, 0, doc.Size))
-	if err := <-checked; err != nil {
+	verr, cerr := <-valid, <-checked
+	if verr != nil {
+		return nil, verr
+	}
+	if err := cerr; err != nil {
 		return nil, fmt.Errorf("%s: the file is damaged in a way that an added seal would not survive (%v); ask for a fresh export of the document", doc.File, err)
 	}
 	if herr != nil {
@@ -325,6 +363,9 @@ type update struct {
 	objs       map[int][]byte
 	fieldName  string
 	sigNum     int
+	// trailer is the new trailer's /Root, /Info and /ID, taken from the file's last trailer
+	// before anything else (validation) may use pdfcpu's model.
+	trailer string
 }
 
 func newUpdate(doc *pdfinspect.Document, req Request, leadingEOL bool) (*update, error) {
@@ -343,6 +384,13 @@ func newUpdate(doc *pdfinspect.Document, req Request, leadingEOL bool) (*update,
 			u.fieldName = n
 			break
 		}
+	}
+	u.trailer = " /Root " + ctx.Root.PDFString()
+	if ctx.Info != nil {
+		u.trailer += " /Info " + ctx.Info.PDFString()
+	}
+	if len(ctx.ID) == 2 {
+		u.trailer += " /ID [" + serialize(ctx.ID[0]) + " " + serialize(ctx.ID[1]) + "]"
 	}
 	if err := u.prepare(); err != nil {
 		return nil, err
@@ -589,16 +637,8 @@ func (u *update) build(capacity int) ([]byte, int, int, error) {
 		}
 		out.WriteString("\nendobj\n")
 	}
-	ctx := u.doc.Context()
 	size := u.next
-	trailer := fmt.Sprintf("/Size %d /Root %s", size, ctx.Root.PDFString())
-	if ctx.Info != nil {
-		trailer += " /Info " + ctx.Info.PDFString()
-	}
-	if len(ctx.ID) == 2 {
-		trailer += " /ID [" + serialize(ctx.ID[0]) + " " + serialize(ctx.ID[1]) + "]"
-	}
-	trailer += fmt.Sprintf(" /Prev %d", u.doc.StartXRef)
+	trailer := fmt.Sprintf("/Size %d%s /Prev %d", size, u.trailer, u.doc.StartXRef)
 	if !u.doc.XRefStream {
 		xref := base + int64(out.Len())
 		out.WriteString("xref\n")
@@ -738,6 +778,13 @@ func selfCheck(doc *pdfinspect.Document, in io.ReaderAt, upd []byte, field strin
 		}
 	}
 	return errors.New("the new signature field does not read back")
+}
+
+// guarded runs f and turns a panic into an error naming the file (a goroutine's panic is not
+// recovered by its caller's Guard).
+func guarded(name string, f func() error) (err error) {
+	defer pdfinspect.Guard(name, &err)
+	return f()
 }
 
 // concat reads a followed by b without copying either.

@@ -97,7 +97,9 @@ func Guard(name string, err *error) {
 	}
 }
 
-// ReadFile reads and inspects a PDF file.
+// ReadFile reads and inspects a PDF file. A file up to 32 MB is read into memory first: pdfcpu
+// then does not pay a system call per object (a fifth of its reading time on 2000 pages); a
+// larger one is read where it lies.
 func ReadFile(path string) (*Document, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -108,8 +110,17 @@ func ReadFile(path string) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
+	if size := st.Size(); size <= inMemory {
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return nil, fmt.Errorf("%s: reading: %w", path, err)
+		}
+		return Read(path, bytes.NewReader(buf), size)
+	}
 	return Read(path, f, st.Size())
 }
+
+const inMemory = 32 << 20
 
 // Read inspects a PDF of the given size and validates it with pdfcpu. name is used in errors
 // only.
@@ -151,11 +162,13 @@ func read(name string, r io.ReaderAt, size int64, validate bool) (doc *Document,
 	if ctx.Encrypt != nil || ctx.E != nil {
 		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
 	}
-	if err := validateIf(validate, ctx); err != nil {
-		return nil, fmt.Errorf("%s: the PDF does not pass validation: %v; ask for a fresh export", name, err)
-	}
 	d := &Document{ctx: ctx}
 	d.File, d.Size = name, size
+	if validate {
+		if err := d.validate(); err != nil {
+			return nil, err
+		}
+	}
 	d.Version = ctx.VersionString()
 	if d.StartXRef, d.XRefStream, err = lastXRef(r, size, tail); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -471,9 +484,17 @@ func (d *Document) sigDocMDP() *types.IndirectRef {
 	return nil
 }
 
-func validateIf(validate bool, ctx *model.Context) error {
-	if !validate {
-		return nil
+// Validate runs pdfcpu's validation on a document that Parse read, with the refusal that Read
+// gives. It may change pdfcpu's model (relaxed validation repairs small faults), so nothing else
+// may use d.Context() while it runs.
+func (d *Document) Validate() (err error) {
+	defer Guard(d.File, &err)
+	return d.validate()
+}
+
+func (d *Document) validate() error {
+	if err := api.ValidateContext(d.ctx); err != nil {
+		return fmt.Errorf("%s: the PDF does not pass validation: %v; ask for a fresh export", d.File, err)
 	}
-	return api.ValidateContext(ctx)
+	return nil
 }

@@ -1,0 +1,22 @@
+package stamp
+
+import (
+	"context"
+	"io"
+
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+)
+
+// SetSmallFile changes the size up to which SignFile holds the input in memory, so that tests
+// reach the path for large files with small ones; restore puts it back.
+func SetSmallFile(n int64) (restore func()) {
+	old := smallFile
+	smallFile = n
+	return func() { smallFile = old }
+}
+
+// SignValidating signs a document that pdfinspect.Parse read, validating it while the input
+// is hashed, as SignFile does.
+func SignValidating(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (*Result, error) {
+	return sign(ctx, doc, in, req, doc.Validate)
+}

@@ -1,0 +1,103 @@
+package stamp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/pades/padestest"
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+)
+
+// countingSigner counts the signatures asked of the key.
+type countingSigner struct {
+	crypto.Signer
+	n atomic.Int32
+}
+
+func (s *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s.n.Add(1)
+	return s.Signer.Sign(r, digest, opts)
+}
+
+// SignFile validates the input while it hashes it: a file that pdfcpu's validation refuses is
+// refused before the key signs, whether the file is held in memory or not, and no output is
+// written.
+func TestSignFileRefusesInvalidBeforeSigning(t *testing.T) {
+	id := padestest.NewIdentity(t, padestest.ECDSA)
+	data := pdftest.PDF(pdftest.Options{Pages: 2, Rotate: []int{45, 0}}) // /Rotate 45 fails validation
+	if _, err := pdfinspect.Read("bad.pdf", bytes.NewReader(data), int64(len(data))); err == nil {
+		t.Fatal("the test file passes validation")
+	}
+	doc, err := pdfinspect.Parse("bad.pdf", bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, large := range []bool{false, true} {
+		if large {
+			defer stamp.SetSmallFile(0)()
+		}
+		dir := t.TempDir()
+		in, out := filepath.Join(dir, "bad.pdf"), filepath.Join(dir, "out.pdf")
+		os.WriteFile(in, data, 0o644)
+		req := request(id, centre(t, doc, 2))
+		cs := &countingSigner{Signer: id.Signer}
+		req.Signer = cs
+		_, err := stamp.SignFile(context.Background(), in, out, false, req)
+		if err == nil || !strings.Contains(err.Error(), "does not pass validation") || !strings.Contains(err.Error(), in) {
+			t.Errorf("large=%v: %v", large, err)
+		}
+		if n := cs.n.Load(); n != 0 {
+			t.Errorf("large=%v: the key signed %d times", large, n)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("large=%v: an output was written", large)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Errorf("large=%v: left %d files", large, len(entries))
+		}
+	}
+}
+
+// The path for files over smallFile streams the input into the output; the result is the
+// same as in memory: the input untouched, the output valid everywhere, stamping twice works.
+func TestSignFileLarge(t *testing.T) {
+	defer stamp.SetSmallFile(0)()
+	id := padestest.NewIdentity(t, padestest.RSA)
+	for _, stream := range []bool{false, true} {
+		dir := t.TempDir()
+		in, mid, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "mid.pdf"), filepath.Join(dir, "out.pdf")
+		orig := pdftest.PDF(pdftest.Options{Pages: 3, XRefStream: stream, Scanned: true})
+		os.WriteFile(in, orig, 0o644)
+		req := request(id, centre(t, read(t, orig), 2))
+		cs := &countingSigner{Signer: id.Signer}
+		req.Signer = cs
+		res, err := stamp.SignFile(context.Background(), in, mid, false, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs.n.Load() != 1 {
+			t.Errorf("the key signed %d times", cs.n.Load())
+		}
+		got, _ := os.ReadFile(mid)
+		if !bytes.Equal(got, append(append([]byte{}, orig...), res.Update...)) {
+			t.Fatal("the output is not the input followed by the update")
+		}
+		if b, _ := os.ReadFile(in); !bytes.Equal(b, orig) {
+			t.Fatal("the input changed")
+		}
+		req.Signer = id.Signer
+		if _, err := stamp.SignFile(context.Background(), mid, out, false, req); err != nil {
+			t.Fatal(err)
+		}
+		checkAll(t, out, 2, id.Root)
+	}
+}
