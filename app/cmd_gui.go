@@ -55,8 +55,10 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
 
+	var problems []error
 	led, err := openLedger(cfg)
 	if err != nil {
+		problems = append(problems, err)
 		// The window still opens so the custodian sees the key; nothing can be stamped or
 		// recorded until the administrator has looked at the ledger file.
 		log.Error("ledger", "error", err.Error())
@@ -80,6 +82,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		// The window still opens: stamping offline within policy is allowed, and the status
 		// bar says offline. The reason goes to the log for the administrator.
 		log.Error("server link", "error", err.Error())
+		problems = append(problems, fmt.Errorf("working offline: %w", err))
 		fmt.Fprintf(stderr, "sealkeeper: working offline: %v\n", err)
 	}
 	var syncSvc ui.SyncService
@@ -104,6 +107,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		},
 		ConfigPath: cfg.Path(),
 		DataDir:    cfg.Data(),
+		Problems:   problems,
 	})
 	u.ShowAndRun()
 	u.Close()

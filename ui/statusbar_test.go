@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,4 +45,17 @@ func TestStatusBarFollowsTheServer(t *testing.T) {
 	srv.Close()
 	_ = syncer.SyncOnce(context.Background()) // fails: nobody listens any more
 	eventually(t, u, "offline after the hub went away", func() bool { return strings.HasPrefix(u.bar.sync.Text, "Offline") })
+}
+
+// TestStartupProblemsAreShown: a problem found while starting (here: a ledger file moved aside)
+// is put in front of the custodian in a dialog, not only in the log.
+func TestStartupProblemsAreShown(t *testing.T) {
+	u, _, _ := window(t, LangEnglish, device.PINPolicy{})
+	u.opt.Problems = []error{errors.New("ledger /data/ledger.db is damaged and was moved aside to /data/ledger.db.corrupt-1")}
+	u.mu.Lock()
+	u.showProblems()
+	u.mu.Unlock()
+	if u.problems == nil || u.win.Canvas().Overlays().Top() == nil {
+		t.Fatal("no dialog shows the start-up problem")
+	}
 }

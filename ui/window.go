@@ -3,10 +3,12 @@
 package ui
 
 import (
+	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
@@ -43,6 +45,9 @@ type Options struct {
 	SaveLanguage func(lang string) error
 	ConfigPath   string
 	DataDir      string
+	// Problems found while starting (a ledger file moved aside, no server): shown to the
+	// custodian in a dialog when the window opens, so nothing fails silently.
+	Problems []error
 }
 
 // UI is the main window and its screens.
@@ -57,6 +62,7 @@ type UI struct {
 	tabs *container.AppTabs
 
 	stopSync func()
+	problems dialog.Dialog
 }
 
 // New builds the main window. Call ShowAndRun (or, in tests, use Window).
@@ -106,7 +112,23 @@ func (u *UI) do(fn func()) {
 func (u *UI) Window() fyne.Window { return u.win }
 
 // ShowAndRun shows the window and runs the event loop until it is closed.
-func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+func (u *UI) ShowAndRun() {
+	u.showProblems()
+	u.win.ShowAndRun()
+}
+
+// showProblems puts the start-up problems in front of the custodian.
+func (u *UI) showProblems() {
+	if len(u.opt.Problems) == 0 {
+		return
+	}
+	var msg []string
+	for _, p := range u.opt.Problems {
+		msg = append(msg, p.Error())
+	}
+	u.problems = dialog.NewInformation(u.tr.T("error.title"), strings.Join(msg, "\n\n"), u.win)
+	u.problems.Show()
+}
 
 func (u *UI) title() string {
 	t := u.tr.T("app.title")
