@@ -22,6 +22,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tjfoc/gmsm/sm3"
+
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 )
 
@@ -673,26 +675,43 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 	b.FillPercent = 1.0
 	in := tx.Bucket(bucketIntents)
 	seqs := make([]uint64, 0, len(recs))
+	// Per batch, not per record: one read of the random source for every nonce, one JSON
+	// encoder and one hash state reused across records. Each envelope is built in one
+	// allocation (bbolt keeps the value until commit) and sealed in place behind its header.
+	nonces := make([]byte, NonceSize*len(recs))
+	if _, err := rand.Read(nonces); err != nil {
+		return nil, err
+	}
+	var enc recordEncoder
+	h := sm3.New()
+	var ad [8 + HashSize]byte
+	overhead := l.aead.Overhead()
 	for i := range recs {
 		r := recs[i]
 		if r.Workstation == "" {
 			r.Workstation = l.workstation
 		}
-		pt, err := r.encode()
+		pt, err := enc.encode(&r)
 		if err != nil {
 			return nil, err
 		}
-		e := Envelope{Seq: c.size + 1, PrevHash: c.head}
-		if _, err := rand.Read(e.Nonce[:]); err != nil {
-			return nil, err
+		seq := c.size + 1
+		n := len(pt) + overhead
+		if n > MaxCiphertext {
+			return nil, fmt.Errorf("ledger record %d: ciphertext of %d bytes is over the %d-byte limit", seq, n, MaxCiphertext)
 		}
-		e.Ciphertext = l.aead.Seal(nil, e.Nonce[:], pt, e.AssociatedData())
-		raw, err := e.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
+		nonce := nonces[i*NonceSize : (i+1)*NonceSize]
+		// "SKE1" ‖ seq ‖ prevHash ‖ nonce ‖ len ‖ ciphertext, as Envelope.MarshalBinary.
+		raw := make([]byte, envelopeHead, envelopeHead+n)
+		copy(raw, envelopeMagic)
+		binary.BigEndian.PutUint64(raw[4:12], seq)
+		copy(raw[12:12+HashSize], c.head[:])
+		copy(raw[12+HashSize:], nonce)
+		binary.BigEndian.PutUint32(raw[envelopeHead-4:envelopeHead], uint32(n))
+		copy(ad[:], raw[4:12+HashSize]) // seq ‖ prevHash, as Envelope.AssociatedData
+		raw = l.aead.Seal(raw, nonce, pt, ad[:])
 		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], e.Seq)
+		binary.BigEndian.PutUint64(k[:], seq)
 		if err := b.Put(k[:], raw); err != nil {
 			return nil, err
 		}
@@ -701,7 +720,7 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 			if err := in.Put(k[:], nil); err != nil {
 				return nil, err
 			}
-			c.opened = append(c.opened, e.Seq)
+			c.opened = append(c.opened, seq)
 		case KindStampDone, KindStampFailed:
 			if r.Intent != 0 {
 				var ik [8]byte
@@ -712,8 +731,12 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 				c.settled = append(c.settled, r.Intent)
 			}
 		}
-		c.size, c.head = e.Seq, entryHash(raw)
-		seqs = append(seqs, e.Seq)
+		h.Reset()
+		h.Write([]byte{0x00})
+		h.Write(raw)
+		c.size = seq
+		h.Sum(c.head[:0]) // the entry hash, SM3(0x00 ‖ raw), as Envelope.Hash
+		seqs = append(seqs, seq)
 	}
 	return seqs, nil
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -126,23 +127,55 @@ func (r Record) Known() bool {
 	return r.Schema <= SchemaVersion && knownKinds[r.Kind]
 }
 
-func (r *Record) encode() ([]byte, error) {
+// prepare fills what encode defaults: schema version, time (UTC).
+func (r *Record) prepare() error {
 	if r.Schema == 0 {
 		r.Schema = SchemaVersion
 	}
 	if r.Kind == "" {
-		return nil, fmt.Errorf("ledger record has no kind")
+		return fmt.Errorf("ledger record has no kind")
 	}
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
 	r.Time = r.Time.UTC()
+	return nil
+}
+
+func (r *Record) encode() ([]byte, error) {
+	if err := r.prepare(); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
 	r.Raw = b
 	return b, nil
+}
+
+// recordEncoder encodes records into one reused buffer, for batches whose plaintext is only
+// read once (sealed) before the next record: the bytes are json.Marshal's, without its
+// per-record copy. r.Raw is not set.
+type recordEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// encode returns r's plaintext, valid until the next call.
+func (e *recordEncoder) encode(r *Record) ([]byte, error) {
+	if err := r.prepare(); err != nil {
+		return nil, err
+	}
+	if e.enc == nil {
+		e.enc = json.NewEncoder(&e.buf) // escapes HTML like json.Marshal
+	}
+	e.buf.Reset()
+	if err := e.enc.Encode(r); err != nil {
+		return nil, err
+	}
+	b := e.buf.Bytes()
+	return b[:len(b)-1], nil // Encode adds a newline; Marshal does not
 }
 
 func decodeRecord(seq uint64, pt []byte) (Record, error) {

@@ -150,6 +150,8 @@ func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint6
 	const batch = 4096
 	items := make([]scanItem, 0, batch)
 	expect, head := from, prev
+	const releaseEvery = 8 // batches between releases of the memory map's pages
+	flushes := 0
 	flush := func() error {
 		var wg sync.WaitGroup
 		for wi, w := range workers {
@@ -194,6 +196,12 @@ func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint6
 			expect++
 		}
 		items = items[:0]
+		// The records checked so far will not be read again by this scan: every few batches,
+		// let their pages of the memory map go, so a scan's resident memory stays at a few
+		// batches' pages (about 10 MB) instead of growing to the size of the file.
+		if flushes++; flushes%releaseEvery == 0 {
+			releaseMapped(tx)
+		}
 		return nil
 	}
 	c := b.Cursor()
@@ -217,16 +225,6 @@ func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint6
 		last = from - 1
 	}
 	return last, head, nil
-}
-
-// entryHash is Envelope.Hash over an envelope's encoding: SM3(0x00 ‖ raw).
-func entryHash(raw []byte) [HashSize]byte {
-	h := sm3.New()
-	h.Write([]byte{0x00})
-	h.Write(raw)
-	var out [HashSize]byte
-	h.Sum(out[:0])
-	return out
 }
 
 // entryHashAt returns the entry hash of the record stored at seq.
