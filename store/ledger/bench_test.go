@@ -23,11 +23,11 @@ import (
 // BenchmarkAppendVsRaw measures durable appends (fsync on every commit) through the ledger and,
 // interleaved in the same run, raw bbolt commits of the same records' JSON unencrypted under the
 // same keys: the ledger's cost of encryption, chaining and checkpoints. Each op is one commit of
-// 1 or 100 records on each side.
+// 1, 2 (a stamp intent with its result is written as 2), 10 or 100 records on each side.
 //
 //	go test -run XXX -bench AppendVsRaw -benchtime 300x ./store/ledger
 func BenchmarkAppendVsRaw(b *testing.B) {
-	for _, batch := range []int{1, 100} {
+	for _, batch := range []int{1, 2, 10, 100} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			dir := b.TempDir()
 			l, err := ledger.Create(filepath.Join(dir, "ledger.db"), recipients(), ledger.Options{Workstation: "bench", Signer: testKeys.seal})

@@ -63,6 +63,26 @@ func CheckFile(path string) (err error) {
 	defer db.Close()
 	var problems []string
 	err = db.View(func(tx *bolt.Tx) error {
+		// tx.Check reads every page once: let the pages it has read go from this process
+		// every so often, so checking a large ledger does not keep the whole file resident
+		// (see releaseMapped; a page read again is faulted in from the page cache).
+		// The releaser has stopped before the transaction ends: advice on an address range
+		// that is no longer this file's map could drop other memory.
+		done, stopped := make(chan struct{}), make(chan struct{})
+		defer func() { close(done); <-stopped }()
+		go func() {
+			defer close(stopped)
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					releaseMapped(tx)
+				}
+			}
+		}()
 		for e := range tx.Check() {
 			problems = append(problems, e.Error())
 			if len(problems) >= 20 {

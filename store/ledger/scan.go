@@ -147,13 +147,15 @@ func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint6
 		}
 		workers[i] = w
 	}
+	// Batches are pipelined: the workers hash and open batch k+1 while this goroutine runs
+	// the order checks on batch k and gathers batch k+2, so no core waits on the serial part.
+	// The workers always finish before run returns (their items point into the memory map).
 	const batch = 4096
-	items := make([]scanItem, 0, batch)
-	expect, head := from, prev
-	const releaseEvery = 8 // batches between releases of the memory map's pages
-	flushes := 0
-	flush := func() error {
-		var wg sync.WaitGroup
+	bufs := [2][]scanItem{make([]scanItem, 0, batch), make([]scanItem, 0, batch)}
+	cur := 0 // index of the buffer being gathered
+	var inflight []scanItem
+	var wg sync.WaitGroup
+	start := func(items []scanItem) {
 		for wi, w := range workers {
 			wg.Add(1)
 			go func() {
@@ -163,7 +165,11 @@ func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint6
 				}
 			}()
 		}
-		wg.Wait()
+	}
+	expect, head := from, prev
+	const releaseEvery = 8 // batches between releases of the memory map's pages
+	checked := 0
+	serial := func(items []scanItem) error {
 		for i := range items {
 			it := &items[i]
 			if len(it.key) == 8 {
@@ -195,30 +201,54 @@ func (s *scanner) run(tx *bolt.Tx, from uint64, prev [HashSize]byte) (last uint6
 			head, last = it.hash, it.seq
 			expect++
 		}
-		items = items[:0]
 		// The records checked so far will not be read again by this scan: every few batches,
 		// let their pages of the memory map go, so a scan's resident memory stays at a few
-		// batches' pages (about 10 MB) instead of growing to the size of the file.
-		if flushes++; flushes%releaseEvery == 0 {
+		// batches' pages (about 10 MB) instead of growing to the size of the file. (A page
+		// the workers still read is faulted in again: slower, never wrong.)
+		if checked++; checked%releaseEvery == 0 {
 			releaseMapped(tx)
 		}
 		return nil
 	}
+	// flush hands the gathered batch to the workers and checks the one they finished.
+	flush := func() error {
+		wg.Wait()
+		done := inflight
+		inflight = bufs[cur]
+		start(inflight)
+		cur = 1 - cur
+		bufs[cur] = bufs[cur][:0]
+		if done == nil {
+			return nil
+		}
+		return serial(done)
+	}
+	defer wg.Wait()
 	c := b.Cursor()
-	var start [8]byte
-	binary.BigEndian.PutUint64(start[:], from)
-	for k, v := c.Seek(start[:]); k != nil; k, v = c.Next() {
+	var first [8]byte
+	binary.BigEndian.PutUint64(first[:], from)
+	for k, v := c.Seek(first[:]); k != nil; k, v = c.Next() {
 		if v == nil {
+			wg.Wait()
+			if inflight != nil {
+				if err := serial(inflight); err != nil {
+					return 0, prev, err
+				}
+			}
 			return 0, prev, &VerifyError{Path: s.path, Seq: expect, Reason: ReasonMalformed, Detail: "a nested bucket where a record should be"}
 		}
-		items = append(items, scanItem{key: k, raw: v})
-		if len(items) == batch {
+		bufs[cur] = append(bufs[cur], scanItem{key: k, raw: v})
+		if len(bufs[cur]) == batch {
 			if err := flush(); err != nil {
 				return 0, prev, err
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := flush(); err != nil { // the last partial batch goes in, the one before is checked
+		return 0, prev, err
+	}
+	wg.Wait()
+	if err := serial(inflight); err != nil {
 		return 0, prev, err
 	}
 	if last == 0 {
