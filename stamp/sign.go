@@ -24,7 +24,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +34,6 @@ import (
 	"github.com/sealkeeper/sealkeeper/stamp/pades"
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
-	"github.com/sealkeeper/sealkeeper/store/atomic"
 )
 
 // Request is one stamping.
@@ -85,9 +83,11 @@ var (
 // SignFile stamps the file at in and writes the result to out atomically. An existing out is
 // refused unless overwrite is set; in and out must differ.
 //
-// pdfcpu's validation of the input runs while the input is hashed and the stamped file is read
-// back, and the key is asked for a signature only when all three have succeeded.
-func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) (*Result, error) {
+// The work overlaps: the kernel copies the input into the output's temporary file and flushes
+// it while the input is read (on demand: only the objects a seal touches), validated by pdfcpu,
+// hashed and read back with the update; the key is asked for a signature only when all of
+// these have succeeded, and only the update is written after it.
+func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) (res *Result, err error) {
 	if sameFile(in, out) {
 		return nil, fmt.Errorf("%s: the output must be another file than the input (the input is never modified)", out)
 	}
@@ -105,99 +105,48 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() <= smallFile {
-		return signSmallFile(ctx, f, st, in, out, req)
-	}
-	// A large file is not held: pdfcpu reads what it needs, the digest streams through the
-	// file, and the output is a copy of the file followed by the update.
-	doc, err := pdfinspect.Parse(in, f, st.Size())
+	w, err := startOutput(out, in, st)
 	if err != nil {
 		return nil, err
-	}
-	res, err := sign(ctx, doc, f, req, doc.Validate)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeCopy(out, f, st, res.Update); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// smallFile is the size up to which SignFile reads the input into memory at once: the parser
-// then does not pay a system call per object, and the output reuses the buffer.
-var smallFile int64 = 32 << 20
-
-func signSmallFile(ctx context.Context, f *os.File, st os.FileInfo, in, out string, req Request) (*Result, error) {
-	size := st.Size()
-	buf := make([]byte, size, size+256<<10)
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", in, err)
-	}
-	doc, err := pdfinspect.Parse(in, bytes.NewReader(buf), size)
-	if err != nil {
-		return nil, err
-	}
-	res, err := sign(ctx, doc, bytes.NewReader(buf), req, doc.Validate)
-	if err != nil {
-		return nil, err
-	}
-	if err := atomic.WriteFile(out, append(buf, res.Update...), 0o644); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	return res, nil
-}
-
-// writeCopy writes the input followed by the update to out atomically (temp file in the same
-// folder, fsync, rename, fsync of the folder) without holding the input in memory: the kernel
-// copies it (copy_file_range where the file system has it). It refuses when the input changed
-// since st was taken.
-func writeCopy(out string, in *os.File, st os.FileInfo, upd []byte) (err error) {
-	dir := filepath.Dir(out)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			w.abort()
 		}
 	}()
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("%s: reading: %w", in.Name(), err)
+	// A file up to smallFile is read into memory at once, a larger one is mapped: either way
+	// the readers pay no system call per object, and a large file is not copied into memory.
+	var r io.ReaderAt
+	if size := st.Size(); size <= smallFile {
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return nil, fmt.Errorf("%s: reading: %w", in, err)
+		}
+		r = bytes.NewReader(buf)
+	} else {
+		m, err := mapFile(f, size)
+		if err != nil {
+			return nil, err
+		}
+		defer m.close() // after sign, whose readers have all returned
+		r = m
 	}
-	n, err := io.Copy(tmp, io.LimitReader(in, st.Size()))
+	doc, err := pdfinspect.Open(in, r, st.Size())
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
+		return nil, err
 	}
-	if st2, err := in.Stat(); n != st.Size() || err != nil || st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
-		return fmt.Errorf("%s changed while it was being stamped; try again", in.Name())
+	res, err = sign(ctx, doc, r, req, doc.Validate)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := tmp.Write(upd); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
+	if err := w.commit(res.Update); err != nil {
+		return nil, err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return res, nil
 }
+
+// smallFile is the size up to which SignFile reads the input into memory.
+var smallFile int64 = 32 << 20
 
 func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
@@ -369,11 +318,8 @@ type update struct {
 }
 
 func newUpdate(doc *pdfinspect.Document, req Request, leadingEOL bool) (*update, error) {
-	ctx := doc.Context()
-	u := &update{doc: doc, req: req, leadingEOL: leadingEOL, next: *ctx.Size, objs: map[int][]byte{}}
-	if u.next <= ctx.MaxObjNr {
-		u.next = ctx.MaxObjNr + 1
-	}
+	t := doc.Trailer()
+	u := &update{doc: doc, req: req, leadingEOL: leadingEOL, next: t.Next, objs: map[int][]byte{}}
 	names := map[string]bool{}
 	for _, f := range doc.Fields {
 		names[f.Name] = true
@@ -385,12 +331,12 @@ func newUpdate(doc *pdfinspect.Document, req Request, leadingEOL bool) (*update,
 			break
 		}
 	}
-	u.trailer = " /Root " + ctx.Root.PDFString()
-	if ctx.Info != nil {
-		u.trailer += " /Info " + ctx.Info.PDFString()
+	u.trailer = " /Root " + t.Root.PDFString()
+	if t.Info != nil {
+		u.trailer += " /Info " + t.Info.PDFString()
 	}
-	if len(ctx.ID) == 2 {
-		u.trailer += " /ID [" + serialize(ctx.ID[0]) + " " + serialize(ctx.ID[1]) + "]"
+	if len(t.ID) == 2 {
+		u.trailer += " /ID [" + serialize(t.ID[0]) + " " + serialize(t.ID[1]) + "]"
 	}
 	if err := u.prepare(); err != nil {
 		return nil, err
@@ -415,7 +361,7 @@ func (u *update) putStream(n int, dict string, data []byte) {
 // prepare writes every object except the signature dictionary, whose size depends on the
 // room reserved for /Contents.
 func (u *update) prepare() error {
-	ctx := u.doc.Context()
+	doc := u.doc
 	req := u.req
 	img, smask, err := encodeImage(req.Image)
 	if err != nil {
@@ -483,7 +429,7 @@ func (u *update) prepare() error {
 		}
 		switch a := pd["Annots"].(type) {
 		case types.IndirectRef:
-			arr, err := ctx.DereferenceArray(a)
+			arr, err := doc.DerefArray(a)
 			if err != nil || arr == nil {
 				return fmt.Errorf("page %d: its annotation list is unreadable", pn)
 			}
@@ -500,8 +446,8 @@ func (u *update) prepare() error {
 	}
 
 	// The form: add the field, SigFlags 3 (signatures exist, append only).
-	root := ctx.Root
-	catalog, err := u.dictObj(*root)
+	root := doc.Trailer().Root
+	catalog, err := u.dictObj(root)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
@@ -512,7 +458,7 @@ func (u *update) prepare() error {
 		acro = acro.Clone().(types.Dict)
 		switch f := acro["Fields"].(type) {
 		case types.IndirectRef:
-			arr, err := ctx.DereferenceArray(f)
+			arr, err := doc.DerefArray(f)
 			if err != nil {
 				return nil, errors.New("the form's field list is unreadable")
 			}
@@ -550,7 +496,7 @@ func (u *update) prepare() error {
 	}
 	if req.Certify {
 		perms := types.Dict{}
-		if p, err := ctx.DereferenceDict(catalog["Perms"]); err == nil && p != nil {
+		if p, err := doc.DerefDict(catalog["Perms"]); err == nil && p != nil {
 			perms = p.Clone().(types.Dict)
 		}
 		perms["DocMDP"] = *types.NewIndirectRef(u.sigNum, 0)
@@ -563,9 +509,9 @@ func (u *update) prepare() error {
 	return nil
 }
 
-// dictObj returns the dictionary that the reference points at, as pdfcpu read it.
+// dictObj returns the dictionary that the reference points at.
 func (u *update) dictObj(r types.IndirectRef) (types.Dict, error) {
-	d, err := u.doc.Context().DereferenceDict(r)
+	d, err := u.doc.DerefDict(r)
 	if err != nil || d == nil {
 		return nil, fmt.Errorf("object %d is not a readable dictionary", r.ObjectNumber)
 	}
@@ -760,7 +706,7 @@ func pdfDate(t time.Time) string {
 // on reading) fails here instead of producing a stamped file that other readers cannot follow.
 func selfCheck(doc *pdfinspect.Document, in io.ReaderAt, upd []byte, field string) error {
 	r := &concat{a: in, n: doc.Size, b: upd}
-	out, err := pdfinspect.Parse(doc.File, r, doc.Size+int64(len(upd)))
+	out, err := pdfinspect.Open(doc.File, r, doc.Size+int64(len(upd)))
 	if err != nil {
 		return err
 	}

@@ -74,14 +74,83 @@ type Info struct {
 	Size      int64
 }
 
-// Document is a read PDF: its Info and pdfcpu's model of it.
+// Document is a read PDF: its Info and the objects it was read from.
 type Document struct {
 	Info
-	ctx *model.Context
+	objs    objects
+	ctx     *model.Context // pdfcpu's model, when pdfcpu read the file (Read, Parse)
+	src     io.ReaderAt    // the bytes, for Validate of a document that Open read lazily
+	trailer Trailer
 }
 
-// Context is pdfcpu's model of the document, for the signature writer.
+// objects is where a Document's objects come from: pdfcpu's model (*model.Context) or the
+// on-demand reader (*pdfread.File). Both return pdfcpu's object types.
+type objects interface {
+	Dereference(types.Object) (types.Object, error)
+}
+
+// Trailer is what the newest trailer says, as the signature writer needs it.
+type Trailer struct {
+	Root types.IndirectRef
+	Info *types.IndirectRef
+	ID   types.Array // two strings, or nil
+	// Next is the first object number an update may use: past /Size and every number listed.
+	Next int
+}
+
+// Open inspects a PDF of the given size without validating it; call Validate before signing.
+func Open(name string, r io.ReaderAt, size int64) (*Document, error) {
+	return parse(name, r, size) // TODO(lazy): pdfread
+}
+
+// Trailer returns the newest trailer's entries.
+func (d *Document) Trailer() Trailer { return d.trailer }
+
+// Context is pdfcpu's model of the document, for the verifier; nil for a document that Open
+// read on demand.
 func (d *Document) Context() *model.Context { return d.ctx }
+
+// Deref returns the object o refers to (o itself when it is no reference); nil when absent.
+func (d *Document) Deref(o types.Object) (types.Object, error) { return d.objs.Dereference(o) }
+
+// DerefDict returns the dictionary o is or refers to (a stream's dictionary too).
+func (d *Document) DerefDict(o types.Object) (types.Dict, error) {
+	v, err := d.objs.Dereference(o)
+	if err != nil {
+		return nil, err
+	}
+	switch v := v.(type) {
+	case types.Dict:
+		return v, nil
+	case types.StreamDict:
+		return v.Dict, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s is not a dictionary", describe(o))
+}
+
+// DerefArray returns the array o is or refers to.
+func (d *Document) DerefArray(o types.Object) (types.Array, error) {
+	v, err := d.objs.Dereference(o)
+	if err != nil {
+		return nil, err
+	}
+	switch v := v.(type) {
+	case types.Array:
+		return v, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s is not an array", describe(o))
+}
+
+func describe(o types.Object) string {
+	if r, ok := o.(types.IndirectRef); ok {
+		return fmt.Sprintf("object %d", r.ObjectNumber)
+	}
+	return "the value"
+}
 
 // ErrEncrypted is returned for encrypted files.
 var ErrEncrypted = errors.New("the PDF is encrypted (password-protected or permission-restricted); a seal cannot be added without changing its protection: ask the sender for an unprotected copy")
@@ -122,19 +191,27 @@ func ReadFile(path string) (*Document, error) {
 
 const inMemory = 32 << 20
 
-// Read inspects a PDF of the given size and validates it with pdfcpu. name is used in errors
-// only.
+// Read inspects a PDF of the given size (Open) and validates it with pdfcpu (Validate). name is
+// used in errors only.
 func Read(name string, r io.ReaderAt, size int64) (*Document, error) {
-	return read(name, r, size, true)
+	d, err := Open(name, r, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
-// Parse is Read without pdfcpu's validation: for a verifier, which must report on a file that
-// a later change damaged rather than refuse it.
+// Parse reads the whole file into pdfcpu's model without validating it: for a verifier, which
+// must report on a file that a later change damaged rather than refuse it, and needs every
+// object.
 func Parse(name string, r io.ReaderAt, size int64) (*Document, error) {
-	return read(name, r, size, false)
+	return parse(name, r, size)
 }
 
-func read(name string, r io.ReaderAt, size int64, validate bool) (doc *Document, err error) {
+func parse(name string, r io.ReaderAt, size int64) (doc *Document, err error) {
 	defer Guard(name, &err)
 	head := make([]byte, 1024)
 	n, _ := r.ReadAt(head, 0)
@@ -150,24 +227,14 @@ func read(name string, r io.ReaderAt, size int64, validate bool) (doc *Document,
 	if bytes.Contains(tail, []byte("/Encrypt")) {
 		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
 	}
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	ctx, err := api.ReadContext(io.NewSectionReader(r, 0, size), conf)
+	ctx, err := pdfcpuRead(name, r, size)
 	if err != nil {
-		if strings.Contains(strings.ToLower(err.Error()), "password") || strings.Contains(err.Error(), "encrypt") {
-			return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
-		}
-		return nil, fmt.Errorf("%s: not a readable PDF: %v", name, err)
+		return nil, err
 	}
-	if ctx.Encrypt != nil || ctx.E != nil {
-		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
-	}
-	d := &Document{ctx: ctx}
+	d := &Document{ctx: ctx, objs: ctx, src: r}
 	d.File, d.Size = name, size
-	if validate {
-		if err := d.validate(); err != nil {
-			return nil, err
-		}
+	if d.trailer, err = contextTrailer(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	d.Version = ctx.VersionString()
 	if d.StartXRef, d.XRefStream, err = lastXRef(r, size, tail); err != nil {
@@ -180,6 +247,37 @@ func read(name string, r io.ReaderAt, size int64, validate bool) (doc *Document,
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return d, nil
+}
+
+func contextTrailer(ctx *model.Context) (Trailer, error) {
+	if ctx.Root == nil {
+		return Trailer{}, errors.New("the PDF has no catalog")
+	}
+	t := Trailer{Root: *ctx.Root, Info: ctx.Info, Next: ctx.MaxObjNr + 1}
+	if ctx.Size != nil {
+		t.Next = max(t.Next, *ctx.Size)
+	}
+	if len(ctx.ID) == 2 {
+		t.ID = ctx.ID
+	}
+	return t, nil
+}
+
+// pdfcpuRead reads the whole file into pdfcpu's model, refusing encryption.
+func pdfcpuRead(name string, r io.ReaderAt, size int64) (*model.Context, error) {
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	ctx, err := api.ReadContext(io.NewSectionReader(r, 0, size), conf)
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "password") || strings.Contains(err.Error(), "encrypt") {
+			return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
+		}
+		return nil, fmt.Errorf("%s: not a readable PDF: %v", name, err)
+	}
+	if ctx.Encrypt != nil || ctx.E != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
+	}
+	return ctx, nil
 }
 
 func readTail(r io.ReaderAt, size int64) ([]byte, error) {
@@ -218,12 +316,15 @@ func lastXRef(r io.ReaderAt, size int64, tail []byte) (int64, bool, error) {
 }
 
 func (d *Document) deref(o types.Object) types.Object {
-	o, err := d.ctx.Dereference(o)
+	o, err := d.objs.Dereference(o)
 	if err != nil {
 		return nil
 	}
 	return o
 }
+
+// rootDict is the catalog, or nil.
+func (d *Document) rootDict() types.Dict { return d.dict(d.trailer.Root) }
 
 func (d *Document) dict(o types.Object) types.Dict {
 	if dd, ok := d.deref(o).(types.Dict); ok {
@@ -265,7 +366,7 @@ type inherited struct {
 }
 
 func (d *Document) readPages() error {
-	root := d.ctx.RootDict
+	root := d.rootDict()
 	if root == nil {
 		return errors.New("the PDF has no catalog")
 	}
@@ -360,7 +461,7 @@ func (d *Document) text(o types.Object) string {
 }
 
 func (d *Document) readFields() error {
-	acro := d.dict(d.ctx.RootDict["AcroForm"])
+	acro := d.dict(d.rootDict()["AcroForm"])
 	certRef := d.sigDocMDP()
 	if acro == nil {
 		return nil
@@ -474,7 +575,7 @@ func (d *Document) readFields() error {
 
 // sigDocMDP is the signature dictionary named by the catalog's /Perms /DocMDP.
 func (d *Document) sigDocMDP() *types.IndirectRef {
-	perms := d.dict(d.ctx.RootDict["Perms"])
+	perms := d.dict(d.rootDict()["Perms"])
 	if perms == nil {
 		return nil
 	}
@@ -484,17 +585,42 @@ func (d *Document) sigDocMDP() *types.IndirectRef {
 	return nil
 }
 
-// Validate runs pdfcpu's validation on a document that Parse read, with the refusal that Read
-// gives. It may change pdfcpu's model (relaxed validation repairs small faults), so nothing else
-// may use d.Context() while it runs.
+// Validate reads the whole file into a pdfcpu model of its own and validates it, with the
+// refusal that Read gives; pdfcpu must find the pages d has. d is not changed (pdfcpu's relaxed
+// validation repairs small faults in its model, which must not leak into what is signed), so
+// the signature writer may use d meanwhile.
 func (d *Document) Validate() (err error) {
 	defer Guard(d.File, &err)
-	return d.validate()
+	ctx, err := pdfcpuRead(d.File, d.src, d.Size)
+	if err != nil {
+		return err
+	}
+	if err := validateContext(d.File, ctx); err != nil {
+		return err
+	}
+	// Both readers must see the same pages, as the same objects: a file whose cross-reference
+	// data only pdfcpu's repairs make sense of is refused rather than stamped on a guess.
+	t, err := contextTrailer(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.File, err)
+	}
+	v := &Document{objs: ctx, trailer: t}
+	if err := v.readPages(); err != nil {
+		return fmt.Errorf("%s: %w", d.File, err)
+	}
+	same := t.Root == d.trailer.Root && len(v.Pages) == len(d.Pages)
+	for i := 0; same && i < len(v.Pages); i++ {
+		same = v.Pages[i].Ref == d.Pages[i].Ref
+	}
+	if !same {
+		return fmt.Errorf("%s: pdfcpu reads %d pages where the file's cross-reference data gives %d, or other objects: the file is damaged; ask for a fresh export", d.File, len(v.Pages), len(d.Pages))
+	}
+	return nil
 }
 
-func (d *Document) validate() error {
-	if err := api.ValidateContext(d.ctx); err != nil {
-		return fmt.Errorf("%s: the PDF does not pass validation: %v; ask for a fresh export", d.File, err)
+func validateContext(name string, ctx *model.Context) error {
+	if err := api.ValidateContext(ctx); err != nil {
+		return fmt.Errorf("%s: the PDF does not pass validation: %v; ask for a fresh export", name, err)
 	}
 	return nil
 }
