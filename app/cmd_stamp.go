@@ -101,7 +101,9 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	doc, err := pdfinspect.ReadFile(*in)
+	// Open reads what placing the seal needs (pages, fields); SignFile has pdfcpu validate the
+	// whole file, and refuses locked ones, before the key signs.
+	doc, err := pdfinspect.OpenFile(*in)
 	if err != nil {
 		return err
 	}

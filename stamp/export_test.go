@@ -15,8 +15,8 @@ func SetSmallFile(n int64) (restore func()) {
 	return func() { smallFile = old }
 }
 
-// SignValidating signs a document that pdfinspect.Parse read, validating it while the input
+// SignValidating signs a document that pdfinspect.Open read, validating it while the input
 // is hashed, as SignFile does.
 func SignValidating(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (*Result, error) {
-	return sign(ctx, doc, in, req, doc.Validate)
+	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, doc.Validate))
 }

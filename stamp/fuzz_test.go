@@ -23,10 +23,10 @@ func FuzzInspectAndStamp(f *testing.F) {
 	f.Add(pdftest.PDF(pdftest.Options{XRefStream: true, Form: true}))
 	img := pdftest.Seal(40)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// SignFile's order: parse, then validate while hashing; whatever it signs, Read
+		// SignFile's order: open, then validate while hashing; whatever it signs, Read
 		// (validation first) must accept too.
 		signedByParse := false
-		if doc, err := pdfinspect.Parse("fuzz.pdf", bytes.NewReader(data), int64(len(data))); err == nil && len(doc.Pages) > 0 {
+		if doc, err := pdfinspect.Open("fuzz.pdf", bytes.NewReader(data), int64(len(data))); err == nil && len(doc.Pages) > 0 {
 			if pl, ok := fuzzPlacement(doc); ok {
 				res, err := stamp.SignValidating(context.Background(), doc, bytes.NewReader(data), stamp.Request{Placement: pl, Image: img, Signer: id.Signer, Chain: id.Chain})
 				if err == nil {

@@ -3,9 +3,9 @@
 // widgets show the seal image (or, for a riding-seam seal, one slice of it per page), and a
 // PAdES CMS made by any crypto.Signer (a token's key in production).
 //
-// The file is read and validated by pdfinspect (pdfcpu); the update is written here, object by
-// object, and matches the file's last cross-reference section: a table after a table, a stream
-// after a stream.
+// The file is opened by pdfinspect (objects read on demand by stamp/objread) and validated by
+// pdfcpu while it is hashed; the update is written here, object by object, and matches the
+// file's last cross-reference section: a table after a table, a stream after a stream.
 package stamp
 
 import (
@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"image"
 	"io"
 	"net/http"
@@ -131,11 +132,26 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 		defer m.close() // after sign, whose readers have all returned
 		r = m
 	}
+	// The digest and pdfcpu's validation need only the bytes: they start now, beside Open.
+	var validated *pdfinspect.Validated
+	work := startWork(in, r, st.Size(), func() (err error) {
+		validated, err = pdfinspect.Validate(in, r, st.Size())
+		return err
+	})
 	doc, err := pdfinspect.Open(in, r, st.Size())
 	if err != nil {
+		work.hashed() // both goroutines read r, which is unmapped when we return
+		work.valid()
 		return nil, err
 	}
-	res, err = sign(ctx, doc, r, req, doc.Validate)
+	valid := work.valid
+	work.valid = func() error {
+		if err := valid(); err != nil {
+			return err
+		}
+		return doc.Agrees(validated)
+	}
+	res, err = sign(ctx, doc, r, req, work)
 	if err != nil {
 		return nil, err
 	}
@@ -157,13 +173,59 @@ func sameFile(a, b string) bool {
 // Sign makes the incremental update that adds the seal to doc, whose bytes are in. The
 // caller appends Result.Update to the input unchanged.
 func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (res *Result, err error) {
-	return sign(ctx, doc, in, req, nil)
+	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, nil))
 }
 
-// sign is Sign; validate, when not nil, is run on doc while the input is hashed and the
-// stamped file is read back (nothing else uses doc's pdfcpu model meanwhile), and its error
-// refuses the file before the key is asked for a signature.
-func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request, validate func() error) (res *Result, err error) {
+// started is work on the input that SignFile starts before the document is open: the digest
+// of its bytes and its validation. Each wait returns the result once.
+type started struct {
+	hashed func() (hash.Hash, error) // SHA-256 over the whole input
+	valid  func() error              // validation; nil when the caller has none
+}
+
+// startWork starts hashing the input and, when validate is set, validating it.
+func startWork(name string, in io.ReaderAt, size int64, validate func() error) started {
+	type hashResult struct {
+		h   hash.Hash
+		err error
+	}
+	hc := make(chan hashResult, 1)
+	go func() {
+		h := sha256.New()
+		_, err := io.Copy(h, io.NewSectionReader(in, 0, size))
+		if err != nil {
+			err = fmt.Errorf("%s: reading: %w", name, err)
+		}
+		hc <- hashResult{h, err}
+	}()
+	w := started{hashed: func() (hash.Hash, error) { r := <-hc; return r.h, r.err }}
+	if validate != nil {
+		vc := make(chan error, 1)
+		go func() { vc <- validate() }()
+		w.valid = func() error { return <-vc }
+	}
+	return w
+}
+
+// sign is Sign with the input's digest and validation already under way (work): the stamped
+// file is read back while they run, and the key is asked for a signature only when all three
+// have succeeded. sign waits for all of them before it returns, whatever happens.
+func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request, work started) (res *Result, err error) {
+	waited := false
+	wait := func() (hash.Hash, error, error) {
+		waited = true
+		h, herr := work.hashed()
+		var verr error
+		if work.valid != nil {
+			verr = work.valid()
+		}
+		return h, herr, verr
+	}
+	defer func() {
+		if !waited {
+			wait() // the goroutines read in, which the caller may close or unmap after we return
+		}
+	}()
 	defer pdfinspect.Guard(doc.File, &err)
 	if err := check(doc, &req); err != nil {
 		return nil, fmt.Errorf("%s: %w", doc.File, err)
@@ -181,21 +243,10 @@ func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 	if err != nil {
 		return nil, err
 	}
-	// Read the stamped file back (with /Contents still empty: the structure is final) and
-	// validate the input (when asked) while the input is hashed, and only then ask the key for
-	// a signature.
-	checked, valid := make(chan error, 1), make(chan error, 1)
-	go func() {
-		checked <- guarded(doc.File, func() error { return selfCheck(doc, in, bytes.Clone(upd), w.fieldName) })
-	}()
-	if validate != nil {
-		go func() { valid <- validate() }()
-	} else {
-		valid <- nil
-	}
-	h := sha256.New()
-	_, herr := io.Copy(h, io.NewSectionReader(in, 0, doc.Size))
-	verr, cerr := <-valid, <-checked
+	// Read the stamped file back (with /Contents still empty: the structure is final) while
+	// the input is hashed and validated.
+	cerr := guarded(doc.File, func() error { return selfCheck(doc, in, upd, w.fieldName) })
+	h, herr, verr := wait()
 	if verr != nil {
 		return nil, verr
 	}
@@ -203,7 +254,7 @@ func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 		return nil, fmt.Errorf("%s: the file is damaged in a way that an added seal would not survive (%v); ask for a fresh export of the document", doc.File, err)
 	}
 	if herr != nil {
-		return nil, fmt.Errorf("%s: reading: %w", doc.File, herr)
+		return nil, herr
 	}
 	// The update's hash continues from a copy of the input's state (for a second try).
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -700,30 +751,11 @@ func pdfDate(t time.Time) string {
 	return fmt.Sprintf("D:%s%c%02d'%02d'", t.Format("20060102150405"), sign, off/3600, off%3600/60)
 }
 
-// selfCheck reads the stamped file back as any reader would, through the new cross-reference
-// section and the old ones it chains to, and checks that it has the same pages and the new,
-// signed field. A file whose own cross-reference data is broken (pdfcpu repairs it silently
-// on reading) fails here instead of producing a stamped file that other readers cannot follow.
+// selfCheck reads the stamped file back as a strict reader would (Document.CheckUpdate): a
+// file whose own cross-reference data is broken fails here instead of producing a stamped
+// file that other readers cannot follow.
 func selfCheck(doc *pdfinspect.Document, in io.ReaderAt, upd []byte, field string) error {
-	r := &concat{a: in, n: doc.Size, b: upd}
-	out, err := pdfinspect.Open(doc.File, r, doc.Size+int64(len(upd)))
-	if err != nil {
-		return err
-	}
-	if len(out.Pages) != len(doc.Pages) {
-		return fmt.Errorf("the stamped file reads back with %d pages instead of %d", len(out.Pages), len(doc.Pages))
-	}
-	for i := range out.Pages {
-		if out.Pages[i].Ref != doc.Pages[i].Ref {
-			return fmt.Errorf("page %d reads back as another object", i+1)
-		}
-	}
-	for _, s := range out.Signatures {
-		if s.Field == field && s.Signed {
-			return nil
-		}
-	}
-	return errors.New("the new signature field does not read back")
+	return doc.CheckUpdate(&concat{a: in, n: doc.Size, b: upd}, doc.Size+int64(len(upd)), field)
 }
 
 // guarded runs f and turns a panic into an error naming the file (a goroutine's panic is not

@@ -101,3 +101,45 @@ func TestSignFileLarge(t *testing.T) {
 		checkAll(t, out, 2, id.Root)
 	}
 }
+
+// A file over 32 MB is mapped, and validated by pdfcpu over the on-demand reader's model
+// (pdfinspect's largeFile): the output verifies everywhere, and the rotate-45 fault that
+// pdfcpu's validation refuses is still refused on this path before the key signs.
+func TestSignFileOver32MB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes two 34 MB files")
+	}
+	id := padestest.NewIdentity(t, padestest.RSA)
+	dir := t.TempDir()
+	for _, bad := range []bool{false, true} {
+		o := pdftest.Options{Pages: 650, Scanned: true, ScanBytes: 52000}
+		if bad {
+			o.Rotate = []int{0, 45}
+		}
+		data := pdftest.PDF(o)
+		if len(data) <= 32<<20 {
+			t.Fatalf("the test file has %d bytes, not over 32 MB", len(data))
+		}
+		in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+		os.WriteFile(in, data, 0o644)
+		os.Remove(out)
+		doc, err := pdfinspect.OpenFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := request(id, centre(t, doc, 1))
+		cs := &countingSigner{Signer: id.Signer}
+		req.Signer = cs
+		_, err = stamp.SignFile(context.Background(), in, out, false, req)
+		if bad {
+			if err == nil || !strings.Contains(err.Error(), "does not pass validation") || cs.n.Load() != 0 {
+				t.Errorf("a file that fails validation: %v, %d signatures", err, cs.n.Load())
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAll(t, out, 1, id.Root)
+	}
+}

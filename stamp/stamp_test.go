@@ -402,7 +402,7 @@ func TestCertifyAndLock(t *testing.T) {
 // appendContentChange appends an incremental update that replaces page 1's content stream.
 func appendContentChange(t *testing.T, data []byte) []byte {
 	doc := read(t, data)
-	pd, err := doc.Context().DereferenceDict(doc.Pages[0].Ref)
+	pd, err := doc.DerefDict(doc.Pages[0].Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func appendContentChange(t *testing.T, data []byte) []byte {
 	content := "BT /F1 30 Tf 72 400 Td (FORGED) Tj ET"
 	fmt.Fprintf(&b, "%s 0 obj\n<</Length %d>>\nstream\n%s\nendstream\nendobj\n", n, len(content), content)
 	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n%s 1\n%010d 00000 n\r\ntrailer\n<</Size %d /Root %s /Prev %d>>\nstartxref\n%d\n%%%%EOF\n", n, off, *doc.Context().Size, doc.Context().Root.PDFString(), doc.StartXRef, xref)
+	fmt.Fprintf(&b, "xref\n%s 1\n%010d 00000 n\r\ntrailer\n<</Size %d /Root %s /Prev %d>>\nstartxref\n%d\n%%%%EOF\n", n, off, doc.Trailer().Next, doc.Trailer().Root.PDFString(), doc.StartXRef, xref)
 	return b.Bytes()
 }
 

@@ -1,9 +1,11 @@
-// Package pdfinspect reads a PDF with pdfcpu and reports what stamping needs to know: pages and
-// their boxes, existing signatures and form fields, certification and locks, encryption, the
-// PDF version and the kind of its last cross-reference section. It never writes the file.
+// Package pdfinspect reads a PDF and reports what stamping needs to know: pages and their
+// boxes, existing signatures and form fields, certification and locks, encryption, the PDF
+// version and the kind of its last cross-reference section. It never writes the file.
 //
-// pdfcpu is robust but it is a large parser fed with files from outside: every call into it
-// runs under a guard that turns a panic into an error naming the file.
+// Open reads only the objects it needs, on demand (stamp/objread); Validate has pdfcpu read and
+// validate the whole file, in a model of its own, and the two must agree on the pages; Read is
+// both. Parse gives pdfcpu's whole model, for the verifier. Every call into a PDF reader runs
+// under a guard that turns a panic into an error naming the file.
 package pdfinspect
 
 import (
@@ -84,7 +86,7 @@ type Document struct {
 }
 
 // objects is where a Document's objects come from: pdfcpu's model (*model.Context) or the
-// on-demand reader (*pdfread.File). Both return pdfcpu's object types.
+// on-demand reader (*objread.File). Both return pdfcpu's object types.
 type objects interface {
 	Dereference(types.Object) (types.Object, error)
 }
@@ -96,11 +98,6 @@ type Trailer struct {
 	ID   types.Array // two strings, or nil
 	// Next is the first object number an update may use: past /Size and every number listed.
 	Next int
-}
-
-// Open inspects a PDF of the given size without validating it; call Validate before signing.
-func Open(name string, r io.ReaderAt, size int64) (*Document, error) {
-	return parse(name, r, size) // TODO(lazy): pdfread
 }
 
 // Trailer returns the newest trailer's entries.
@@ -166,10 +163,21 @@ func Guard(name string, err *error) {
 	}
 }
 
-// ReadFile reads and inspects a PDF file. A file up to 32 MB is read into memory first: pdfcpu
-// then does not pay a system call per object (a fifth of its reading time on 2000 pages); a
-// larger one is read where it lies.
+// OpenFile opens a PDF file as Open does (no validation). A file up to 32 MB is read into
+// memory first; a larger one is read where it lies and closed again, so the returned
+// Document cannot Validate itself: a larger file is validated by SignFile or Validate.
+func OpenFile(path string) (*Document, error) {
+	return openFile(path, Open)
+}
+
+// ReadFile reads and inspects a PDF file and validates it (Read). A file up to 32 MB is read
+// into memory first: the readers then pay no system call per object; a larger one is read
+// where it lies.
 func ReadFile(path string) (*Document, error) {
+	return openFile(path, Read)
+}
+
+func openFile(path string, open func(string, io.ReaderAt, int64) (*Document, error)) (*Document, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -184,9 +192,20 @@ func ReadFile(path string) (*Document, error) {
 		if _, err := io.ReadFull(f, buf); err != nil {
 			return nil, fmt.Errorf("%s: reading: %w", path, err)
 		}
-		return Read(path, bytes.NewReader(buf), size)
+		return open(path, bytes.NewReader(buf), size)
 	}
-	return Read(path, f, st.Size())
+	d, err := open(path, f, st.Size())
+	if d != nil {
+		d.src = closedFile{path}
+	}
+	return d, err
+}
+
+// closedFile stands for the bytes of a file that OpenFile or ReadFile read and closed.
+type closedFile struct{ path string }
+
+func (c closedFile) ReadAt([]byte, int64) (int, error) {
+	return 0, fmt.Errorf("%s was closed after it was opened; open it again to read it", c.path)
 }
 
 const inMemory = 32 << 20
@@ -213,10 +232,8 @@ func Parse(name string, r io.ReaderAt, size int64) (*Document, error) {
 
 func parse(name string, r io.ReaderAt, size int64) (doc *Document, err error) {
 	defer Guard(name, &err)
-	head := make([]byte, 1024)
-	n, _ := r.ReadAt(head, 0)
-	if !bytes.Contains(head[:n], []byte("%PDF-")) {
-		return nil, fmt.Errorf("%s: %w", name, ErrNotPDF)
+	if err := checkHeader(name, r); err != nil {
+		return nil, err
 	}
 	tail, err := readTail(r, size)
 	if err != nil {
@@ -278,6 +295,16 @@ func pdfcpuRead(name string, r io.ReaderAt, size int64) (*model.Context, error) 
 		return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
 	}
 	return ctx, nil
+}
+
+// checkHeader refuses a file with no %PDF- in its first kilobyte.
+func checkHeader(name string, r io.ReaderAt) error {
+	head := make([]byte, 1024)
+	n, _ := r.ReadAt(head, 0)
+	if !bytes.Contains(head[:n], []byte("%PDF-")) {
+		return fmt.Errorf("%s: %w", name, ErrNotPDF)
+	}
+	return nil
 }
 
 func readTail(r io.ReaderAt, size int64) ([]byte, error) {
@@ -585,35 +612,64 @@ func (d *Document) sigDocMDP() *types.IndirectRef {
 	return nil
 }
 
-// Validate reads the whole file into a pdfcpu model of its own and validates it, with the
-// refusal that Read gives; pdfcpu must find the pages d has. d is not changed (pdfcpu's relaxed
-// validation repairs small faults in its model, which must not leak into what is signed), so
-// the signature writer may use d meanwhile.
-func (d *Document) Validate() (err error) {
-	defer Guard(d.File, &err)
-	ctx, err := pdfcpuRead(d.File, d.src, d.Size)
+// Validate checks a document that Open read: see the package function Validate, and
+// Agrees. d is not changed, so the signature writer may use d meanwhile.
+func (d *Document) Validate() error {
+	v, err := Validate(d.File, d.src, d.Size)
 	if err != nil {
 		return err
 	}
-	if err := validateContext(d.File, ctx); err != nil {
-		return err
+	return d.Agrees(v)
+}
+
+// Validated is what pdfcpu found in a file it validated.
+type Validated struct {
+	root  types.IndirectRef
+	pages []types.IndirectRef
+}
+
+// Validate reads the whole file into a pdfcpu model of its own (for a file over largeFile,
+// through the on-demand reader: see readerContext) and validates it, with the refusal that
+// Read gives. It needs only the bytes, so it can start before Open has finished; pdfcpu's
+// relaxed validation repairs small faults in its own model, which never reaches a Document.
+func Validate(name string, r io.ReaderAt, size int64) (v *Validated, err error) {
+	defer Guard(name, &err)
+	var ctx *model.Context
+	if size >= largeFile {
+		ctx, err = readerContext(name, r, size)
+	} else {
+		ctx, err = pdfcpuRead(name, r, size)
 	}
-	// Both readers must see the same pages, as the same objects: a file whose cross-reference
-	// data only pdfcpu's repairs make sense of is refused rather than stamped on a guess.
+	if err != nil {
+		return nil, err
+	}
+	if err := validateContext(name, ctx); err != nil {
+		return nil, err
+	}
 	t, err := contextTrailer(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %w", d.File, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	v := &Document{objs: ctx, trailer: t}
-	if err := v.readPages(); err != nil {
-		return fmt.Errorf("%s: %w", d.File, err)
+	w := &Document{objs: ctx, trailer: t}
+	if err := w.readPages(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	same := t.Root == d.trailer.Root && len(v.Pages) == len(d.Pages)
-	for i := 0; same && i < len(v.Pages); i++ {
-		same = v.Pages[i].Ref == d.Pages[i].Ref
+	v = &Validated{root: t.Root, pages: make([]types.IndirectRef, len(w.Pages))}
+	for i, p := range w.Pages {
+		v.pages[i] = p.Ref
+	}
+	return v, nil
+}
+
+// Agrees tells whether pdfcpu's validated model has the pages d has, as the same objects: a
+// file that only pdfcpu's repairs make sense of is refused rather than stamped on a guess.
+func (d *Document) Agrees(v *Validated) error {
+	same := v.root == d.trailer.Root && len(v.pages) == len(d.Pages)
+	for i := 0; same && i < len(v.pages); i++ {
+		same = v.pages[i] == d.Pages[i].Ref
 	}
 	if !same {
-		return fmt.Errorf("%s: pdfcpu reads %d pages where the file's cross-reference data gives %d, or other objects: the file is damaged; ask for a fresh export", d.File, len(v.Pages), len(d.Pages))
+		return fmt.Errorf("%s: pdfcpu reads %d pages where the file's cross-reference data gives %d, or other objects: the file is damaged; ask for a fresh export", d.File, len(v.pages), len(d.Pages))
 	}
 	return nil
 }

@@ -70,13 +70,36 @@ func TestRefused(t *testing.T) {
 		}
 		fails[name], _ = os.ReadFile(out)
 	}
-	for name, data := range fails {
-		_, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data)))
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: want an error naming the file, got %v", name, err)
+	fails["fail_rotate_45"] = pdftest.PDF(pdftest.Options{Pages: 2, Rotate: []int{45, 0}}) // pdfcpu's validation refuses it
+	// Both ways of validating: pdfcpu's reader, and pdfcpu's validator over the on-demand
+	// reader's model (files over largeFile).
+	for _, large := range []bool{false, true} {
+		if large {
+			defer pdfinspect.SetLargeFile(0)()
 		}
-		if strings.HasPrefix(name, "fail_encrypted") && !errors.Is(err, pdfinspect.ErrEncrypted) {
-			t.Errorf("%s: want ErrEncrypted, got %v", name, err)
+		for name, data := range fails {
+			_, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data)))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("large=%v %s: want an error naming the file, got %v", large, name, err)
+			}
+			if strings.HasPrefix(name, "fail_encrypted") && !errors.Is(err, pdfinspect.ErrEncrypted) {
+				t.Errorf("large=%v %s: want ErrEncrypted, got %v", large, name, err)
+			}
+		}
+	}
+}
+
+// Validation through the on-demand reader's model accepts what pdfcpu's reader accepts.
+func TestValidateLargeAgrees(t *testing.T) {
+	defer pdfinspect.SetLargeFile(0)()
+	crop := [4]float64{10, 20, 500, 700}
+	for name, o := range map[string]pdftest.Options{
+		"text": {Pages: 20}, "stream": {Pages: 20, XRefStream: true, Form: true},
+		"rotated": {Pages: 4, Rotate: []int{90, 180, 270, 0}, Crop: &crop}, "cjk_scanned": {Pages: 3, CJK: true, Scanned: true},
+	} {
+		data := pdftest.PDF(o)
+		if _, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
