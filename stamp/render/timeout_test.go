@@ -24,7 +24,7 @@ func heavyPage(n int) testPage {
 
 func TestSlowCallIsStoppedAndTheRendererRecovers(t *testing.T) {
 	r := render.New(render.Options{
-		CacheDir:    filepath.Join(os.TempDir(), "sealkeeper-render-test-cache"),
+		CacheDir: filepath.Join(os.TempDir(), "sealkeeper-render-test-cache"),
 		// Long enough for opening the heavy file on a loaded machine (under -race, beside
 		// other tests), far shorter than drawing it at 600 DPI.
 		CallTimeout: 3 * time.Second,
