@@ -7,3 +7,5 @@ func SetLargeFile(n int64) (restore func()) {
 	largeFile = n
 	return func() { largeFile = old }
 }
+
+func ParseFile(path string) (*Document, error) { return openFile(path, Parse) }
