@@ -32,6 +32,11 @@ import (
 // crash or a time-out means the file is corrupt. Only then does this process map the file,
 // and even then record reads run with debug.SetPanicOnFault and recover (guard).
 //
+// tx.Check alone is not enough: it trusts the offsets and sizes inside pages, so a file it
+// passes can still send a reader outside the map. The child therefore first runs checkLayout
+// (layout.go), which reads the file with read(2) and refuses it unless every page, element,
+// key and value bbolt can reach lies inside the file and inside its page.
+//
 // Digest of a cleanly closed file
 //
 // Free pages and the unused tail of pages hold bytes that no check can judge (old versions of
@@ -49,6 +54,9 @@ func CheckFile(path string) (err error) {
 	}
 	if st.Size() == 0 {
 		return fmt.Errorf("the file is empty (0 bytes)")
+	}
+	if err := checkLayout(path); err != nil {
+		return fmt.Errorf("the file's page layout is damaged: %w", err)
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {

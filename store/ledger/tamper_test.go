@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,12 +176,16 @@ func TestRollback(t *testing.T) {
 }
 
 // TestFlipEveryByte flips bytes of a small, cleanly closed ledger one at a time: every byte of
-// each page's first 64 bytes (page, element and meta headers) and a stride through the rest
-// with a random phase (SEALKEEPER_FLIP_EVERY_BYTE=1: every byte of the file). The consistency
-// check runs in child processes (a flipped page may crash the reader); Verify must then report
-// an error, never success, and never crash this process. The same is done without the closed-
-// file digest (as after a crash): then a flip may only pass if it changed no data (free pages,
-// slack), and every record must have been reported by seq for some flip of its bytes.
+// each page's first 64 bytes (page, element and meta headers) and a stride through the rest,
+// once for each phase chosen: a random one (from the test's seed), and the phases of the meta
+// bucket's "workstation" element header, where a flip once sent bbolt outside the file (see
+// TestElementOutsideItsPage). SEALKEEPER_FLIP_PHASES=all runs every phase of the stride (every
+// byte of the file, as SEALKEEPER_FLIP_EVERY_BYTE=1 does in one go); SEALKEEPER_FLIP_PHASES=3,17
+// runs those. The consistency check runs in child processes (a flipped page may crash the
+// reader); Verify must then report an error, never success, and never crash this process, and
+// bbolt must return nothing from outside the file. The same is done without the closed-file
+// digest (as after a crash): then a flip may only pass if it changed no data (free pages, slack),
+// and every record must have been reported by seq for some flip of its bytes.
 func TestFlipEveryByte(t *testing.T) {
 	path := newLedger(t, 6)
 	orig, err := os.ReadFile(path)
@@ -191,28 +196,79 @@ func TestFlipEveryByte(t *testing.T) {
 	if testing.Short() {
 		stride, head = 251, 32
 	}
-	every := os.Getenv("SEALKEEPER_FLIP_EVERY_BYTE") == "1"
-	phase := rand.IntN(stride)
-	var offsets []int
-	for off := range orig {
-		if every || off%4096 < head || off%stride == phase {
-			offsets = append(offsets, off)
+	rng := rand.New(rand.NewPCG(seed(t), 0))
+	e := leafElementOf(t, orig, []byte("workstation"))
+	phases := []int{rng.IntN(stride), (e + 4) % stride, (e + 12) % stride}
+	switch v := os.Getenv("SEALKEEPER_FLIP_PHASES"); {
+	case os.Getenv("SEALKEEPER_FLIP_EVERY_BYTE") == "1":
+		phases = []int{-1}
+	case v == "all":
+		phases = nil
+		for p := range stride {
+			phases = append(phases, p)
+		}
+	case v != "":
+		phases = nil
+		for _, f := range strings.Split(v, ",") {
+			p, err := strconv.Atoi(f)
+			if err != nil || p < 0 || p >= stride {
+				t.Fatalf("SEALKEEPER_FLIP_PHASES: %q is not a phase 0..%d", f, stride-1)
+			}
+			phases = append(phases, p)
 		}
 	}
-	t0 := time.Now()
-	checks := childChecks(t, path, offsets)
-	t.Logf("child checks of %d flips: %v", len(offsets), time.Since(t0))
 	base, err := ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	baseRecs := export(t, path)
 	digest, _ := os.ReadFile(path + ".digest")
+	named := map[uint64]bool{}
+	t0 := time.Now()
+	slices.Sort(phases)
+	phases = slices.Compact(phases)
+	// The page headers once, then each phase's stride through the rest.
+	runs := map[string][]int{}
+	var names []string
+	for _, phase := range append([]int{-2}, phases...) {
+		name := fmt.Sprintf("phase=%d", phase)
+		switch phase {
+		case -2:
+			name = "page-headers"
+		case -1:
+			name = "every-byte"
+		}
+		for off := range orig {
+			inHead := off%4096 < head
+			if phase == -1 && !inHead || phase == -2 && inHead || phase >= 0 && !inHead && off%stride == phase {
+				runs[name] = append(runs[name], off)
+			}
+		}
+		names = append(names, name)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			flipEach(t, orig, runs[name], digest, base, baseRecs, named)
+			t.Logf("%d-byte file, %d bytes flipped (stride %d)", len(orig), len(runs[name]), stride)
+		})
+	}
+	t.Logf("%d phase(s) %v and the page headers in %v", len(phases), phases, time.Since(t0))
+	for s := uint64(1); s <= base.Records; s++ {
+		if !named[s] {
+			t.Errorf("no flip was reported as a problem of record %d", s)
+		}
+	}
+}
+
+// flipEach runs the flip test for the given offsets of orig, noting in named the seqs reported.
+func flipEach(t *testing.T, orig []byte, offsets []int, digest []byte, base *ledger.Report, baseRecs []string, named map[uint64]bool) {
+	path := filepath.Join(t.TempDir(), "orig.db")
+	os.WriteFile(path, orig, 0o600)
+	checks := childChecks(t, path, offsets)
 	flipped := filepath.Join(t.TempDir(), "flipped.db")
 	var current int
 	check := func(string) error { return checks[current] }
 	var dead, crashed int
-	named := map[uint64]bool{}
 	reasons := map[ledger.Reason]int{}
 	for i, off := range offsets {
 		current = i
@@ -223,6 +279,9 @@ func TestFlipEveryByte(t *testing.T) {
 		}
 		if strings.Contains(fmt.Sprint(checks[i]), "crashed") {
 			crashed++
+		}
+		if checks[i] == nil {
+			bboltReadsInside(t, flipped)
 		}
 		// With the digest of the clean close: always an error.
 		os.WriteFile(flipped+".digest", digest, 0o600)
@@ -249,13 +308,34 @@ func TestFlipEveryByte(t *testing.T) {
 			named[ve.Seq] = true
 		}
 	}
-	for s := uint64(1); s <= base.Records; s++ {
-		if !named[s] {
-			t.Errorf("no flip was reported as a problem of record %d", s)
+	t.Logf("with digest: %v; without digest %d flips touched no data; the child check refused %d crashed on %d",
+		reasons, dead, countErrs(checks), crashed)
+}
+
+func countErrs(errs []error) (n int) {
+	for _, e := range errs {
+		if e != nil {
+			n++
 		}
 	}
-	t.Logf("%d-byte file, %d bytes flipped (stride %d phase %d); with digest: %v; without digest %d flips touched no data; the child check crashed on %d",
-		len(orig), len(offsets), stride, phase, reasons, dead, crashed)
+	return n
+}
+
+// seed returns the seed of a randomised test: SEALKEEPER_SEED when set, otherwise a new one.
+// Either way it is logged, so a failing run can be repeated exactly.
+func seed(t testing.TB) uint64 {
+	t.Helper()
+	if v := os.Getenv("SEALKEEPER_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("SEALKEEPER_SEED=%q is not a number", v)
+		}
+		t.Logf("seed %d (from SEALKEEPER_SEED)", s)
+		return s
+	}
+	s := rand.Uint64()
+	t.Logf("seed %d (SEALKEEPER_SEED=%d repeats this run)", s, s)
+	return s
 }
 
 // childChecks runs the consistency check on every flipped copy in child processes, restarting
@@ -365,9 +445,10 @@ func TestKillDuringAppends(t *testing.T) {
 	}
 	l.Close()
 	acked := uint64(1)
+	rng := rand.New(rand.NewPCG(seed(t), 0))
 	start := time.Now()
 	for trial := 0; trial < trials; trial++ {
-		killAfter := 1 + rand.IntN(perTrial-1)
+		killAfter := 1 + rng.IntN(perTrial-1)
 		cmd := exec.Command(os.Args[0], path, keyFile, strconv.Itoa(perTrial))
 		cmd.Env = append(os.Environ(), "SEALKEEPER_LEDGER_HELPER=append")
 		var stderr bytes.Buffer
@@ -387,7 +468,7 @@ func TestKillDuringAppends(t *testing.T) {
 			n++
 			if n == killAfter {
 				// Let it get into the next append (somewhere inside the commit), then kill.
-				time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+				time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
 				cmd.Process.Signal(syscall.SIGKILL)
 				break
 			}
