@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 )
 
 func init() {
@@ -27,18 +29,18 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: unexpected %q; sealkeeper demo provision [--dir D] [--force]", errUsage, fs.Arg(0))
 	}
 	if *dir == "" {
-		d, err := demoWorkspaceDir()
+		d, err := workspace.DemoDir()
 		if err != nil {
 			return err
 		}
 		*dir = d
 	}
 	if *force {
-		if err := clearDemo(*dir, stdout); err != nil {
+		if err := workspace.ClearDemo(*dir, stdout); err != nil {
 			return err
 		}
 	}
-	c, err := provisionDemo(*dir, stdout)
+	c, err := workspace.ProvisionDemo(*dir, stdout)
 	if err != nil {
 		return err
 	}

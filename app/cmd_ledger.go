@@ -2,19 +2,18 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/assets"
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
@@ -73,7 +72,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: unexpected %q\n%s", errUsage, fs.Arg(0), ledgerUsage)
 	}
 	var cfg *config.Config
-	if c, err := loadConfig(*cfgPath); err == nil {
+	if c, err := workspace.LoadConfig(*cfgPath); err == nil {
 		cfg = c
 	} else if *cfgPath != "" || *data == "" {
 		return err
@@ -124,7 +123,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 
 	switch sub {
 	case "verify":
-		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck})
+		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck})
 		if err != nil {
 			return exitError{code: 1, err: err}
 		}
@@ -137,7 +136,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "show":
 		fmt.Fprintf(bw, "%6s  %-20s  %-17s  %-14s  %-12s  %s\n", "SEQ", "TIME", "KIND", "CUSTODIAN", "SEAL", "DOCUMENT / DETAIL")
-		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck, Visit: func(r ledger.Record) error {
+		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck, Visit: func(r ledger.Record) error {
 			if !filter.Match(r) {
 				return nil
 			}
@@ -156,7 +155,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "export":
-		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck, Visit: func(r ledger.Record) error {
+		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck, Visit: func(r ledger.Record) error {
 			if !filter.Match(r) {
 				return nil
 			}
@@ -183,7 +182,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: --format is csv or pdf, not %q", errUsage, *format)
 		}
 		var sum *report.Summarizer
-		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: ledgerCheck, Visit: func(r ledger.Record) error {
+		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck, Visit: func(r ledger.Record) error {
 			if sum == nil {
 				sum = report.NewSummarizer(filter, "")
 			}
@@ -212,21 +211,6 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("%w: %s", errUsage, ledgerUsage)
 }
 
-// ledgerCheck runs the file's consistency check in a child: this program as
-// `sealkeeper ledger check-file PATH` (argv[0] "sealkeeper", which also makes a test binary
-// that runs commands by argv[0] run this one).
-func ledgerCheck(path string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this program to run the consistency check: %w", err)
-	}
-	return ledger.ChildCheckCommand(func(ctx context.Context, p string) *exec.Cmd {
-		c := exec.CommandContext(ctx, exe, "ledger", "check-file", p)
-		c.Args[0] = "sealkeeper"
-		return c
-	})(path)
-}
-
 // ledgerHolder finds a key that opens a slot: --escrow-key, else the demo token (demo PIN),
 // else the demo escrow key file. needed: fail when there is none (verify can do without).
 func ledgerHolder(cfg *config.Config, escrowKey string, needed bool) (keyslot.Holder, func(), error) {
@@ -243,11 +227,11 @@ func ledgerHolder(cfg *config.Config, escrowKey string, needed bool) (keyslot.Ho
 		return h, nop, nil
 	}
 	if cfg != nil && cfg.Demo.Enabled {
-		tok, err := openDemoToken(cfg)
+		tok, err := workspace.OpenDemoToken(cfg)
 		if err == nil {
-			return tok.holder, tok.close, nil
+			return tok.Holder, tok.Close, nil
 		}
-		if p := demoEscrowKeyPath(cfg); p != "" {
+		if p := workspace.DemoEscrowKeyPath(cfg); p != "" {
 			if b, rerr := os.ReadFile(p); rerr == nil {
 				if h, perr := keyslot.ParsePrivateKeyPEM(b); perr == nil {
 					return h, nop, nil
@@ -281,14 +265,14 @@ func initLedger(cfg *config.Config, path, escrowPub string, stdout io.Writer) er
 	}
 	recipients := []ledger.Recipient{{Public: pub, Role: keyslot.RoleEscrow, Label: "escrow"}}
 	ws := ""
-	opts := ledger.Options{Check: ledgerCheck}
+	opts := ledger.Options{Check: workspace.LedgerCheck}
 	if cfg != nil {
 		ws = cfg.Workstation
 		if cfg.Demo.Enabled {
-			if tok, err := openDemoToken(cfg); err == nil {
-				defer tok.close()
-				recipients = append(recipients, ledger.Recipient{Public: tok.holder.Public(), Role: keyslot.RoleCustodian, Label: "demo custodian"})
-				opts.Signer = tok.signer
+			if tok, err := workspace.OpenDemoToken(cfg); err == nil {
+				defer tok.Close()
+				recipients = append(recipients, ledger.Recipient{Public: tok.Holder.Public(), Role: keyslot.RoleCustodian, Label: "demo custodian"})
+				opts.Signer = tok.Signer
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
@@ -46,7 +47,7 @@ func TestLedgerCommands(t *testing.T) {
 	}
 	// Add records through the library, as the program does.
 	path := filepath.Join(data, ledger.FileName)
-	l, err := ledger.Open(path, ledger.Options{Check: ledgerCheck})
+	l, err := ledger.Open(path, ledger.Options{Check: workspace.LedgerCheck})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +114,10 @@ func TestDemoLedger(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var out bytes.Buffer
-	if _, err := provisionDemo(dir, &out); err != nil {
+	if _, err := workspace.ProvisionDemo(dir, &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := initDemoLedger(mustLoad(t, filepath.Join(dir, config.FileName)), &out); err == nil {
+	if err := workspace.InitDemoLedger(mustLoad(t, filepath.Join(dir, config.FileName)), &out); err == nil {
 		t.Fatal("a second demo ledger was made over the first")
 	}
 	cfgPath := filepath.Join(dir, config.FileName)

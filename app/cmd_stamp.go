@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
@@ -72,7 +73,7 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	if kinds > 1 || (*seam != "" && *seam != "left" && *seam != "right") {
 		return fmt.Errorf("%w: choose one of --pages, --riding-seam left|right, --keyword", errUsage)
 	}
-	c, err := loadConfig(*cfgPath)
+	c, err := workspace.LoadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -428,7 +429,7 @@ func readPIN(c *config.Config, pinFile string, tok device.TokenInfo, stderr io.W
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	if pin, ok := demoPIN(c); ok {
+	if pin, ok := workspace.DemoPIN(c); ok {
 		return pin, nil
 	}
 	fmt.Fprintf(stderr, "PIN for %q: ", tok.Label)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 )
@@ -29,7 +30,7 @@ func TestStampVerifyCommands(t *testing.T) {
 	t.Setenv("HOME", filepath.Join(dir, "home"))
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "home", ".config"))
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))
-	if _, err := provisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
+	if _, err := workspace.ProvisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "demo", config.FileName)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
 )
 
@@ -44,7 +45,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected %q; sealkeeper token list [--json] [--config FILE]", errUsage, fs.Arg(0))
 	}
-	c, err := loadConfig(*cfgPath)
+	c, err := workspace.LoadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 )
 
@@ -46,7 +47,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s", errUsage, verifyUsage)
 	}
 	var roots []*x509.Certificate
-	if c, err := loadConfig(*cfgPath); err == nil {
+	if c, err := workspace.LoadConfig(*cfgPath); err == nil {
 		roots = loadAnchors(c)
 	} else if *cfgPath != "" {
 		return err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
 )
 
@@ -58,15 +59,15 @@ func TestDemoProvisionAndTokenList(t *testing.T) {
 		t.Error("the PIN is in the configuration file")
 	}
 
-	c, err := loadConfig(cfgPath)
+	c, err := workspace.LoadConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Demo.Enabled || c.Data() != filepath.Join(dir, "data") || len(c.Seal.TrustAnchors) != 1 {
 		t.Errorf("config: %+v", c)
 	}
-	if p, ok := demoPIN(c); !ok || p != pin {
-		t.Errorf("demoPIN = %q %v", p, ok)
+	if p, ok := workspace.DemoPIN(c); !ok || p != pin {
+		t.Errorf("workspace.DemoPIN = %q %v", p, ok)
 	}
 
 	// The workspace is refused a second time, and replaced with --force.
@@ -150,7 +151,7 @@ func TestDemoProvisionAndTokenList(t *testing.T) {
 func TestTokenListText(t *testing.T) {
 	needSoftHSM(t)
 	dir := filepath.Join(t.TempDir(), "demo")
-	if _, err := provisionDemo(dir, &bytes.Buffer{}); err != nil {
+	if _, err := workspace.ProvisionDemo(dir, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer

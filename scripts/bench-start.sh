@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 n=${1:-5}
 mkdir -p build
-go build -o build/sealkeeper ./app
+bash scripts/build.sh build
 tmp=$(mktemp -d)
 xpid=
 cleanup() { [ -n "$xpid" ] && kill "$xpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp" 2>/dev/null || true; }

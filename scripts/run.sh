@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 bash scripts/setup.sh
-echo "run: building sealkeeper (the first build of the GUI takes about 5 minutes)"
-go build -o sealkeeper ./app
+echo "run: building sealkeeper and sealkeeper-gui (the first build of the GUI takes about 5 minutes)"
+bash scripts/build.sh .
 if [ $# -eq 0 ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "run: no display. Start this from a desktop session, or under a virtual one:" >&2
   echo "  xvfb-run -a ./sealkeeper" >&2

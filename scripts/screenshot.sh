@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 out=${1:-docs/screenshot.png}
 check=${2:-}
 mkdir -p "$(dirname "$out")" build
-go build -o build/sealkeeper ./app
+bash scripts/build.sh build
 
 tmp=$(mktemp -d)
 pids=()

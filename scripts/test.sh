@@ -38,5 +38,18 @@ echo "== go test (GUI packages, Fyne's headless driver)"
 # shellcheck disable=SC2086
 go test -count=1 -timeout 30m $gui
 
+echo "== the command-line program links no GUI libraries"
+# It serves and scripts (hub, verify, ledger, stamp, token) on machines without X11 or OpenGL.
+bash scripts/build.sh build --cli
+if go list -deps ./app | grep -q '^fyne.io/'; then
+  echo "./app imports Fyne: the command-line program must not (the window is ./app/sealkeeper-gui)"; exit 1
+fi
+gui_libs=$(ldd build/sealkeeper | grep -E 'lib(GL|EGL|GLX|X11|Xcursor|Xrandr|Xinerama|Xi|Xxf86vm|wayland-client|xkbcommon)\.' || true)
+if [ -n "$gui_libs" ]; then
+  echo "build/sealkeeper links GUI libraries:"; echo "$gui_libs"; exit 1
+fi
+env -u DISPLAY -u WAYLAND_DISPLAY build/sealkeeper help >/dev/null
+echo "build/sealkeeper: $(ldd build/sealkeeper | wc -l) shared objects, none of them GUI"
+
 echo "== the real window under Xvfb"
 bash scripts/screenshot.sh build/screenshot-test.png --check

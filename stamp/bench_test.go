@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -53,41 +52,13 @@ func TestBenchTable(t *testing.T) {
 	if os.Getenv("SEALKEEPER_BENCH") == "" {
 		t.Skip("set SEALKEEPER_BENCH=1 (or run stamp/bench.sh)")
 	}
-	runs, _ := strconv.Atoi(os.Getenv("SEALKEEPER_BENCH_RUNS"))
-	if runs <= 0 {
-		runs = 3
-	}
-	id := padestest.NewIdentity(t, padestest.RSA)
-	nss, nick := pdftest.NSSDB(t, id.Signer, id.Chain)
+	runs := benchRuns()
+	id, nss, nick := pdfsigIdentity(t)
 	dir := t.TempDir()
-	type file struct {
-		name string
-		o    pdftest.Options
-		big  bool
-	}
-	files := []file{
-		{"1 page", pdftest.Options{Pages: 1}, false},
-		{"20 pages", pdftest.Options{Pages: 20}, false},
-		{"300 pages", pdftest.Options{Pages: 300}, false},
-		{"2000 pages", pdftest.Options{Pages: 2000}, false},
-		{"2000 pages, xref stream", pdftest.Options{Pages: 2000, XRefStream: true}, false},
-		{"scanned 2000 pages", pdftest.Options{Pages: 2000, Scanned: true, ScanBytes: 52000}, true},
-	}
-	median := func(f func()) time.Duration {
-		var d []time.Duration
-		for i := 0; i < runs; i++ {
-			runtime.GC()
-			syscall.Sync() // no writeback left from the run before
-			start := time.Now()
-			f()
-			d = append(d, time.Since(start))
-		}
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return d[len(d)/2]
-	}
+	median := func(f func()) time.Duration { return medianTime(timeRuns(runs, nil, f)) }
 	fmt.Printf("\n%-26s %9s %14s %12s %8s %12s %8s %10s\n", "file", "size MB", "sealkeeper ms", "pdfsig ms", "ratio", "hash-once ms", "ratio", "heap MB")
 	floor := ""
-	for i, f := range files {
+	for i, f := range benchFiles {
 		in := filepath.Join(dir, fmt.Sprintf("in%d.pdf", i))
 		if err := os.WriteFile(in, pdftest.PDF(f.o), 0o644); err != nil {
 			t.Fatal(err)
@@ -119,8 +90,7 @@ func TestBenchTable(t *testing.T) {
 		})
 		tPdfsig := median(func() {
 			os.Remove(theirs)
-			cmd := exec.Command("pdfsig", "-add-signature", "-nssdir", "sql:"+nss, "-nick", nick, "-digest", "SHA256", in, theirs)
-			if b, err := cmd.CombinedOutput(); err != nil {
+			if b, err := pdftest.PdfsigSignCmd(t, nss, nick, in, theirs).CombinedOutput(); err != nil {
 				t.Fatalf("pdfsig: %v %s", err, b)
 			}
 		})
@@ -167,3 +137,60 @@ func TestBenchTable(t *testing.T) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// benchRuns is how many times each figure is measured: SEALKEEPER_BENCH_RUNS, default 3.
+func benchRuns() int {
+	runs, _ := strconv.Atoi(os.Getenv("SEALKEEPER_BENCH_RUNS"))
+	if runs <= 0 {
+		runs = 3
+	}
+	return runs
+}
+
+// benchFile is one input of the benchmark tables; big marks the file over 100 MB (hashed once
+// for comparison by TestBenchTable, left out of TestBenchProcess).
+type benchFile struct {
+	name string
+	o    pdftest.Options
+	big  bool
+}
+
+var benchFiles = []benchFile{
+	{"1 page", pdftest.Options{Pages: 1}, false},
+	{"20 pages", pdftest.Options{Pages: 20}, false},
+	{"300 pages", pdftest.Options{Pages: 300}, false},
+	{"2000 pages", pdftest.Options{Pages: 2000}, false},
+	{"2000 pages, xref stream", pdftest.Options{Pages: 2000, XRefStream: true}, false},
+	{"scanned 2000 pages", pdftest.Options{Pages: 2000, Scanned: true, ScanBytes: 52000}, true},
+}
+
+// pdfsigIdentity is the software RSA-2048 identity the tables sign with in process, and the NSS
+// database holding the same key for pdfsig -add-signature, with the key's nickname.
+func pdfsigIdentity(t testing.TB) (id *padestest.Identity, nssdir, nick string) {
+	t.Helper()
+	id = padestest.NewIdentity(t, padestest.RSA)
+	nssdir, nick = pdftest.NSSDB(t, id.Signer, id.Chain)
+	return id, nssdir, nick
+}
+
+// timeRuns runs f n times, each after setup (untimed; nil for none), a GC and a sync (no
+// garbage or writeback left from the run before, and the inputs on disk), and returns the
+// times sorted, fastest first.
+func timeRuns(n int, setup, f func()) []time.Duration {
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		if setup != nil {
+			setup()
+		}
+		runtime.GC()
+		syscall.Sync()
+		start := time.Now()
+		f()
+		d = append(d, time.Since(start))
+	}
+	slices.Sort(d)
+	return d
+}
+
+// medianTime is the median of times sorted by timeRuns.
+func medianTime(d []time.Duration) time.Duration { return d[len(d)/2] }

@@ -17,16 +17,21 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
 
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
 )
 
+// pdfcpu's packages are used directly, not through its pkg/api: that one links pdfcpu's form
+// code, whose text-width tables cost every run of the program 40 ms of start-up.
+
 func init() {
-	// pdfcpu would otherwise create and read a configuration folder in the user's home.
-	api.DisableConfigDir()
+	// pdfcpu would otherwise create and read a configuration folder in the user's home (what
+	// api.DisableConfigDir does).
+	model.ConfigPath = "disable"
 }
 
 // Page is one page.
@@ -281,10 +286,11 @@ func contextTrailer(ctx *model.Context) (Trailer, error) {
 }
 
 // pdfcpuRead reads the whole file into pdfcpu's model, refusing encryption.
-func pdfcpuRead(name string, r io.ReaderAt, size int64) (*model.Context, error) {
+func pdfcpuRead(name string, r io.ReaderAt, size int64) (_ *model.Context, err error) {
+	defer Guard(name, &err)
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
-	ctx, err := api.ReadContext(io.NewSectionReader(r, 0, size), conf)
+	ctx, err := pdfcpu.Read(io.NewSectionReader(r, 0, size), conf)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "password") || strings.Contains(err.Error(), "encrypt") {
 			return nil, fmt.Errorf("%s: %w", name, ErrEncrypted)
@@ -674,8 +680,9 @@ func (d *Document) Agrees(v *Validated) error {
 	return nil
 }
 
-func validateContext(name string, ctx *model.Context) error {
-	if err := api.ValidateContext(ctx); err != nil {
+func validateContext(name string, ctx *model.Context) (err error) {
+	defer Guard(name, &err)
+	if err := validate.XRefTable(ctx); err != nil {
 		return fmt.Errorf("%s: the PDF does not pass validation: %v; ask for a fresh export", name, err)
 	}
 	return nil

@@ -133,8 +133,14 @@ func NSSDB(t testing.TB, key crypto.Signer, chain []*x509.Certificate) (dir, nic
 // 22.12 cannot add ETSI.CAdES.detached signatures).
 func PdfsigSign(t testing.TB, nssdir, nick, in, out string) {
 	t.Helper()
-	cmd := exec.Command(RequireTool(t, "pdfsig"), "-add-signature", "-nssdir", "sql:"+nssdir, "-nick", nick, "-digest", "SHA256", in, out)
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if b, err := PdfsigSignCmd(t, nssdir, nick, in, out).CombinedOutput(); err != nil {
 		t.Fatalf("pdfsig -add-signature: %v\n%s", err, b)
 	}
+}
+
+// PdfsigSignCmd is the pdfsig -add-signature command PdfsigSign runs, not started, for a caller
+// that sets its environment or times it (the benchmarks).
+func PdfsigSignCmd(t testing.TB, nssdir, nick, in, out string) *exec.Cmd {
+	t.Helper()
+	return exec.Command(RequireTool(t, "pdfsig"), "-add-signature", "-nssdir", "sql:"+nssdir, "-nick", nick, "-digest", "SHA256", in, out)
 }

@@ -23,11 +23,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/tjfoc/gmsm/sm3"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -317,14 +317,14 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 	return out, err
 }
 
-// pageCount reads the PDF with pdfcpu; a library panic on a hostile file becomes an error.
-func pageCount(b []byte) (n int, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the PDF reader failed: %v", r)
-		}
-	}()
-	return api.PageCount(bytes.NewReader(b), nil)
+// pageCount reads and validates the PDF as the workstation will (pdfinspect.Read, which turns
+// a library panic on a hostile file into an error).
+func pageCount(b []byte) (int, error) {
+	doc, err := pdfinspect.Read("the document", bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return 0, err
+	}
+	return len(doc.Pages), nil
 }
 
 // WithdrawDocument takes a pending document out of the workstation's queue.

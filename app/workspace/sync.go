@@ -1,4 +1,4 @@
-package main
+package workspace
 
 import (
 	"crypto/ecdsa"
@@ -13,24 +13,24 @@ import (
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
-// syncLink is the running link to the seal-management server.
-type syncLink struct {
+// Link is the running link to the seal-management server.
+type Link struct {
 	Syncer *upstream.Syncer
 	Store  *upstream.Store
 	close  []func()
 }
 
-func (l *syncLink) Close() {
+func (l *Link) Close() {
 	for i := len(l.close) - 1; i >= 0; i-- {
 		l.close[i]()
 	}
 }
 
-// openSync connects the workstation to its server: the configured one, or in a demo workspace a
+// OpenSync connects the workstation to its server: the configured one, or in a demo workspace a
 // hub run in-process on 127.0.0.1 with sample documents. It returns nil, nil when no server is
 // configured: the workstation then works offline with what it has.
-func openSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*syncLink, error) {
-	l := &syncLink{}
+func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, error) {
+	l := &Link{}
 	var (
 		url    string
 		key    *ecdsa.PublicKey

@@ -1,4 +1,4 @@
-package main
+package workspace
 
 import (
 	"errors"
@@ -10,10 +10,10 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 )
 
-// loadConfig finds the configuration: --config when given, else the user's config file, else the
+// LoadConfig finds the configuration: --config when given, else the user's config file, else the
 // demo workspace in the user's data dir (if one was provisioned). It also points SoftHSM at a demo
 // workspace's token directory, since the module reads SOFTHSM2_CONF when it is loaded.
-func loadConfig(path string) (*config.Config, error) {
+func LoadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		def, err := config.DefaultPath()
 		if err != nil {
@@ -21,7 +21,7 @@ func loadConfig(path string) (*config.Config, error) {
 		}
 		path = def
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			demo, derr := demoWorkspaceDir()
+			demo, derr := DemoDir()
 			if derr != nil {
 				return nil, derr
 			}
@@ -41,8 +41,8 @@ func loadConfig(path string) (*config.Config, error) {
 	return c, nil
 }
 
-// demoWorkspaceDir is where the GUI keeps the demo workspace it provisions on first start.
-func demoWorkspaceDir() (string, error) {
+// DemoDir is where the GUI keeps the demo workspace it provisions on first start.
+func DemoDir() (string, error) {
 	d, err := config.DefaultDataDir()
 	if err != nil {
 		return "", err
@@ -50,9 +50,9 @@ func demoWorkspaceDir() (string, error) {
 	return filepath.Join(d, "demo"), nil
 }
 
-// demoPIN returns the demo token's PIN, and false outside a demo workspace: a real token's PIN is
+// DemoPIN returns the demo token's PIN, and false outside a demo workspace: a real token's PIN is
 // never stored, so only the demo may skip the prompt.
-func demoPIN(c *config.Config) (string, bool) {
+func DemoPIN(c *config.Config) (string, bool) {
 	if !c.Demo.Enabled || c.Demo.PINFile == "" {
 		return "", false
 	}

@@ -1,4 +1,4 @@
-package main
+package workspace
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 )
 
-// openLog sends structured logs to DATA/logs/sealkeeper.log (JSON lines, appended). Logs hold
+// OpenLog sends structured logs to DATA/logs/sealkeeper.log (JSON lines, appended). Logs hold
 // events and errors, never PINs, keys or document contents.
-func openLog(dataDir string) (*slog.Logger, func(), error) {
+func OpenLog(dataDir string) (*slog.Logger, func(), error) {
 	dir := filepath.Join(dataDir, "logs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("making the log folder %s: %w", dir, err)

@@ -1,4 +1,4 @@
-package main
+package workspace
 
 import (
 	"bytes"
@@ -34,28 +34,28 @@ const (
 	demoPurpose    = "电子印章"
 )
 
-// demoFiles are what provisionDemo makes in a workspace, and what --force replaces.
+// demoFiles are what ProvisionDemo makes in a workspace, and what --force replaces.
 var demoFiles = []string{config.FileName, "softhsm2.conf", "tokens", "ca.pem", "ca-key.pem", "demo-pin", "seal.png"}
 
-// errDemoExists is returned when dir already holds a demo workspace.
-var errDemoExists = errors.New("a demo workspace already exists")
+// ErrDemoExists is returned when dir already holds a demo workspace.
+var ErrDemoExists = errors.New("a demo workspace already exists")
 
-// provisionDemo makes a demo workspace under dir: a SoftHSM token directory (dir/tokens, with
+// ProvisionDemo makes a demo workspace under dir: a SoftHSM token directory (dir/tokens, with
 // dir/softhsm2.conf), a token "SealKeeper Demo" with a P-256 seal key made on the token and a
 // certificate for it from a demo CA made here (dir/ca.pem; its key in dir/ca-key.pem, 0600),
 // the seal image (dir/seal.png), the user PIN (dir/demo-pin, 0600: a demo token only) and the
 // configuration (dir/config.toml, data in dir/data). It prints what it made to out.
 //
-// It sets SOFTHSM2_CONF for this process, as loadConfig does for a demo workspace; SoftHSM reads
+// It sets SOFTHSM2_CONF for this process, as LoadConfig does for a demo workspace; SoftHSM reads
 // it when initialised, so call this before the process opens the SoftHSM module for anything else.
-func provisionDemo(dir string, out io.Writer) (*config.Config, error) {
+func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range []string{config.FileName, "tokens"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return nil, fmt.Errorf("%w in %s; use it with --config %s, or pass --force to replace it", errDemoExists, dir, filepath.Join(dir, config.FileName))
+			return nil, fmt.Errorf("%w in %s; use it with --config %s, or pass --force to replace it", ErrDemoExists, dir, filepath.Join(dir, config.FileName))
 		}
 	}
 	if _, err := os.Stat(config.SoftHSMModule); err != nil {
@@ -182,7 +182,7 @@ func provisionDemo(dir string, out io.Writer) (*config.Config, error) {
 		return nil, err
 	}
 	// The ledger comes last: it needs the saved configuration (it adds the escrow key to it).
-	if err := initDemoLedger(c, out); err != nil {
+	if err := InitDemoLedger(c, out); err != nil {
 		return nil, fmt.Errorf("making the demo ledger: %w", err)
 	}
 
@@ -195,9 +195,9 @@ func provisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	return c, nil
 }
 
-// clearDemo removes what provisionDemo made in dir (for --force) and moves an old data folder
+// ClearDemo removes what ProvisionDemo made in dir (for --force) and moves an old data folder
 // aside rather than deleting a ledger.
-func clearDemo(dir string, out io.Writer) error {
+func ClearDemo(dir string, out io.Writer) error {
 	for _, f := range demoFiles {
 		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("removing the old demo workspace: %w", err)

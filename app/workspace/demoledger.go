@@ -1,4 +1,4 @@
-package main
+package workspace
 
 import (
 	"crypto"
@@ -29,25 +29,25 @@ import (
 
 const demoEscrowKeyFile = "escrow-key.pem"
 
-// demoEscrowKeyPath is the demo escrow private key of a demo workspace, or "".
-func demoEscrowKeyPath(cfg *config.Config) string {
+// DemoEscrowKeyPath is the demo escrow private key of a demo workspace, or "".
+func DemoEscrowKeyPath(cfg *config.Config) string {
 	if !cfg.Demo.Enabled || cfg.Path() == "" {
 		return ""
 	}
 	return filepath.Join(filepath.Dir(cfg.Path()), demoEscrowKeyFile)
 }
 
-// demoToken logs in to the demo token with the demo PIN and returns its seal key's ECDH side
+// DemoToken is the demo token, logged in to the demo token with the demo PIN and returns its seal key's ECDH side
 // and signer. close ends the session.
-type demoToken struct {
-	holder keyslot.Holder
-	signer crypto.Signer
-	serial string
-	close  func()
+type DemoToken struct {
+	Holder keyslot.Holder // the seal key's ECDH side, for the ledger's key slot
+	Signer crypto.Signer  // the seal key, for checkpoints
+	Serial string
+	Close  func() // ends the session
 }
 
-func openDemoToken(cfg *config.Config) (*demoToken, error) {
-	pin, ok := demoPIN(cfg)
+func OpenDemoToken(cfg *config.Config) (*DemoToken, error) {
+	pin, ok := DemoPIN(cfg)
 	if !ok {
 		return nil, errors.New("not a demo workspace (no demo PIN)")
 	}
@@ -98,18 +98,18 @@ func openDemoToken(cfg *config.Config) (*demoToken, error) {
 			done()
 			return nil, err
 		}
-		return &demoToken{holder: x, signer: sg, serial: tok.Serial, close: done}, nil
+		return &DemoToken{Holder: x, Signer: sg, Serial: tok.Serial, Close: done}, nil
 	}
 	done()
 	return nil, errors.New("the demo token has no seal key")
 }
 
-// initDemoLedger makes the demo workspace's ledger (DATA/ledger.db) with its first records: key
+// InitDemoLedger makes the demo workspace's ledger (DATA/ledger.db) with its first records: key
 // slots for the demo token and a demo escrow key (written beside the config, its public half
 // named in [ledger] escrow_public_key, and the config saved), and the events of provisioning.
-func initDemoLedger(cfg *config.Config, out io.Writer) error {
+func InitDemoLedger(cfg *config.Config, out io.Writer) error {
 	if !cfg.Demo.Enabled || cfg.Path() == "" {
-		return errors.New("initDemoLedger: not a saved demo workspace configuration")
+		return errors.New("InitDemoLedger: not a saved demo workspace configuration")
 	}
 	dir := filepath.Dir(cfg.Path())
 	escrow, err := ecdh.P256().GenerateKey(rand.Reader)
@@ -135,20 +135,20 @@ func initDemoLedger(cfg *config.Config, out io.Writer) error {
 	if err := cfg.Save(cfg.Path()); err != nil {
 		return err
 	}
-	tok, err := openDemoToken(cfg)
+	tok, err := OpenDemoToken(cfg)
 	if err != nil {
 		return fmt.Errorf("demo ledger: %w", err)
 	}
-	defer tok.close()
+	defer tok.Close()
 	ws := cfg.Workstation
 	if ws == "" {
 		ws, _ = os.Hostname()
 	}
 	path := filepath.Join(cfg.Data(), ledger.FileName)
 	l, err := ledger.Create(path, []ledger.Recipient{
-		{Public: tok.holder.Public(), Role: keyslot.RoleCustodian, Label: "演示保管人 Demo custodian"},
+		{Public: tok.Holder.Public(), Role: keyslot.RoleCustodian, Label: "演示保管人 Demo custodian"},
 		{Public: escrow.Public(), Role: keyslot.RoleEscrow, Label: "演示托管密钥 Demo escrow"},
-	}, ledger.Options{Workstation: ws, Signer: tok.signer, Check: ledgerCheck, CheckpointEvery: cfg.Ledger.CheckpointEvery, CheckpointInterval: cfg.Ledger.CheckpointInterval.Duration})
+	}, ledger.Options{Workstation: ws, Signer: tok.Signer, Check: LedgerCheck, CheckpointEvery: cfg.Ledger.CheckpointEvery, CheckpointInterval: cfg.Ledger.CheckpointInterval.Duration})
 	if err != nil {
 		return err
 	}
@@ -156,8 +156,8 @@ func initDemoLedger(cfg *config.Config, out io.Writer) error {
 	now := time.Now()
 	_, err = l.Append(
 		ledger.Record{Kind: ledger.KindSettingsChanged, Time: now, Host: host, Setting: "demo workspace", New: dir, Detail: "sealkeeper demo provision"},
-		ledger.Record{Kind: ledger.KindKeyInserted, Time: now, Host: host, Token: tok.serial},
-		ledger.Record{Kind: ledger.KindLoginOK, Time: now, Host: host, Token: tok.serial, Custodian: "演示保管人 Demo custodian"},
+		ledger.Record{Kind: ledger.KindKeyInserted, Time: now, Host: host, Token: tok.Serial},
+		ledger.Record{Kind: ledger.KindLoginOK, Time: now, Host: host, Token: tok.Serial, Custodian: "演示保管人 Demo custodian"},
 	)
 	if cerr := l.Close(); err == nil {
 		err = cerr

@@ -1,0 +1,132 @@
+// Command sealkeeper-gui is SealKeeper's window. Custodians start it as `sealkeeper` (with no
+// command, or `sealkeeper gui`), which runs this program from beside itself: the window lives
+// in a binary of its own so that the command-line tools link no GUI libraries and pay nothing
+// for Fyne's start-up.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/workspace"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/ui"
+)
+
+// appID is the Fyne application ID, as in FyneApp.toml.
+const appID = "org.sealkeeper.app"
+
+func main() {
+	args := os.Args[1:]
+	// The ledger's consistency check runs in a child process of whichever program opens the
+	// ledger (workspace.LedgerCheck runs this executable so).
+	if len(args) >= 2 && args[0] == "ledger" && args[1] == "check-file" {
+		os.Exit(ledger.CheckFileMain(args[2:], os.Stdout, os.Stderr))
+	}
+	if err := runGUI(args, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "sealkeeper: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func runGUI(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sealkeeper-gui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the user's config dir, or the demo workspace)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := workspace.LoadConfig(*cfgPath)
+	if errors.Is(err, config.ErrNotFound) && *cfgPath == "" {
+		// Nothing configured: a first look at the program gets a demo workspace, made once.
+		dir, derr := workspace.DemoDir()
+		if derr != nil {
+			return derr
+		}
+		fmt.Fprintf(stdout, "No configuration found: making a demo workspace in %s\n", dir)
+		if _, err = workspace.ProvisionDemo(dir, stdout); err != nil {
+			return fmt.Errorf("making the demo workspace: %w", err)
+		}
+		cfg, err = workspace.LoadConfig("")
+	}
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := workspace.OpenLog(cfg.Data())
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	slog.SetDefault(log)
+	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
+
+	var problems []error
+	led, err := workspace.OpenLedger(cfg)
+	if err != nil {
+		problems = append(problems, err)
+		// The window still opens so the custodian sees the key; nothing can be stamped or
+		// recorded until the administrator has looked at the ledger file.
+		log.Error("ledger", "error", err.Error())
+		fmt.Fprintf(stderr, "sealkeeper: %v\n", err)
+	}
+	if led != nil {
+		defer led.Close()
+	}
+
+	keys, closeKeys, err := workspace.NewKeys(cfg, led, log)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go keys.Run(ctx)
+
+	link, err := workspace.OpenSync(cfg, led, log)
+	if err != nil {
+		// The window still opens: stamping offline within policy is allowed, and the status
+		// bar says offline. The reason goes to the log for the administrator.
+		log.Error("server link", "error", err.Error())
+		problems = append(problems, fmt.Errorf("working offline: %w", err))
+		fmt.Fprintf(stderr, "sealkeeper: working offline: %v\n", err)
+	}
+	var syncSvc ui.SyncService
+	if link != nil {
+		defer link.Close()
+		go func() {
+			if err := link.Syncer.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("sync loop stopped", "error", err.Error())
+			}
+		}()
+		syncSvc = link.Syncer
+	}
+
+	u := ui.New(fyneapp.NewWithID(appID), ui.Options{
+		Keys:     keys,
+		Sync:     syncSvc,
+		Demo:     cfg.Demo.Enabled,
+		Language: cfg.Language,
+		SaveLanguage: func(lang string) error {
+			cfg.Language = lang
+			return cfg.Save(cfg.Path())
+		},
+		ConfigPath: cfg.Path(),
+		DataDir:    cfg.Data(),
+		Problems:   problems,
+	})
+	u.ShowAndRun()
+	u.Close()
+	log.Info("window closed")
+	return nil
+}

@@ -1,0 +1,99 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+)
+
+// OpenLedger opens the workstation's ledger (DATA/ledger.db), checked in a child process first.
+// It returns nil, nil when there is none yet: a ledger is made on purpose (demo provisioning,
+// 'sealkeeper ledger --init'), never silently here.
+func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
+	path := filepath.Join(cfg.Data(), "ledger.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return ledger.Open(path, ledger.Options{
+		Workstation:        cfg.Workstation,
+		CheckpointEvery:    cfg.Ledger.CheckpointEvery,
+		CheckpointInterval: cfg.Ledger.CheckpointInterval.Duration,
+		Check:              LedgerCheck,
+	})
+}
+
+// NewKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
+// that will not load is logged and skipped, so one broken driver does not hide the others; none
+// at all is an error.
+func NewKeys(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*usecase.Keys, func(), error) {
+	var mods []*device.Module
+	var errs []error
+	for _, p := range cfg.Device.Modules {
+		m, err := device.OpenModule(cfg.Resolve(p))
+		if err != nil {
+			log.Error("PKCS#11 module", "path", p, "error", err.Error())
+			errs = append(errs, err)
+			continue
+		}
+		mods = append(mods, m)
+	}
+	if len(mods) == 0 {
+		return nil, nil, fmt.Errorf("no PKCS#11 module could be loaded: %w", errors.Join(errs...))
+	}
+	var known []device.KnownKey
+	for _, k := range cfg.Device.KnownKeys {
+		vid, pid, any, err := k.IDs()
+		if err != nil {
+			return nil, nil, err
+		}
+		known = append(known, device.KnownKey{VID: vid, PID: pid, AnyPID: any, Vendor: k.Vendor, Model: k.Model})
+	}
+	ages, err := device.LoadPINAges(cfg.Data())
+	if err != nil {
+		return nil, nil, err
+	}
+	host, _ := os.Hostname()
+	keys := usecase.NewKeys(usecase.KeysConfig{
+		Watch:        device.WatchConfig{Modules: mods, KnownKeys: known, Interval: cfg.Device.PollInterval.Duration, NoUSB: cfg.Demo.Enabled},
+		Policy:       device.PINPolicy{MaxAge: time.Duration(cfg.Device.PINMaxAgeDays) * 24 * time.Hour, ChangeInitial: *cfg.Device.ChangeInitialPIN},
+		Ages:         ages,
+		Custodian:    cfg.Custodian,
+		SealKeyID:    cfg.Seal.KeyID,
+		SealKeyLabel: cfg.Seal.KeyLabel,
+		Log:          log,
+		Ledger:       led,
+		Workstation:  cfg.Workstation,
+		Host:         host,
+	})
+	return keys, func() {
+		keys.Close()
+		for _, m := range mods {
+			m.Close()
+		}
+	}, nil
+}
+
+// LedgerCheck runs the file's consistency check in a child: this program as
+// `sealkeeper ledger check-file PATH` (argv[0] "sealkeeper", which also makes a test binary
+// that runs commands by argv[0] run this one).
+func LedgerCheck(path string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program to run the consistency check: %w", err)
+	}
+	return ledger.ChildCheckCommand(func(ctx context.Context, p string) *exec.Cmd {
+		c := exec.CommandContext(ctx, exe, "ledger", "check-file", p)
+		c.Args[0] = "sealkeeper"
+		return c
+	})(path)
+}
