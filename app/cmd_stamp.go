@@ -3,10 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/stamp"
@@ -34,16 +31,16 @@ func init() {
 	})
 }
 
-const stampUsage = "sealkeeper stamp --in IN.pdf --out OUT.pdf [--page N --at X,Y | --pages LIST | --riding-seam left|right | --keyword TEXT] [--certify] [--lock] [--tsa URL] [--image seal.png] [--size-mm 42] [--module SO] [--token LABEL|SERIAL] [--key-id HEX] [--pin-file FILE] [--force]"
+const stampUsage = "sealkeeper stamp (--doc ID | --batch ID,ID,... | --in IN.pdf --out OUT.pdf) [--out OUT.pdf] [--page N --at X,Y | --pages LIST | --riding-seam left|right | --keyword TEXT] [--certify] [--lock] [--tsa URL] [--image seal.png] [--size-mm 42] [--token LABEL|SERIAL] [--pin-file FILE] [--force]"
 
 func runStamp(args []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("stamp", stderr)
-	in := fs.String("in", "", "the PDF to stamp (never modified)")
-	out := fs.String("out", "", "where to write the stamped PDF")
+	docID := fs.String("doc", "", "a document from the queue (sealkeeper queue): stamped under its approval")
+	batch := fs.String("batch", "", "several queue documents, comma-separated: one PIN entry, each its own approval and record")
+	in := fs.String("in", "", "a local file without an approval ticket (only where the workstation's policy allows it; recorded with an alarm)")
+	out := fs.String("out", "", "where to write the stamped PDF (default for queue documents: DATA/stamped/ID.pdf)")
 	force := fs.Bool("force", false, "overwrite OUT if it exists")
-	module := fs.String("module", "", "PKCS#11 module (default: the configured modules, in order)")
 	token := fs.String("token", "", "token label or serial (default: the only token, or the demo token)")
-	keyID := fs.String("key-id", "", "the seal key's CKA_ID in hex (default: [seal] key_id, else the first key with a certificate)")
 	pinFile := fs.String("pin-file", "", "read the PIN from this file (default: ask; a demo workspace needs none)")
 	page := fs.Int("page", 1, "page for a single seal")
 	at := fs.String("at", "", "seal centre X,Y in mm from the page's top-left as displayed (default: lower right, 45 mm from the right edge and 60 mm from the bottom)")
@@ -55,12 +52,28 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	tsa := fs.String("tsa", "", "RFC 3161 timestamp server URL (default: [seal] tsa)")
 	image := fs.String("image", "", "seal image, PNG with a transparent background (default: [seal] image)")
 	sizeMM := fs.Float64("size-mm", 0, "seal diameter in mm (default: [seal] size_mm, 42)")
-	pss := fs.Bool("pss", false, "sign with RSASSA-PSS (RSA keys)")
 	reason := fs.String("reason", "", "reason shown by PDF viewers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *in == "" || *out == "" || fs.NArg() > 0 {
+	var ids []string
+	switch {
+	case *batch != "":
+		for _, id := range strings.Split(*batch, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	case *docID != "":
+		ids = []string{*docID}
+	}
+	sources := 0
+	for _, set := range []bool{*docID != "", *batch != "", *in != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 || fs.NArg() > 0 || (*in != "" && *out == "") || (*batch != "" && *out != "") {
 		return fmt.Errorf("%w: %s", errUsage, stampUsage)
 	}
 	kinds := 0
@@ -73,10 +86,12 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	if kinds > 1 || (*seam != "" && *seam != "left" && *seam != "right") {
 		return fmt.Errorf("%w: choose one of --pages, --riding-seam left|right, --keyword", errUsage)
 	}
-	c, err := workspace.LoadConfig(*cfgPath)
+	w, err := openWorkspace(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}
+	defer w.Close()
+	c := w.Config
 	if *image == "" {
 		*image = c.Resolve(c.Seal.Image)
 	}
@@ -89,11 +104,6 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	if *tsa == "" {
 		*tsa = c.Seal.TSA
 	}
-	if !*force {
-		if _, err := os.Stat(*out); err == nil {
-			return fmt.Errorf("%s already exists; choose another name or pass --force", *out)
-		}
-	}
 	img, err := stamp.LoadImage(*image)
 	if err != nil {
 		return err
@@ -102,38 +112,91 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Open reads what placing the seal needs (pages, fields); SignFile has pdfcpu validate the
-	// whole file, and refuses locked ones, before the key signs.
-	doc, err := pdfinspect.OpenFile(*in)
-	if err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if len(ids) > 0 {
+		pull(ctx, w, stderr)
 	}
-	pl, where, err := stampPlacement(c, doc, *in, size, *page, *at, *pages, *seam, *keyword)
-	if err != nil {
-		return err
+	// Everything the documents need is known before the key: the placement of each.
+	type job struct {
+		req   usecase.StampRequest
+		where string
+	}
+	var jobs []job
+	place := func(file string) (placement.Placement, string, error) {
+		// Open reads what placing the seal needs (pages, fields); SignFile has pdfcpu
+		// validate the whole file, and refuses locked ones, before the key signs.
+		doc, err := pdfinspect.OpenFile(file)
+		if err != nil {
+			return placement.Placement{}, "", err
+		}
+		return stampPlacement(c, doc, file, size, *page, *at, *pages, *seam, *keyword)
+	}
+	common := usecase.StampRequest{Out: *out, Overwrite: *force, Image: img, Certify: *certify, Lock: *lock, TSA: *tsa, Reason: *reason}
+	if *in != "" {
+		pl, where, err := place(*in)
+		if err != nil {
+			return err
+		}
+		r := common
+		r.File, r.Placement = *in, pl
+		jobs = append(jobs, job{r, where})
+	}
+	for _, id := range ids {
+		file, err := w.Desk.DocumentFile(id)
+		if err != nil {
+			return err
+		}
+		pl, where, err := place(file)
+		if err != nil {
+			return err
+		}
+		r := common
+		r.DocID, r.Placement = id, pl
+		jobs = append(jobs, job{r, where})
 	}
 
-	// Everything about the document is settled: now the key.
-	signer, chain, closeKey, err := openSeal(c, *module, *token, *keyID, *pinFile, stderr)
+	for _, j := range jobs {
+		if err := w.Desk.Precheck(j.req); err != nil {
+			return err
+		}
+	}
+	seal, err := login(w, *token, *pinFile, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeKey()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	res, err := stamp.SignFile(ctx, *in, *out, *force, stamp.Request{
-		Placement: pl, Image: img, Signer: signer, Chain: chain, PSS: *pss,
-		TSA: *tsa, Certify: *certify, Lock: *lock, Reason: *reason,
-	})
-	if err != nil {
-		return err
+	var failed []error
+	for _, j := range jobs {
+		res, err := w.Desk.Stamp(ctx, seal, j.req)
+		if err != nil {
+			failed = append(failed, err)
+			fmt.Fprintf(stderr, "sealkeeper stamp: %v\n", err)
+			continue
+		}
+		src := j.req.File
+		if j.req.DocID != "" {
+			src = "document " + j.req.DocID
+		}
+		fmt.Fprintf(stdout, "Stamped %s -> %s\n", src, res.Out)
+		fmt.Fprintf(stdout, "  seal:      %s (%s)\n", seal.Cert().Subject.CommonName, j.where)
+		fmt.Fprintf(stdout, "  field:     %s, %d widget(s)\n", res.Field, len(j.req.Placement.Widgets))
+		fmt.Fprintf(stdout, "  output:    SHA-256 %s\n", res.OutputSHA256)
+		if res.TicketID != "" {
+			fmt.Fprintf(stdout, "  approval:  ticket %s\n", res.TicketID)
+		} else {
+			fmt.Fprintf(stdout, "  approval:  none (local file; recorded with an alarm)\n")
+		}
+		fmt.Fprintf(stdout, "  ledger:    intent %d, done %d\n", res.Intent, res.Done)
+		if *tsa != "" {
+			fmt.Fprintf(stdout, "  timestamp: %s\n", *tsa)
+		}
 	}
-	fmt.Fprintf(stdout, "Stamped %s -> %s\n", *in, *out)
-	fmt.Fprintf(stdout, "  seal:      %s (%s)\n", chain[0].Subject.CommonName, where)
-	fmt.Fprintf(stdout, "  field:     %s, %d widget(s)\n", res.Field, len(pl.Widgets))
-	fmt.Fprintf(stdout, "  signed:    SHA-256 %s\n", hex.EncodeToString(res.Digest))
-	if *tsa != "" {
-		fmt.Fprintf(stdout, "  timestamp: %s\n", *tsa)
+	push(ctx, w, stdout, stderr)
+	switch {
+	case len(failed) == 1 && len(jobs) == 1:
+		return exitError{code: 1, err: errors.New("nothing was stamped")}
+	case len(failed) > 0:
+		return exitError{code: 1, err: fmt.Errorf("%d of %d documents were not stamped (see above)", len(failed), len(jobs))}
 	}
 	return nil
 }
@@ -282,142 +345,6 @@ func findKeyword(c *config.Config, in, keyword string) (render.TextHit, error) {
 		return render.TextHit{}, fmt.Errorf("%s: %q does not occur in the text (a scanned page has no text); place the seal with --page and --at", in, keyword)
 	}
 	return hits[0], nil
-}
-
-// openSeal logs in to the token and returns the seal's signer and certificate chain.
-func openSeal(c *config.Config, module, token, keyID, pinFile string, stderr io.Writer) (crypto.Signer, []*x509.Certificate, func(), error) {
-	mods := c.Device.Modules
-	if module != "" {
-		mods = []string{module}
-	}
-	if token == "" && c.Demo.Enabled {
-		token = c.Demo.TokenLabel
-	}
-	if keyID == "" {
-		keyID = c.Seal.KeyID
-	}
-	var lastErr error = errors.New("no PKCS#11 module is configured")
-	for _, path := range mods {
-		m, err := device.OpenModule(c.Resolve(path))
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		toks, err := m.Tokens()
-		if err != nil {
-			m.Close()
-			lastErr = err
-			continue
-		}
-		var match []device.TokenInfo
-		for _, t := range toks {
-			if token == "" || t.Label == token || t.Serial == token {
-				match = append(match, t)
-			}
-		}
-		if len(match) == 0 {
-			m.Close()
-			lastErr = fmt.Errorf("no matching seal key in %s (plug it in, or check --token)", path)
-			continue
-		}
-		if len(match) > 1 {
-			m.Close()
-			return nil, nil, nil, fmt.Errorf("%d tokens in %s; choose one with --token LABEL or SERIAL", len(match), path)
-		}
-		pin, err := readPIN(c, pinFile, match[0], stderr)
-		if err != nil {
-			m.Close()
-			return nil, nil, nil, err
-		}
-		s, err := m.Login(match[0], pin)
-		if err != nil {
-			m.Close()
-			return nil, nil, nil, err
-		}
-		closeAll := func() { s.Close(); m.Close() }
-		keys, err := s.Seals()
-		if err != nil {
-			closeAll()
-			return nil, nil, nil, err
-		}
-		for _, k := range keys {
-			if k.Cert == nil || (keyID != "" && !strings.EqualFold(hex.EncodeToString(k.ID), keyID)) {
-				continue
-			}
-			signer, err := s.Signer(k)
-			if err != nil {
-				closeAll()
-				return nil, nil, nil, err
-			}
-			return signer, chainFor(c, k.Cert), closeAll, nil
-		}
-		closeAll()
-		return nil, nil, nil, fmt.Errorf("token %q has no seal key with a certificate%s", match[0].Label, map[bool]string{true: " and id " + keyID}[keyID != ""])
-	}
-	return nil, nil, nil, lastErr
-}
-
-// chainFor adds the configured CA certificates that issued the seal's certificate, so that a
-// verifier can build the path.
-func chainFor(c *config.Config, leaf *x509.Certificate) []*x509.Certificate {
-	chain := []*x509.Certificate{leaf}
-	cas := loadAnchors(c)
-	for cur := leaf; len(chain) < 8; {
-		var next *x509.Certificate
-		for _, ca := range cas {
-			if cur.CheckSignatureFrom(ca) == nil && !ca.Equal(cur) {
-				next = ca
-				break
-			}
-		}
-		if next == nil {
-			break
-		}
-		chain = append(chain, next)
-		if string(next.RawIssuer) == string(next.RawSubject) {
-			break
-		}
-		cur = next
-	}
-	return chain
-}
-
-func loadAnchors(c *config.Config) []*x509.Certificate {
-	var out []*x509.Certificate
-	for _, f := range c.Seal.TrustAnchors {
-		certs, err := readCerts(c.Resolve(f))
-		if err == nil {
-			out = append(out, certs...)
-		}
-	}
-	return out
-}
-
-func readCerts(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, cert)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return out, nil
 }
 
 // readPIN takes the PIN from --pin-file, the demo workspace, or the terminal (not echoed).

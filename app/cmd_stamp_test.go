@@ -86,3 +86,68 @@ func TestStampVerifyCommands(t *testing.T) {
 		t.Fatalf("second certification: %d %s", code, errs)
 	}
 }
+
+// TestStampLocalFileNeedsPolicy: on a workspace whose policy does not allow unapproved files
+// (the default), `stamp --in` is refused before the key is touched and nothing is signed; on the
+// demo it is allowed and leaves intent, done and an alarm in the ledger.
+func TestStampLocalFileNeedsPolicy(t *testing.T) {
+	if _, err := os.Stat(config.SoftHSMModule); err != nil {
+		t.Skip("SoftHSM2 is not installed")
+	}
+	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	dir := t.TempDir()
+	t.Setenv("HOME", filepath.Join(dir, "home"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))
+	if _, err := workspace.ProvisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "demo", config.FileName)
+	in := filepath.Join(dir, "in.pdf")
+	os.WriteFile(in, pdftest.PDF(pdftest.Options{Pages: 2}), 0o600)
+	sk := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	ledgerText := func() string {
+		code, out, errs := sk("ledger", "show", "--config", cfgPath)
+		if code != 0 {
+			t.Fatalf("ledger show: %s", errs)
+		}
+		return out
+	}
+
+	c, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Policy.AllowUnapprovedFiles = false
+	if err := c.Save(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	before := ledgerText()
+	code, _, errs := sk("stamp", "--config", cfgPath, "--in", in, "--out", filepath.Join(dir, "out.pdf"))
+	if code != 1 || !strings.Contains(errs, "no approval ticket") {
+		t.Fatalf("unapproved file on a real policy: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.pdf")); err == nil {
+		t.Fatal("a stamped file was written")
+	}
+	if after := ledgerText(); after != before {
+		t.Fatalf("the refusal touched the key or the ledger:\n%s", after)
+	}
+
+	c.Policy.AllowUnapprovedFiles = true
+	if err := c.Save(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := sk("stamp", "--config", cfgPath, "--in", in, "--out", filepath.Join(dir, "out.pdf")); code != 0 {
+		t.Fatalf("demo policy: exit %d: %s%s", code, out, errs)
+	}
+	after := ledgerText()
+	for _, want := range []string{"stamp.intent", "stamp.done", "alarm", "no approval ticket"} {
+		if !strings.Contains(after, want) {
+			t.Errorf("ledger lacks %q:\n%s", want, after)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 )
@@ -48,12 +49,14 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	var roots []*x509.Certificate
 	if c, err := workspace.LoadConfig(*cfgPath); err == nil {
-		roots = loadAnchors(c)
+		if roots, err = workspace.TrustAnchors(c); err != nil {
+			return err
+		}
 	} else if *cfgPath != "" {
 		return err
 	}
 	for _, f := range extra {
-		certs, err := readCerts(f)
+		certs, err := usecase.ReadCertificates(f)
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,7 @@ type Config struct {
 	Seal     Seal     `toml:"seal"`
 	Ledger   Ledger   `toml:"ledger"`
 	Upstream Upstream `toml:"upstream"`
+	Policy   Policy   `toml:"policy"`
 	Demo     Demo     `toml:"demo"`
 
 	// path is the file this came from; relative paths resolve against its folder.
@@ -85,6 +86,8 @@ func (k USBKey) IDs() (vid, pid uint16, anyPID bool, err error) {
 
 // Seal says which key on the token is the seal.
 type Seal struct {
+	// ID is the seal's id on the server's seal list; approval tickets name it.
+	ID       string  `toml:"id"`
 	KeyID    string  `toml:"key_id"`    // CKA_ID in hex; empty: the first key with a certificate
 	KeyLabel string  `toml:"key_label"` // CKA_LABEL, used when KeyID is empty
 	Image    string  `toml:"image"`     // PNG of the seal, transparent background
@@ -116,6 +119,14 @@ type Upstream struct {
 	// Offline policy: how old a cached approval may be, and how many stamps may be made, while offline.
 	MaxOfflineAge    Duration `toml:"max_offline_age"`
 	MaxOfflineStamps int      `toml:"max_offline_stamps"`
+}
+
+// Policy is what the organisation allows on this workstation.
+type Policy struct {
+	// AllowUnapprovedFiles lets a local file without an approval ticket be stamped
+	// (sealkeeper stamp --in); each such stamping is recorded with an alarm. Off by default:
+	// only approved documents may be stamped (RULES.md 4).
+	AllowUnapprovedFiles bool `toml:"allow_unapproved_files"`
 }
 
 // Demo marks a demo workspace: a SoftHSM token made by `sealkeeper demo provision`.

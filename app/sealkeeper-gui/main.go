@@ -71,49 +71,32 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
 
-	var problems []error
-	led, err := workspace.OpenLedger(cfg)
-	if err != nil {
-		problems = append(problems, err)
-		// The window still opens so the custodian sees the key; nothing can be stamped or
-		// recorded until the administrator has looked at the ledger file.
-		log.Error("ledger", "error", err.Error())
-		fmt.Fprintf(stderr, "sealkeeper: %v\n", err)
-	}
-	if led != nil {
-		defer led.Close()
-	}
-
-	keys, closeKeys, err := workspace.NewKeys(cfg, led, log)
+	w, err := workspace.Open(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer closeKeys()
+	defer w.Close()
+	// The window opens whatever Problems says: the custodian sees the key; without a ledger
+	// nothing can be stamped or recorded until the administrator has looked at it, and without
+	// the server stamping offline within policy is allowed and the status bar says offline.
+	for _, p := range w.Problems {
+		fmt.Fprintf(stderr, "sealkeeper: %v\n", p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go keys.Run(ctx)
-
-	link, err := workspace.OpenSync(cfg, led, log)
-	if err != nil {
-		// The window still opens: stamping offline within policy is allowed, and the status
-		// bar says offline. The reason goes to the log for the administrator.
-		log.Error("server link", "error", err.Error())
-		problems = append(problems, fmt.Errorf("working offline: %w", err))
-		fmt.Fprintf(stderr, "sealkeeper: working offline: %v\n", err)
-	}
+	go w.Keys.Run(ctx)
 	var syncSvc ui.SyncService
-	if link != nil {
-		defer link.Close()
+	if w.Link != nil {
 		go func() {
-			if err := link.Syncer.Run(ctx); err != nil && ctx.Err() == nil {
+			if err := w.Link.Syncer.Run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("sync loop stopped", "error", err.Error())
 			}
 		}()
-		syncSvc = link.Syncer
+		syncSvc = w.Link.Syncer
 	}
 
 	u := ui.New(fyneapp.NewWithID(appID), ui.Options{
-		Keys:     keys,
+		Keys:     w.Keys,
 		Sync:     syncSvc,
 		Demo:     cfg.Demo.Enabled,
 		Language: cfg.Language,
@@ -123,7 +106,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		},
 		ConfigPath: cfg.Path(),
 		DataDir:    cfg.Data(),
-		Problems:   problems,
+		Problems:   w.Problems,
 	})
 	u.ShowAndRun()
 	u.Close()

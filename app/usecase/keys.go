@@ -34,6 +34,8 @@ type KeysConfig struct {
 	Ledger *ledger.Ledger
 	// Workstation and Host say where, in the ledger's records.
 	Workstation, Host string
+	// Anchors are the trusted CA certificates; Seal builds the seal's chain from them.
+	Anchors []*x509.Certificate
 }
 
 // Keys follows the seal key from insertion to login and back: it consumes the device watcher's
@@ -308,6 +310,38 @@ func (k *Keys) endSession() {
 		_ = k.sess.Close() // after removal the token is gone: nothing more to close
 		k.sess, k.seal = nil, nil
 	}
+}
+
+// Find looks for the seal key once, without the watcher (the command line): the token whose
+// label or serial is want, or the only token when want is "". It then counts as inserted, so
+// Login works and is recorded as from the window.
+func (k *Keys) Find(want string) error {
+	var found []device.TokenInfo
+	var errs []error
+	for _, m := range k.cfg.Watch.Modules {
+		toks, err := m.Tokens()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, t := range toks {
+			if want == "" || t.Label == want || t.Serial == want {
+				found = append(found, t)
+			}
+		}
+	}
+	switch {
+	case len(found) == 0 && len(errs) > 0:
+		return errors.Join(errs...)
+	case len(found) == 0 && want != "":
+		return fmt.Errorf("no seal key labelled or numbered %q is plugged in; plug it in, or check the name (sealkeeper token list)", want)
+	case len(found) == 0:
+		return errors.New("no seal key is plugged in; plug it in and try again")
+	case len(found) > 1:
+		return fmt.Errorf("%d seal keys are plugged in; say which one by its label or serial number (sealkeeper token list)", len(found))
+	}
+	k.handle(device.Event{Kind: device.Inserted, Token: found[0]})
+	return nil
 }
 
 // Signer is the logged-in seal's signer and certificate, for stamping.

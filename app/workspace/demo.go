@@ -24,6 +24,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/assets"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/atomic"
+	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
 // The demo workspace's fixed names.
@@ -161,6 +162,7 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	no := false
 	c.Device.ChangeInitialPIN = &no
 	c.Seal = config.Seal{
+		ID:           hub.DemoSeal,
 		KeyID:        hex.EncodeToString(keyID),
 		KeyLabel:     demoKeyLabel,
 		Image:        filepath.Join(dir, "seal.png"),
@@ -174,6 +176,8 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 		PINFile:     filepath.Join(dir, "demo-pin"),
 		HubData:     filepath.Join(dir, "hub"),
 	}
+	// The demo lets a local file be stamped without a ticket, recorded with an alarm.
+	c.Policy.AllowUnapprovedFiles = true
 	c.Defaults()
 	c.Workstation = "" // the host name, found again at each start
 	c.Custodian = "张敏" // the demo hub's roster names her custodian of the demo seal

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,7 +36,7 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 // NewKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
 // that will not load is logged and skipped, so one broken driver does not hide the others; none
 // at all is an error.
-func NewKeys(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*usecase.Keys, func(), error) {
+func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate, log *slog.Logger) (*usecase.Keys, func(), error) {
 	var mods []*device.Module
 	var errs []error
 	for _, p := range cfg.Device.Modules {
@@ -74,6 +75,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*usecase
 		Ledger:       led,
 		Workstation:  cfg.Workstation,
 		Host:         host,
+		Anchors:      anchors,
 	})
 	return keys, func() {
 		keys.Close()

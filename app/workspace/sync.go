@@ -17,7 +17,9 @@ import (
 type Link struct {
 	Syncer *upstream.Syncer
 	Store  *upstream.Store
-	close  []func()
+	// ServerKey is the server's ticket key: pinned at enrolment, or the demo hub's own.
+	ServerKey *ecdsa.PublicKey
+	close     []func()
 }
 
 func (l *Link) Close() {
@@ -72,7 +74,7 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 		return nil, err
 	}
 	l.close = append(l.close, func() { st.Close() })
-	l.Store = st
+	l.Store, l.ServerKey = st, key
 	opt := upstream.SyncOptions{PullEvery: cfg.Upstream.PullEvery.Duration}
 	if led != nil {
 		opt.Ledger = led

@@ -95,6 +95,7 @@ type Record struct {
 	OutputHash    string      `json:"out_hash,omitempty"`
 	SignatureHash string      `json:"sig_hash,omitempty"`
 	Placements    []Placement `json:"placements,omitempty"`
+	Output        string      `json:"output,omitempty"` // stamp.intent: where the stamped file is written
 	Copies        int         `json:"copies,omitempty"`
 
 	Intent uint64 `json:"intent,omitempty"` // stamp.done/failed: seq of the stamp.intent

@@ -1,0 +1,104 @@
+package usecase
+
+import (
+	"crypto"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// DeskConfig wires the custodian's desk to the ledger, the server's cached documents and the
+// workstation's policy.
+type DeskConfig struct {
+	// Ledger records every stamping (intent, then done or failed), rejection and alarm. Without
+	// one nothing can be stamped.
+	Ledger *ledger.Ledger
+	// Store holds the documents pulled from the server, their tickets, the seal list and the
+	// outbox; nil on a workstation with no server (then only local files, if policy allows).
+	Store *upstream.Store
+	// ServerKey is the server's ticket key, pinned at enrolment.
+	ServerKey crypto.PublicKey
+	// Online tells whether the server answered the last sync round; nil means offline.
+	Online func() bool
+	// Trigger asks the sync loop to run now (after a stamping or a rejection); may be nil.
+	Trigger func()
+	// Policy limits stamping while offline.
+	Policy upstream.Policy
+	// SealID is the seal on this workstation's key, as the server's seal list names it.
+	SealID string
+	// AllowUnapproved lets local files without an approval ticket be stamped (a demo
+	// workspace; off by default). Each such stamping is recorded with an alarm.
+	AllowUnapproved bool
+	// OutDir is where stamped documents go when the caller names no file.
+	OutDir string
+	// Workstation and Host say where, in the ledger's records.
+	Workstation, Host string
+	Log               *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Desk is the custodian's desk: the queue of approved documents and what can be done with
+// each (stamp, return with a reason), the stampings a crash interrupted, and every such act
+// recorded in the ledger.
+type Desk struct {
+	cfg DeskConfig
+}
+
+// NewDesk makes the desk.
+func NewDesk(cfg DeskConfig) *Desk {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Desk{cfg: cfg}
+}
+
+// Refusals a screen tells apart (errors.Is); the error's text says what to do.
+var (
+	// ErrNoLedger: there is no usable ledger, so nothing can be recorded or stamped.
+	ErrNoLedger = errors.New("no usable ledger: nothing can be stamped until the administrator has restored or created the ledger (sealkeeper ledger)")
+	// ErrLedgerLocked: nobody who holds a key slot of the ledger is logged in.
+	ErrLedgerLocked = errors.New("the ledger is locked: log in with the seal key of a custodian of this workstation (a new custodian needs a handover first)")
+	// ErrNoServer: the workstation has no server, so there is no queue.
+	ErrNoServer = errors.New("this workstation has no seal-management server configured, so there are no approved documents")
+	// ErrUnapproved: a local file without a ticket, and the policy does not allow those.
+	ErrUnapproved = errors.New("only documents approved through the seal-management server may be stamped (RULES.md 4); this file has no approval ticket")
+)
+
+func (d *Desk) online() bool { return d.cfg.Online != nil && d.cfg.Online() }
+
+func (d *Desk) trigger() {
+	if d.cfg.Trigger != nil {
+		d.cfg.Trigger()
+	}
+}
+
+// ledgerReady is the precondition of every act that must be recorded.
+func (d *Desk) ledgerReady() error {
+	if d.cfg.Ledger == nil {
+		return ErrNoLedger
+	}
+	if !d.cfg.Ledger.Unlocked() {
+		return ErrLedgerLocked
+	}
+	return nil
+}
+
+// record appends records in one durable transaction and returns their seqs.
+func (d *Desk) record(recs ...ledger.Record) ([]uint64, error) {
+	now := d.cfg.Now()
+	for i := range recs {
+		r := &recs[i]
+		if r.Time.IsZero() {
+			r.Time = now
+		}
+		r.Workstation, r.Host = d.cfg.Workstation, d.cfg.Host
+	}
+	return d.cfg.Ledger.Append(recs...)
+}

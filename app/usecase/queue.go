@@ -1,0 +1,75 @@
+package usecase
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// QueueItem is one document in the custodian's queue, as the screens and the command line show
+// it.
+type QueueItem struct {
+	ID, Title, Department string
+	Requester             string
+	Approvers             []string // names, in approval order
+	SealID                string
+	Pages, Copies         int
+	Size                  int64
+	SHA256                string
+	Issued, Expires       time.Time
+	// ConfirmedAt is when the server last listed it: offline, the age of the approval.
+	ConfirmedAt time.Time
+	// Ready: its bytes are here and verified; it can be opened for stamping.
+	Ready bool
+	// Problem says why it cannot be stamped (a failed ticket check, a withdrawn document).
+	Problem string
+}
+
+// Queue lists the documents waiting on this workstation, oldest approval first, including
+// those that cannot be stamped (with the reason); stamped and returned ones are left out.
+func (d *Desk) Queue() ([]QueueItem, error) {
+	if d.cfg.Store == nil {
+		return nil, ErrNoServer
+	}
+	docs, err := d.cfg.Store.Documents()
+	if err != nil {
+		return nil, err
+	}
+	var out []QueueItem
+	for _, c := range docs {
+		if c.State == upstream.DocDone {
+			continue
+		}
+		it := QueueItem{ID: c.ID, Title: c.Title, Department: c.Department, Requester: c.Requester.Name,
+			SealID: c.SealID, Pages: c.Pages, Copies: c.Copies, Size: c.Size, SHA256: c.SHA256,
+			Issued: c.Issued, Expires: c.Expires, ConfirmedAt: c.FetchedAt,
+			Ready: c.State == upstream.DocPending && c.File != "", Problem: c.Problem}
+		for _, a := range c.Approvals {
+			it.Approvers = append(it.Approvers, a.Approver.Name)
+		}
+		switch {
+		case c.State == upstream.DocWithdrawn:
+			it.Problem = "withdrawn by the server; it cannot be stamped"
+		case c.State == upstream.DocPending && c.File == "":
+			it.Problem = "its file has not been downloaded yet; connect to the server"
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// DocumentFile is the cached file of a queue document, to place the seal on before stamping.
+func (d *Desk) DocumentFile(id string) (string, error) {
+	if d.cfg.Store == nil {
+		return "", ErrNoServer
+	}
+	doc, err := d.cfg.Store.Document(id)
+	if err != nil {
+		return "", err
+	}
+	if doc.File == "" {
+		return "", fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+	}
+	return doc.File, nil
+}

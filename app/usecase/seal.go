@@ -1,0 +1,103 @@
+package usecase
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Seal is the logged-in seal, ready to sign: the one path from a token to "signer and
+// certificate chain" for the window and the command line alike.
+type Seal struct {
+	Signer    crypto.Signer
+	Chain     []*x509.Certificate // Chain[0] is the seal's certificate, then the CAs that issued it
+	Custodian string
+	Token     string // the token's serial number
+}
+
+// Cert is the seal's certificate.
+func (s Seal) Cert() *x509.Certificate { return s.Chain[0] }
+
+// ErrSealCertificate is returned when the seal's certificate is not valid now: a seal's
+// validity is its certificate's (RULES.md 10).
+var ErrSealCertificate = errors.New("the seal's certificate is not valid now")
+
+// checkValidity refuses a certificate outside its validity period.
+func checkValidity(c *x509.Certificate, now time.Time) error {
+	switch {
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("%w: it becomes valid on %s; check this computer's clock, or wait", ErrSealCertificate, c.NotBefore.Local().Format("2006-01-02 15:04"))
+	case now.After(c.NotAfter):
+		return fmt.Errorf("%w: it expired on %s; the seal cannot be used until the certificate is renewed by the seal-making institution", ErrSealCertificate, c.NotAfter.Local().Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
+// Seal returns the logged-in seal with its certificate chain built from the trust anchors.
+func (k *Keys) Seal() (Seal, error) {
+	signer, cert, err := k.Signer()
+	if err != nil {
+		return Seal{}, err
+	}
+	if cert == nil {
+		return Seal{}, errors.New("the seal key has no certificate on the token; it cannot stamp")
+	}
+	st := k.State()
+	return Seal{Signer: signer, Chain: ChainFor(cert, k.cfg.Anchors), Custodian: st.Custodian, Token: st.Token.Serial}, nil
+}
+
+// ChainFor adds the CA certificates from anchors that issued leaf, in order, so that a
+// verifier can build the path.
+func ChainFor(leaf *x509.Certificate, anchors []*x509.Certificate) []*x509.Certificate {
+	chain := []*x509.Certificate{leaf}
+	for cur := leaf; len(chain) < 8; {
+		var next *x509.Certificate
+		for _, ca := range anchors {
+			if cur.CheckSignatureFrom(ca) == nil && !ca.Equal(cur) {
+				next = ca
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		chain = append(chain, next)
+		if string(next.RawIssuer) == string(next.RawSubject) {
+			break
+		}
+		cur = next
+	}
+	return chain
+}
+
+// ReadCertificates reads the PEM certificates in a file; a file without one is an error.
+func ReadCertificates(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading certificates: %w", err)
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, cert)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return out, nil
+}

@@ -1,0 +1,303 @@
+package usecase
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// StampRequest is one stamping: a document from the queue (DocID), or a local file (File) where
+// the workstation's policy allows files without an approval ticket.
+type StampRequest struct {
+	DocID string
+	File  string
+	// Out is where the stamped file goes; "" means OutDir/<document id>.pdf.
+	Out       string
+	Overwrite bool
+	Placement placement.Placement
+	Image     image.Image
+	// Certify makes this the certifying seal; Lock forbids later changes.
+	Certify, Lock bool
+	TSA           string
+	Reason        string
+}
+
+// StampResult is a finished stamping.
+type StampResult struct {
+	Out          string
+	OutputSHA256 string
+	InputSHA256  string
+	Field        string
+	TicketID     string // "" for a local file
+	Intent, Done uint64 // the ledger records
+}
+
+// Stamp puts the logged-in seal on a document, along the one path every signature takes
+// (DESIGN.md, "The stamping path"):
+//
+//  1. the approval ticket is checked against the bytes about to be signed (signature by the
+//     pinned server key, hash, this seal, this workstation, expiry, not used before), and the
+//     seal's status and the offline policy; a local file only where the policy allows it;
+//  2. the seal's certificate must be valid now;
+//  3. the intent is recorded in the ledger (durable) and the ticket marked used;
+//  4. the key signs, the output is written atomically;
+//  5. done (or failed, with the reason) is recorded, and the result queued for the server.
+//
+// A crash between 3 and 5 leaves an intent without a result: Interrupted finds it at the next
+// start. Nothing is signed unless the intent is on disk.
+func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampResult, error) {
+	if err := d.Precheck(req); err != nil {
+		return nil, err
+	}
+	if err := d.ledgerReady(); err != nil {
+		return nil, err
+	}
+	now := d.cfg.Now()
+	if err := checkValidity(seal.Cert(), now); err != nil {
+		return nil, err
+	}
+	intent := ledger.Record{Kind: ledger.KindStampIntent, SealID: d.cfg.SealID, CertSerial: seal.Cert().SerialNumber.String(),
+		Custodian: seal.Custodian, Token: seal.Token, Placements: ledgerPlacements(req.Placement)}
+	var (
+		in     string
+		doc    upstream.CachedDocument
+		extra  []ledger.Record
+		result = &StampResult{}
+	)
+	if req.DocID != "" {
+		if d.cfg.Store == nil {
+			return nil, ErrNoServer
+		}
+		var err error
+		if doc, err = d.cfg.Store.Document(req.DocID); err != nil {
+			return nil, err
+		}
+		if doc.File == "" {
+			return nil, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+		}
+		in = doc.File
+		sum, err := hashFile(in)
+		if err != nil {
+			return nil, fmt.Errorf("reading %q: %w", doc.Title, err)
+		}
+		tk, err := d.cfg.Store.CheckStamp(upstream.StampCheck{DocumentID: doc.ID, DocSHA256: sum, SealID: d.cfg.SealID,
+			Workstation: d.cfg.Workstation, ServerKey: d.cfg.ServerKey, Online: d.online(), Policy: d.cfg.Policy, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
+		}
+		if err := allowedPages(doc.AllowedPages, req.Placement); err != nil {
+			return nil, fmt.Errorf("%q: %w", doc.Title, err)
+		}
+		result.TicketID, result.InputSHA256 = tk.ID(), hex.EncodeToString(sum[:])
+		intent.DocID, intent.DocTitle, intent.TicketID, intent.InputHash, intent.Copies = doc.ID, doc.Title, tk.ID(), result.InputSHA256, doc.Copies
+		if req.Out == "" {
+			req.Out = filepath.Join(d.cfg.OutDir, doc.ID+".pdf")
+		}
+	} else {
+		in = req.File
+		sum, err := hashFile(in)
+		if err != nil {
+			return nil, err
+		}
+		result.InputSHA256 = hex.EncodeToString(sum[:])
+		// Detail keeps the local file's path, for Reconcile to check an interrupted output.
+		intent.DocTitle, intent.InputHash, intent.Reason, intent.Detail = filepath.Base(in), result.InputSHA256, "no approval ticket", in
+		// RULES.md 13: stamping outside the approval process is abnormal, even where allowed.
+		extra = append(extra, ledger.Record{Kind: ledger.KindAlarm, Alarm: "unapproved-file", Custodian: seal.Custodian, InputHash: result.InputSHA256,
+			Detail: fmt.Sprintf("a local file without an approval ticket was stamped (%s); the workstation's policy allows it", filepath.Base(in))})
+	}
+	if sameFile(in, req.Out) {
+		return nil, errors.New("the stamped file must go to a new file, never over the approved original")
+	}
+	intent.Output = req.Out
+
+	seqs, err := d.record(append([]ledger.Record{intent}, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("recording the stamping in the ledger failed, so nothing was signed: %w", err)
+	}
+	result.Intent = seqs[0]
+	if result.TicketID != "" {
+		// Used from the moment the intent is durable: a crash after the key signed must not
+		// leave the ticket usable a second time.
+		if err := d.cfg.Store.MarkTicketUsed(result.TicketID, now); err != nil {
+			return nil, d.failed(result.Intent, intent, fmt.Errorf("marking the approval used: %w", err))
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(req.Out), 0o700); err != nil {
+		return nil, d.failed(result.Intent, intent, err)
+	}
+	res, err := stamp.SignFile(ctx, in, req.Out, req.Overwrite, stamp.Request{
+		Placement: req.Placement, Image: req.Image, Signer: seal.Signer, Chain: seal.Chain,
+		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now,
+	})
+	if err != nil {
+		return nil, d.failed(result.Intent, intent, err)
+	}
+	// The stamped file must be the approved bytes plus our update, nothing else.
+	prefix, whole, err := hashOutput(req.Out, in)
+	if err != nil || hex.EncodeToString(prefix[:]) != result.InputSHA256 {
+		if err == nil {
+			err = errors.New("the stamped file does not begin with the approved bytes (the original changed while it was being signed)")
+		}
+		os.Remove(req.Out)
+		return nil, d.failed(result.Intent, intent, err)
+	}
+	sig := sha256.Sum256(res.CMS)
+	result.Out, result.OutputSHA256, result.Field = req.Out, hex.EncodeToString(whole[:]), res.Field
+	done := intent
+	done.Kind, done.Intent, done.OutputHash, done.SignatureHash = ledger.KindStampDone, result.Intent, result.OutputSHA256, hex.EncodeToString(sig[:])
+	done.Time = d.cfg.Now()
+	seqs, err = d.record(done)
+	if err != nil {
+		// The file is signed and on disk; the intent stays open and Interrupted reconciles it.
+		return nil, fmt.Errorf("the document was stamped (%s) but recording it in the ledger failed: %w; restart SealKeeper to reconcile", req.Out, err)
+	}
+	result.Done = seqs[0]
+	if doc.ID != "" {
+		if err := d.cfg.Store.CountStamp(!d.online()); err != nil {
+			d.cfg.Log.Error("counting an offline stamp", "error", err.Error())
+		}
+		if err := d.cfg.Store.Enqueue(upstream.Result{DocumentID: doc.ID, TicketID: result.TicketID, Outcome: upstream.OutcomeStamped,
+			OutputSHA256: result.OutputSHA256, Custodian: upstream.Person{Name: seal.Custodian}, At: done.Time, LedgerSeq: result.Done}, req.Out); err != nil {
+			return result, fmt.Errorf("stamped and recorded, but queueing it for the server failed: %w", err)
+		}
+		if err := d.cfg.Store.MarkDone(doc.ID); err != nil {
+			return result, err
+		}
+		d.trigger()
+	}
+	d.cfg.Log.Info("stamped", "doc", doc.ID, "out", req.Out, "intent", result.Intent, "done", result.Done)
+	return result, nil
+}
+
+// Precheck refuses what can be refused before the key is asked for its PIN: no ledger, a local
+// file the policy does not allow, a document that is not in the queue or not downloaded, an
+// output that exists. Stamp checks all of it again, and the approval itself.
+func (d *Desk) Precheck(req StampRequest) error {
+	if d.cfg.Ledger == nil {
+		return ErrNoLedger
+	}
+	switch {
+	case (req.DocID == "") == (req.File == ""):
+		return errors.New("stamp either a queue document or a local file")
+	case req.File != "" && !d.cfg.AllowUnapproved:
+		return fmt.Errorf("%w: stamp it from the queue once it is approved, or ask the administrator about the workstation's policy", ErrUnapproved)
+	case req.File != "" && req.Out == "":
+		return errors.New("name the output file for a local file")
+	case req.DocID != "":
+		if d.cfg.Store == nil {
+			return ErrNoServer
+		}
+		doc, err := d.cfg.Store.Document(req.DocID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case doc.State == upstream.DocDone:
+			return fmt.Errorf("%q was already stamped or returned on this workstation; stamping again needs a new approval (重印流程)", doc.Title)
+		case doc.State == upstream.DocWithdrawn:
+			return fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
+		case doc.State == upstream.DocRefused:
+			return fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
+		case doc.File == "":
+			return fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+		}
+	}
+	out := req.Out
+	if out == "" {
+		out = filepath.Join(d.cfg.OutDir, req.DocID+".pdf")
+	}
+	if !req.Overwrite {
+		if _, err := os.Stat(out); err == nil {
+			return fmt.Errorf("%s already exists; choose another name, or allow overwriting it", out)
+		}
+	}
+	return nil
+}
+
+// failed records that the signing of intent did not happen and returns err.
+func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
+	f := ledger.Record{Kind: ledger.KindStampFailed, Intent: seq, DocID: intent.DocID, TicketID: intent.TicketID, SealID: intent.SealID,
+		Custodian: intent.Custodian, InputHash: intent.InputHash, Reason: err.Error()}
+	if _, rerr := d.record(f); rerr != nil {
+		return fmt.Errorf("%w (and recording the failure failed too: %v; it is reconciled at the next start)", err, rerr)
+	}
+	return err
+}
+
+func ledgerPlacements(p placement.Placement) []ledger.Placement {
+	kind := "normal"
+	if p.Kind == placement.RidingSeam {
+		kind = "riding-seam"
+	}
+	var out []ledger.Placement
+	for _, w := range p.Widgets {
+		out = append(out, ledger.Placement{Page: w.Page, X: w.Rect.X0, Y: w.Rect.Y0, W: w.Rect.W(), H: w.Rect.H(), Kind: kind})
+	}
+	return out
+}
+
+// allowedPages enforces the approval's page restriction (empty: any page).
+func allowedPages(allowed []int, p placement.Placement) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	for _, w := range p.Widgets {
+		if !slices.Contains(allowed, w.Page) {
+			return fmt.Errorf("the approval allows the seal on page(s) %v only, not on page %d", allowed, w.Page)
+		}
+	}
+	return nil
+}
+
+func hashFile(path string) ([32]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return [32]byte{}, err
+	}
+	return [32]byte(h.Sum(nil)), nil
+}
+
+// hashOutput hashes the stamped file in one pass: its first len(in) bytes, and all of it.
+func hashOutput(out, in string) (prefix, whole [32]byte, err error) {
+	st, err := os.Stat(in)
+	if err != nil {
+		return prefix, whole, err
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return prefix, whole, err
+	}
+	defer f.Close()
+	hp, hw := sha256.New(), sha256.New()
+	if _, err := io.CopyN(io.MultiWriter(hp, hw), f, st.Size()); err != nil {
+		return prefix, whole, fmt.Errorf("the stamped file is shorter than the original: %w", err)
+	}
+	if _, err := io.Copy(hw, f); err != nil {
+		return prefix, whole, err
+	}
+	return [32]byte(hp.Sum(nil)), [32]byte(hw.Sum(nil)), nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
