@@ -192,6 +192,10 @@ func (d *Desk) Precheck(req StampRequest) error {
 	switch {
 	case (req.DocID == "") == (req.File == ""):
 		return errors.New("stamp either a queue document or a local file")
+	case req.Image == nil:
+		return errors.New("no seal image: set [seal] image in the configuration")
+	case len(req.Placement.Widgets) == 0:
+		return errors.New("place the seal on the document first")
 	case req.File != "" && !d.cfg.AllowUnapproved:
 		return fmt.Errorf("%w: stamp it from the queue once it is approved, or ask the administrator about the workstation's policy", ErrUnapproved)
 	case req.File != "" && req.Out == "":
