@@ -54,7 +54,25 @@ func login(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (use
 	if pc := w.Keys.State().PINChange; pc.Kind != 0 {
 		return usecase.Seal{}, fmt.Errorf("the key's PIN must be changed before it may stamp (%s); change it in the window", pc)
 	}
-	return w.Keys.Seal()
+	seal, err := w.Keys.Seal()
+	if err != nil {
+		return seal, err
+	}
+	// Stampings a crash cut short are settled before anything new is done.
+	if w.Ledger != nil && w.Ledger.Unlocked() {
+		done, err := w.Desk.Reconcile(seal)
+		for _, it := range done {
+			if it.Signed {
+				fmt.Fprintf(stderr, "sealkeeper: an interrupted stamping of %q (%s) had finished: recorded as done (ledger record %d)\n", it.Title, it.At.Local().Format("2006-01-02 15:04"), it.Recorded)
+			} else {
+				fmt.Fprintf(stderr, "sealkeeper: an interrupted stamping of %q (%s) did not happen: %s (ledger record %d)\n", it.Title, it.At.Local().Format("2006-01-02 15:04"), it.Problem, it.Recorded)
+			}
+		}
+		if err != nil {
+			return seal, err
+		}
+	}
+	return seal, nil
 }
 
 // pull fetches the queue from the server once; offline, the cached queue is used and the
