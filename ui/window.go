@@ -37,6 +37,9 @@ type Options struct {
 	Keys KeyService
 	// Sync is the link to the seal-management server; nil when none is configured.
 	Sync SyncService
+	// Desk is the queue of approved documents and what can be done with them; nil shows an
+	// empty queue that says why.
+	Desk DeskService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -52,14 +55,15 @@ type Options struct {
 
 // UI is the main window and its screens.
 type UI struct {
-	mu   sync.Mutex // held while an update from a goroutine changes the screens
-	app  fyne.App
-	win  fyne.Window
-	opt  Options
-	tr   *tr
-	keys *keyScreen
-	bar  *statusBar
-	tabs *container.AppTabs
+	mu    sync.Mutex // held while an update from a goroutine changes the screens
+	app   fyne.App
+	win   fyne.Window
+	opt   Options
+	tr    *tr
+	keys  *keyScreen
+	queue *queueScreen
+	bar   *statusBar
+	tabs  *container.AppTabs
 
 	stopSync func()
 	problems dialog.Dialog
@@ -78,12 +82,16 @@ func New(a fyne.App, opt Options) *UI {
 	// notifications from different goroutines may arrive in either order.
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
+	u.queue.refresh()
 	if opt.Sync != nil {
 		ch, stop := opt.Sync.Watch()
 		u.stopSync = stop
 		go func() {
 			for range ch {
-				u.do(func() { u.bar.showSync(opt.Sync.Status()) })
+				u.do(func() {
+					u.bar.showSync(opt.Sync.Status())
+					u.queue.refresh() // a round may have brought or withdrawn documents
+				})
 			}
 		}()
 		u.bar.showSync(opt.Sync.Status())
@@ -142,9 +150,11 @@ func (u *UI) title() string {
 func (u *UI) build() {
 	u.win.SetTitle(u.title())
 	u.keys = newKeyScreen(u)
+	u.queue = newQueueScreen(u)
 	u.bar = newStatusBar(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem(u.tr.T("nav.key"), u.keys.content),
+		container.NewTabItem(u.tr.T("nav.queue"), u.queue.content),
 		container.NewTabItem(u.tr.T("nav.settings"), newSettingsScreen(u)),
 	)
 	var top fyne.CanvasObject
@@ -157,6 +167,7 @@ func (u *UI) build() {
 func (u *UI) showKeyState(s usecase.KeyState) {
 	u.keys.show(s)
 	u.bar.showKey(s)
+	u.queue.show() // stamping needs a logged-in custodian
 }
 
 // setLanguage switches the language now and saves the setting.
@@ -170,6 +181,7 @@ func (u *UI) setLanguage(lang string) error {
 	u.tr = newTr(lang)
 	u.build()
 	u.showKeyState(u.opt.Keys.State())
+	u.queue.refresh()
 	if u.opt.Sync != nil {
 		u.bar.showSync(u.opt.Sync.Status())
 	}

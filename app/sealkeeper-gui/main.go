@@ -98,6 +98,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	u := ui.New(fyneapp.NewWithID(appID), ui.Options{
 		Keys:     w.Keys,
 		Sync:     syncSvc,
+		Desk:     w.Desk,
 		Demo:     cfg.Demo.Enabled,
 		Language: cfg.Language,
 		SaveLanguage: func(lang string) error {

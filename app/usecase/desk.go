@@ -34,6 +34,10 @@ type DeskConfig struct {
 	AllowUnapproved bool
 	// OutDir is where stamped documents go when the caller names no file.
 	OutDir string
+	// Keys and Seal serve the window's calls (StampAt, RejectQueued): the logged-in seal and
+	// its picture.
+	Keys *Keys
+	Seal SealArt
 	// Workstation and Host say where, in the ledger's records.
 	Workstation, Host string
 	Log               *slog.Logger

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -87,6 +88,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 		Workstation: cfg.Workstation, Log: log,
 	}
 	dc.Host, _ = os.Hostname()
+	dc.Keys, dc.Seal.SizeMM = keys, cfg.Seal.SizeMM
+	if cfg.Seal.Image != "" {
+		if dc.Seal.Image, err = stamp.LoadImage(cfg.Resolve(cfg.Seal.Image)); err != nil {
+			w.Problems = append(w.Problems, fmt.Errorf("the seal image ([seal] image in %s): %w", cfg.Path(), err))
+		}
+	}
 	if link != nil {
 		w.Link = link
 		w.closers = append(w.closers, link.Close)

@@ -1,0 +1,106 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
+)
+
+// Place is where the custodian puts the seal, in the screens' terms: its centre in millimetres
+// from the top-left corner of the page as displayed.
+type Place struct {
+	Page     int
+	XMM, YMM float64
+}
+
+// DefaultPlace is where a seal goes when the custodian does not move it: the lower right of
+// page 1, 45 mm from the right edge and 60 mm from the bottom, where official documents carry
+// the issuing office's seal above the date.
+func DefaultPlace(widthMM, heightMM float64) Place {
+	return Place{Page: 1, XMM: widthMM - 45, YMM: heightMM - 60}
+}
+
+// SealArt is the seal's picture and its true size.
+type SealArt struct {
+	Image  image.Image
+	SizeMM float64 // diameter
+}
+
+// PageSizes returns each page's displayed size in millimetres (rotation applied), for the
+// preview and for placing seals.
+func (d *Desk) PageSizes(docID string) ([][2]float64, error) {
+	file, err := d.DocumentFile(docID)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := pdfinspect.OpenFile(file)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]float64, len(doc.Pages))
+	for i, p := range doc.Pages {
+		w, h := p.Page.ViewSize()
+		out[i] = [2]float64{w / placement.PointsPerMM, h / placement.PointsPerMM}
+	}
+	return out, nil
+}
+
+// StampAt stamps a queue document with the logged-in seal at the places given (one seal each;
+// several places make one signature with a widget on each page). With no place, the seal goes
+// where DefaultPlace says.
+func (d *Desk) StampAt(ctx context.Context, docID string, at []Place) (*StampResult, error) {
+	if d.cfg.Keys == nil {
+		return nil, errors.New("no seal key use case is connected")
+	}
+	if d.cfg.Seal.Image == nil {
+		return nil, errors.New("no seal image: set [seal] image in the configuration")
+	}
+	file, err := d.DocumentFile(docID)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := pdfinspect.OpenFile(file)
+	if err != nil {
+		return nil, err
+	}
+	b := d.cfg.Seal.Image.Bounds()
+	size, err := placement.SealSize(d.cfg.Seal.SizeMM, b.Dx(), b.Dy())
+	if err != nil {
+		return nil, err
+	}
+	if len(at) == 0 {
+		w, h := doc.Pages[0].Page.ViewSize()
+		at = []Place{DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)}
+	}
+	var pl placement.Placement
+	for _, p := range at {
+		if p.Page < 1 || p.Page > len(doc.Pages) {
+			return nil, fmt.Errorf("the document has %d pages; there is no page %d", len(doc.Pages), p.Page)
+		}
+		one, err := placement.AtViewMM(doc.Pages[p.Page-1].Page, p.XMM, p.YMM, size)
+		if err != nil {
+			return nil, err
+		}
+		pl.Widgets = append(pl.Widgets, one.Widgets...)
+	}
+	if len(at) > 1 {
+		pl.Kind = placement.MultiPage
+	}
+	seal, err := d.cfg.Keys.Seal()
+	if err != nil {
+		return nil, err
+	}
+	return d.Stamp(ctx, seal, StampRequest{DocID: docID, Placement: pl, Image: d.cfg.Seal.Image})
+}
+
+// RejectQueued returns a queue document in the name of the logged-in custodian.
+func (d *Desk) RejectQueued(docID, reason string) (uint64, error) {
+	if d.cfg.Keys == nil || d.cfg.Keys.State().Phase != LoggedIn {
+		return 0, errors.New("log in with the seal key first: returning a document is the custodian's act")
+	}
+	return d.Reject(docID, reason, d.cfg.Keys.State().Custodian)
+}
