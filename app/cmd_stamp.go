@@ -218,7 +218,8 @@ func stampPlacement(c *config.Config, doc *pdfinspect.Document, in string, size 
 		if haveAt {
 			return x, y
 		}
-		return w/placement.PointsPerMM - 45, h/placement.PointsPerMM - 60
+		d := usecase.DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)
+		return d.XMM, d.YMM
 	}
 	switch {
 	case keyword != "":
