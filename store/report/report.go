@@ -96,9 +96,10 @@ func (z *Summarizer) Add(r ledger.Record) bool {
 	row.Count++
 	row.Copies += r.Copies
 	z.s.Total++
-	z.s.TotalCopies += r.Copies
+	// A stamping's intent carries its copies too; the total counts each finished stamping once.
 	if r.Kind == ledger.KindStampDone {
 		z.s.Stamped++
+		z.s.TotalCopies += r.Copies
 	}
 	if z.s.First.IsZero() || r.Time.Before(z.s.First) {
 		z.s.First = r.Time

@@ -56,6 +56,20 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+// TestCopiesCountedOncePerStamping: a stamping's intent and its done both name the approved
+// copies; the summary's total counts them once.
+func TestCopiesCountedOncePerStamping(t *testing.T) {
+	z := report.NewSummarizer(report.Filter{}, "办公室-01")
+	now := time.Now()
+	z.Add(ledger.Record{Seq: 1, Kind: ledger.KindStampIntent, SealID: "公章", Custodian: "张三", Copies: 3, Time: now})
+	z.Add(ledger.Record{Seq: 2, Kind: ledger.KindStampDone, SealID: "公章", Custodian: "张三", Copies: 3, Intent: 1, Time: now})
+	z.Add(ledger.Record{Seq: 3, Kind: ledger.KindStampIntent, SealID: "公章", Custodian: "张三", Copies: 2, Time: now})
+	z.Add(ledger.Record{Seq: 4, Kind: ledger.KindStampFailed, SealID: "公章", Custodian: "张三", Copies: 2, Intent: 3, Time: now})
+	if s := z.Summary(); s.TotalCopies != 3 || s.Stamped != 1 {
+		t.Fatalf("copies %d, stamped %d; want 3 and 1", s.TotalCopies, s.Stamped)
+	}
+}
+
 func TestCSV(t *testing.T) {
 	var b bytes.Buffer
 	c, err := report.NewCSV(&b)
