@@ -10,7 +10,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
-	"github.com/sealkeeper/sealkeeper/device"
 )
 
 // keyScreen walks the custodian from "insert the key" to "logged in", and back when the key is
@@ -40,7 +39,7 @@ func newKeyScreen(u *UI) *keyScreen {
 		details: &widget.Form{},
 	}
 	k.login = &widget.Button{Text: u.tr.T("key.login"), Importance: widget.HighImportance, OnTapped: k.openLogin}
-	k.change = &widget.Button{Text: u.tr.T("key.changepin"), OnTapped: func() { k.openChange(device.PINChange{}) }}
+	k.change = &widget.Button{Text: u.tr.T("key.changepin"), OnTapped: func() { k.openChange(usecase.PINChange{}) }}
 	k.logout = &widget.Button{Text: u.tr.T("key.logout"), OnTapped: u.opt.Keys.Logout}
 	icon := canvas.NewImageFromResource(AppIcon)
 	icon.FillMode = canvas.ImageFillContain
@@ -107,7 +106,7 @@ func (k *keyScreen) show(s usecase.KeyState) {
 		k.login.Hide()
 		k.change.Show()
 		k.logout.Show()
-		if s.PINChange.Kind != device.NoChange && k.changePIN == nil {
+		if s.PINChange.Kind != usecase.NoPINChange && k.changePIN == nil {
 			k.openChange(s.PINChange)
 		}
 	}
@@ -138,7 +137,7 @@ func (k *keyScreen) closeDialogs() {
 }
 
 // pinWords says the token's PIN state in plain words, worst first.
-func pinWords(t *tr, f device.PINState) string {
+func pinWords(t *tr, f usecase.PINState) string {
 	var w []string
 	switch {
 	case f.NotInitialized:

@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
-	"github.com/sealkeeper/sealkeeper/device"
 )
 
 // pinDialog asks for the PIN with the token's state shown above the field. It stays open after
@@ -44,7 +43,7 @@ func (k *keyScreen) openLogin() {
 	k.u.win.Canvas().Focus(p.entry)
 }
 
-func (p *pinDialog) showState(f device.PINState) {
+func (p *pinDialog) showState(f usecase.PINState) {
 	p.state.SetText(pinWords(p.k.u.tr, f))
 	if f.Locked {
 		p.ok.Disable()
@@ -92,7 +91,7 @@ type changeDialog struct {
 	dlg              *dialog.CustomDialog
 }
 
-func (k *keyScreen) openChange(reason device.PINChange) {
+func (k *keyScreen) openChange(reason usecase.PINChange) {
 	t := k.u.tr
 	c := &changeDialog{
 		k:      k,
@@ -106,13 +105,13 @@ func (k *keyScreen) openChange(reason device.PINChange) {
 	var why fyne.CanvasObject = widget.NewLabel("")
 	buttons := []fyne.CanvasObject{c.ok}
 	switch reason.Kind {
-	case device.NoChange:
+	case usecase.NoPINChange:
 		buttons = []fyne.CanvasObject{&widget.Button{Text: t.T("pin.cancel"), OnTapped: k.closeChange}, c.ok}
-	case device.TokenAsks:
+	case usecase.PINChangeByToken:
 		why = &widget.Label{Text: t.T("pin.change.why", t.T("pin.change.why.token")), Wrapping: fyne.TextWrapWord}
-	case device.InitialPIN:
+	case usecase.PINChangeInitial:
 		why = &widget.Label{Text: t.T("pin.change.why", t.T("pin.change.why.initial")), Wrapping: fyne.TextWrapWord}
-	case device.PINTooOld:
+	case usecase.PINChangeTooOld:
 		why = &widget.Label{Text: t.T("pin.change.why", t.T("pin.change.why.age", int(reason.MaxAge.Hours()/24))), Wrapping: fyne.TextWrapWord}
 	}
 	form := widget.NewForm(

@@ -8,7 +8,6 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/assets"
-	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // statusBar is always visible: key, custodian, online/offline and unsynced records, demo badge.
@@ -65,7 +64,7 @@ func (b *statusBar) showKey(s usecase.KeyState) {
 }
 
 // showSync shows whether the server answered last time and how much is waiting to go up.
-func (b *statusBar) showSync(s upstream.Status) {
+func (b *statusBar) showSync(s usecase.SyncStatus) {
 	t := b.u.tr
 	text := t.T("status.offline")
 	if s.Online {

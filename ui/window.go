@@ -12,7 +12,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
-	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // KeyService is what the key screen needs from the key use case (usecase.Keys).
@@ -25,11 +24,11 @@ type KeyService interface {
 	Logout()
 }
 
-// SyncService is what the status bar needs from the sync loop (upstream.Syncer).
+// SyncService is what the status bar needs from the sync loop (upstream.Syncer satisfies it).
 type SyncService interface {
-	Status() upstream.Status
+	Status() usecase.SyncStatus
 	// Watch sends each new status until stop is called.
-	Watch() (statuses <-chan upstream.Status, stop func())
+	Watch() (statuses <-chan usecase.SyncStatus, stop func())
 }
 
 // Options wires the window to the program.

@@ -5,6 +5,7 @@ package usecase
 
 import (
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // KeyPhase is where the custodian is in getting to a usable seal.
@@ -43,3 +44,22 @@ type KeyState struct {
 
 // ErrWrongPIN is returned by Login and ChangePIN when the token refused the PIN.
 var ErrWrongPIN = device.ErrWrongPIN
+
+// The screens name these; they are the device layer's and the sync loop's types, given names
+// here so that ui needs nothing below the use cases.
+type (
+	// PINState is the token's PIN flags, as shown before login.
+	PINState = device.PINState
+	// PINChange says why a PIN change is due (Kind), for the screens to translate.
+	PINChange = device.PINChange
+	// SyncStatus is the link to the server as the status bar shows it.
+	SyncStatus = upstream.Status
+)
+
+// Why a PIN change is due.
+const (
+	NoPINChange      = device.NoChange
+	PINChangeByToken = device.TokenAsks
+	PINChangeInitial = device.InitialPIN
+	PINChangeTooOld  = device.PINTooOld
+)
