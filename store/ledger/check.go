@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -40,10 +41,24 @@ import (
 // Digest of a cleanly closed file
 //
 // Free pages and the unused tail of pages hold bytes that no check can judge (old versions of
-// pages, by bbolt's design). At a clean Close the ledger writes SHA-256 of the whole file to
-// PATH.digest; Open and Verify compare it when present, so any change to a closed ledger, in
-// live data or not, is detected. Open removes the digest before its first write; after a crash
-// there is none, and the structural and chain checks stand alone.
+// pages, by bbolt's design). At a clean Close the ledger writes to PATH.digest the SHA-256 and
+// size of the whole file and, when it has the key for it, a MAC over both:
+//
+//	sha256:HEX size:N mac:HEX
+//
+// The MAC is HMAC-SHA256 under subkey(data key, "sealkeeper ledger closed-file digest"), over
+// "sealkeeper closed ledger v1" ‖ HEX ‖ N. Open compares the hash when a digest is present, and
+// removes the file before anything is written; Unlock and a keyed Verify check the MAC.
+//
+// Invariants:
+//   - the plain hash proves nothing against a person (anyone can recompute it): only a digest
+//     whose MAC verifies counts as "closed file unchanged" (Report.Digest); one without a MAC
+//     is reported as not authenticated, and a wrong MAC is ReasonChanged;
+//   - the MAC key is derived at Unlock (or Create) and kept until Close, also after Lock (the
+//     window logs out before it closes); it can only make digests. A run that never unlocks
+//     keeps the last MAC when the file is byte for byte the one it described, and otherwise
+//     writes a digest without one;
+//   - after a crash there is no digest, and the structural and chain checks stand alone.
 
 // CheckFile checks the bbolt structure of a ledger file in this process. Run it in a child
 // (see ChildCheck); a corrupt file can crash the process that reads it.
@@ -202,46 +217,120 @@ func guard(path string, f func() error) (err error) {
 
 func digestPath(path string) string { return path + ".digest" }
 
-func fileDigest(path string) (string, error) {
+// digestLine is one closed-file digest: the file's SHA-256 (hex) and size, and the MAC (nil:
+// none).
+type digestLine struct {
+	sum  string
+	size int64
+	mac  []byte
+}
+
+func (d digestLine) plain() string {
+	return "sha256:" + d.sum + " size:" + strconv.FormatInt(d.size, 10)
+}
+
+func (d digestLine) String() string {
+	if d.mac == nil {
+		return d.plain()
+	}
+	return d.plain() + " mac:" + hex.EncodeToString(d.mac)
+}
+
+func parseDigestLine(s string) (digestLine, bool) {
+	var d digestLine
+	f := strings.Fields(s)
+	if len(f) < 2 || len(f) > 3 {
+		return d, false
+	}
+	sum, ok1 := strings.CutPrefix(f[0], "sha256:")
+	size, ok2 := strings.CutPrefix(f[1], "size:")
+	n, err := strconv.ParseInt(size, 10, 64)
+	if !ok1 || !ok2 || err != nil || len(sum) != 64 {
+		return d, false
+	}
+	d.sum, d.size = sum, n
+	if len(f) == 3 {
+		m, ok := strings.CutPrefix(f[2], "mac:")
+		if d.mac, err = hex.DecodeString(m); !ok || err != nil || len(d.mac) != sha256.Size {
+			return d, false
+		}
+	}
+	return d, true
+}
+
+func (d digestLine) macUnder(dk []byte) []byte {
+	m := hmac.New(sha256.New, dk)
+	m.Write([]byte("sealkeeper closed ledger v1"))
+	m.Write([]byte(d.plain()))
+	return m.Sum(nil)
+}
+
+// checkMAC checks the digest's MAC with the data key; ok is false when it has none.
+func (d digestLine) checkMAC(path string, key []byte) (ok bool, err error) {
+	if d.mac == nil {
+		return false, nil
+	}
+	if !hmac.Equal(d.mac, d.macUnder(subkey(key, digestMACInfo))) {
+		return false, &VerifyError{Path: path, Reason: ReasonChanged,
+			Detail: "the file was changed while SealKeeper was closed, and its digest recomputed by someone without the data key (the digest's MAC does not verify). Keep the file for the auditor and restore the ledger from a backup"}
+	}
+	return true, nil
+}
+
+func fileDigest(path string) (digestLine, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return digestLine{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return "", err
+		return digestLine{}, err
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)) + " size:" + strconv.FormatInt(n, 10), nil
+	return digestLine{sum: hex.EncodeToString(h.Sum(nil)), size: n}, nil
 }
 
-// checkDigest compares the file with the digest written at its last clean close, if any.
-func checkDigest(path string) (present bool, err error) {
+// checkDigest compares the file with the digest written at its last clean close and returns
+// that digest (nil: none). Only the hash and size are compared here; the MAC needs the key.
+func checkDigest(path string) (*digestLine, error) {
 	want, err := os.ReadFile(digestPath(path))
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
+	}
+	line := strings.TrimSpace(string(want))
+	d, ok := parseDigestLine(line)
+	if !ok {
+		return nil, &VerifyError{Path: path, Reason: ReasonChanged, Detail: fmt.Sprintf("the closed-file digest %s does not parse (%q)", digestPath(path), line)}
 	}
 	got, err := fileDigest(path)
 	if err != nil {
-		return true, err
+		return nil, err
 	}
-	if strings.TrimSpace(string(want)) != got {
-		return true, &VerifyError{Path: path, Reason: ReasonChanged,
-			Detail: fmt.Sprintf("the file is not the one SealKeeper closed (digest file says %s, file is %s)", strings.TrimSpace(string(want)), got)}
+	if got.plain() != d.plain() {
+		return nil, &VerifyError{Path: path, Reason: ReasonChanged,
+			Detail: fmt.Sprintf("the file is not the one SealKeeper closed (digest file says %s, file is %s)", d.plain(), got.plain())}
 	}
-	return true, nil
+	return &d, nil
 }
 
-func writeDigest(path string) error {
+// writeDigest writes the closed-file digest: with a MAC under dk (the digest key) when there
+// is one, or the MAC of last, the digest found at Open, when the file is still that one.
+func writeDigest(path string, dk []byte, last *digestLine) error {
 	d, err := fileDigest(path)
 	if err != nil {
 		return err
 	}
-	return atomic.WriteFile(digestPath(path), []byte(d+"\n"), 0o600)
+	switch {
+	case dk != nil:
+		d.mac = d.macUnder(dk)
+	case last != nil && last.plain() == d.plain():
+		d.mac = last.mac
+	}
+	return atomic.WriteFile(digestPath(path), []byte(d.String()+"\n"), 0o600)
 }
 
 func removeDigest(path string) error {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -84,25 +85,19 @@ func SignCheckpoint(s crypto.Signer, cp Checkpoint) (SignedCheckpoint, error) {
 			sc.Alg = SigRSASHA256
 		}
 		sc.Signature, err = s.Sign(rand.Reader, d[:], crypto.SHA256)
-		if err == nil {
-			sc.PublicKey, err = x509.MarshalPKIXPublicKey(pub)
-		}
 	case ed25519.PublicKey:
 		sc.Alg = SigEd25519
 		sc.Signature, err = s.Sign(rand.Reader, msg, crypto.Hash(0))
-		if err == nil {
-			sc.PublicKey, err = x509.MarshalPKIXPublicKey(pub)
-		}
 	case *sm2.PublicKey:
 		// SM2/SM3: the signer computes SM3(Z ‖ msg) itself (gmsm's convention; the device
 		// package's SM2 signer takes the message the same way).
 		sc.Alg = SigSM2SM3
 		sc.Signature, err = s.Sign(rand.Reader, msg, nil)
-		if err == nil {
-			sc.PublicKey, err = gmx509.MarshalSm2PublicKey(pub)
-		}
 	default:
 		return SignedCheckpoint{}, fmt.Errorf("signing a checkpoint: %T keys are not supported (RSA, ECDSA, Ed25519, SM2)", pub)
+	}
+	if err == nil {
+		sc.PublicKey, err = checkpointKeyDER(s.Public())
 	}
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("signing checkpoint at size %d: %w", cp.Size, err)
@@ -110,8 +105,33 @@ func SignCheckpoint(s crypto.Signer, cp Checkpoint) (SignedCheckpoint, error) {
 	return sc, nil
 }
 
-// VerifySignature checks the checkpoint's signature against its own public key. Whether that
-// key is the seal's is for the caller (the server knows the seal certificate).
+// checkpointKeyDER is the encoding of a signing key in SignedCheckpoint.PublicKey and in the
+// pinned keys: PKIX DER (gmsm's encoding for SM2).
+func checkpointKeyDER(pub crypto.PublicKey) ([]byte, error) {
+	switch p := pub.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		return x509.MarshalPKIXPublicKey(p)
+	case *sm2.PublicKey:
+		return gmx509.MarshalSm2PublicKey(p)
+	}
+	return nil, fmt.Errorf("%T keys cannot sign checkpoints (RSA, ECDSA, Ed25519, SM2)", pub)
+}
+
+// VerifyBy checks the checkpoint's signature with one of keys (PKIX DER, as checkpointKeyDER
+// writes them): the keys pinned in the ledger, or the seal certificates the caller trusts.
+// Invariant: a checkpoint is trusted only this way, never by the key it carries (anyone can
+// sign a checkpoint with a fresh key of their own); ok is false when none of keys made it.
+func (c SignedCheckpoint) VerifyBy(keys [][]byte) (ok bool, err error) {
+	for _, k := range keys {
+		if bytes.Equal(k, c.PublicKey) {
+			return true, c.VerifySignature()
+		}
+	}
+	return false, nil
+}
+
+// VerifySignature checks the checkpoint's signature against its own public key. That proves
+// nothing about who signed: use VerifyBy with the keys you trust.
 func (c SignedCheckpoint) VerifySignature() error {
 	msg := c.SignedBytes()
 	bad := fmt.Errorf("checkpoint at size %d: signature does not verify", c.Size)

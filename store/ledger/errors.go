@@ -20,6 +20,8 @@ const (
 	ReasonBadCheckpoint Reason = "bad checkpoint"       // a signed checkpoint does not verify or does not match the records
 	ReasonRollback      Reason = "rollback"             // fewer records than a checkpoint or the co-signed size
 	ReasonFork          Reason = "fork"                 // the record at the co-signed size has another hash
+	ReasonMetaChanged   Reason = "metadata changed"     // the MAC'd metadata (slots, checkpoint keys, floor mark, open intents, size) was changed without the data key
+	ReasonCosigned      Reason = "co-signed floor"      // the server's co-signed checkpoint is missing after a sync, older than its copy, or not signed by the pinned server key
 )
 
 // VerifyError reports the first thing wrong with a ledger file. Seq is the first bad record, or

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -29,26 +29,31 @@ import (
 
 // File layout (one bbolt file, normally DATA/ledger.db)
 //
-//	meta        format → "sealkeeper-ledger/1"; workstation; created; keycheck; metamac
+//	meta        format → "sealkeeper-ledger/1"; workstation; created; keycheck; metamac; and
+//	            macv, state, cpkeys, legacy, floor, cosigned (see meta.go)
 //	slots       slot id → keyslot.Slot (JSON); public keys and wrapped data keys
 //	records     seq (u64 big-endian) → Envelope.MarshalBinary()
 //	checkpoints size (u64 big-endian) → SignedCheckpoint (JSON)
 //	pending     u64 → keyslot.Seal(record JSON) for events written while locked
-//	intents     seq → "" for each stamp.intent with no done/failed yet
+//	intents     seq → "" for each stamp.intent with no done/failed yet (under the meta MAC)
 //
-// Beside it: ledger.db.cosigned (last server co-signed checkpoint) and, while closed,
-// ledger.db.digest (see check.go).
+// Beside it: ledger.db.cosigned (last server co-signed checkpoint, see floor.go) and, while
+// closed, ledger.db.digest (see check.go).
 //
 // Invariants, kept by appendTx and checked by scanner.run and Verify:
 //   - records holds seq 1..Size with no gap; each value is one envelope whose Seq is its key
 //     and whose PrevHash is the entry hash of seq-1 (zero for seq 1).
 //   - every ciphertext is SM4-GCM under the data key, AD = seq ‖ prevHash.
 //   - records are never rewritten or deleted; a group of records is one bbolt transaction,
-//     committed with fdatasync before Append returns.
-//   - every checkpoint's Head is the entry hash of record Size, signed by the seal key.
-//   - the data key exists only in memory between Unlock and Lock/Close.
-//   - metamac is HMAC-SHA256 (key derived from the data key) over workstation, created and
-//     every slot, so slots (roles, labels) cannot be changed without the data key.
+//     committed with fdatasync before Append returns, together with the new state and metamac.
+//   - every checkpoint's Head is the entry hash of record Size, signed by a pinned seal key
+//     (meta cpkeys), and only over records this process has checked with the data key or
+//     written itself (verifiedTo): a checkpoint never vouches for records nobody checked.
+//   - Open checks the chain from genesis (hashes, no key); Unlock opens every record after the
+//     newest trusted checkpoint with the data key. Together that is every record: the ones up
+//     to the checkpoint through its signed head, the rest through their tags.
+//   - the data key exists only in memory between Unlock and Lock/Close. A key derived from it
+//     for the closed-file digest's MAC stays until Close; it opens no record and no slot.
 //
 // Events while nobody is logged in (key inserted, failed login)
 //
@@ -99,6 +104,11 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// Check runs the bbolt consistency check, in a child process (default DefaultCheck).
 	Check func(path string) error
+	// ServerKey is the pinned server key (upstream.server_key). With it, the co-signed floor
+	// is checked against the server's signature on every Open and SetCosigned refuses what the
+	// server did not sign; without it the floor is used as it is (store/upstream checks the
+	// signature before it calls SetCosigned).
+	ServerKey *ecdsa.PublicKey
 }
 
 func (o *Options) defaults() {
@@ -130,10 +140,16 @@ type Ledger struct {
 	mu          sync.Mutex
 	key         []byte      // nil while locked
 	aead        cipher.AEAD // over key; used under mu only
+	macKey      []byte      // subkey(key, metaMACInfo); nil while locked
+	digestKey   []byte      // subkey(key, digestMACInfo); from the first unlock until Close
+	session     crypto.Signer
 	size        uint64
 	head        [HashSize]byte
-	lastCP      uint64
+	verifiedTo  uint64 // records up to here were checked with the data key or written here
+	pins        []pinnedKey
+	lastCP      uint64 // size of the newest trusted checkpoint
 	lastCPTime  time.Time
+	openDigest  *digestLine // the closed-file digest found at Open (nil: none)
 	interrupted map[uint64]bool
 	unreadable  int // pending events the unlocking key could not open
 	closed      bool
@@ -178,7 +194,8 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 	if err != nil {
 		return nil, fmt.Errorf("creating ledger %s: %w", path, err)
 	}
-	l := &Ledger{path: path, workstation: opts.Workstation, opts: opts, db: db, key: key, aead: aead, interrupted: map[uint64]bool{}}
+	l := &Ledger{path: path, workstation: opts.Workstation, opts: opts, db: db, key: key, aead: aead, interrupted: map[uint64]bool{},
+		macKey: subkey(key, metaMACInfo), digestKey: subkey(key, digestMACInfo)}
 	var ids []string
 	for _, s := range slots {
 		ids = append(ids, fmt.Sprintf("%s %s %s", s.Role, s.ID, s.Label))
@@ -204,11 +221,17 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 				return err
 			}
 		}
-		if err := putMetaMAC(tx, key); err != nil {
-			return err
+		detail := "key slots: " + strings.Join(ids, "; ")
+		// The seal key given at creation is the first pinned checkpoint key (meta.go). A key
+		// that cannot sign checkpoints is not pinned (SignCheckpoint refuses it as well).
+		if opts.Signer != nil {
+			if pins, p, err := pinKey(tx, nil, opts.Signer.Public(), 0); err == nil {
+				c.pins, c.meta = pins, true
+				detail += "; checkpoint key: " + p.ID
+			}
 		}
-		_, err := l.appendTx(tx, c, []Record{{Kind: KindCreated, Workstation: opts.Workstation, Detail: "key slots: " + strings.Join(ids, "; ")}})
-		return err
+		_, err := l.appendTx(tx, c, []Record{{Kind: KindCreated, Workstation: opts.Workstation, Detail: detail}})
+		return err // update writes state and metamac (version 2) after it
 	})
 	if err != nil {
 		db.Close()
@@ -221,10 +244,12 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 }
 
 // Open opens an existing ledger, locked. It refuses a missing or empty file, checks the file's
-// structure in a child process, compares it with the digest of its last clean close, verifies
-// the chain and signature from the last checkpoint, and refuses a ledger shorter than the last
-// co-signed size. A file that fails any of these is moved aside (VerifyError.MovedTo), except
-// on rollback, where the file is a good but old copy and is left in place.
+// structure in a child process, compares it with the digest of its last clean close, checks the
+// chain from genesis and the newest checkpoint a pinned key signed, and the co-signed floor
+// (with the server's key when Options.ServerKey is set): it refuses a ledger shorter than the
+// floor or than its own recorded size. A file that fails any of these is moved aside
+// (VerifyError.MovedTo), except on rollback, fork or a floor problem, where the records are
+// good (perhaps old) and the file is left in place for a person to deal with.
 func Open(path string, opts Options) (*Ledger, error) {
 	opts.defaults()
 	st, err := os.Stat(path)
@@ -235,7 +260,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, err
 	}
 	fail := func(e *VerifyError) (*Ledger, error) {
-		if e.Reason != ReasonRollback && e.Reason != ReasonFork {
+		switch e.Reason {
+		case ReasonRollback, ReasonFork, ReasonCosigned:
+		default:
 			if moved, err := quarantine(path); err == nil {
 				e.MovedTo = moved
 			}
@@ -248,7 +275,8 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if err := opts.Check(path); err != nil {
 		return fail(structural(path, "%v", err))
 	}
-	if _, err := checkDigest(path); err != nil {
+	digest, err := checkDigest(path)
+	if err != nil {
 		var ve *VerifyError
 		if errors.As(err, &ve) {
 			return fail(ve)
@@ -262,32 +290,30 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return fail(structural(path, "%v", err))
 	}
-	l := &Ledger{path: path, opts: opts, db: db, interrupted: map[uint64]bool{}}
+	l := &Ledger{path: path, opts: opts, db: db, interrupted: map[uint64]bool{}, openDigest: digest}
+	var mv metaView
 	err = guard(path, func() error {
 		return db.View(func(tx *bolt.Tx) error {
-			m := tx.Bucket(bucketMeta)
-			l.workstation = string(m.Get(keyWorkstation))
-			var from uint64 = 1
-			var prev [HashSize]byte
-			size := uint64(0)
-			if k, _ := tx.Bucket(bucketRecords).Cursor().Last(); len(k) == 8 {
-				size = binary.BigEndian.Uint64(k)
+			l.workstation = string(tx.Bucket(bucketMeta).Get(keyWorkstation))
+			var err error
+			if mv, err = readMeta(path, tx); err != nil {
+				return err
 			}
-			cp, err := lastCheckpoint(tx)
-			if err != nil {
-				return &VerifyError{Path: path, Reason: ReasonBadCheckpoint, Detail: err.Error()}
-			}
-			if cp != nil {
-				if err := checkCheckpoint(path, tx, cp, size, l.workstation); err != nil {
-					return err
-				}
-				from, prev = cp.Size+1, cp.Head
-				l.lastCP, l.lastCPTime = cp.Size, cp.Time
-			}
+			// The whole chain, from genesis: a checkpoint is no reason to skip records
+			// (invariants at the top of this file). Without the key: hashes and links only.
 			s := scanner{path: path}
-			l.size, l.head, err = s.run(tx, from, prev)
+			if l.size, l.head, err = s.run(tx, 1, [HashSize]byte{}); err != nil {
+				return err
+			}
+			if err := mv.checkState(path, l.size, l.head); err != nil {
+				return err
+			}
+			cp, err := trustedCheckpoint(path, tx, l.workstation, mv.pinDERs(), mv.legacy, l.size)
 			if err != nil {
 				return err
+			}
+			if cp != nil {
+				l.lastCP, l.lastCPTime, l.verifiedTo = cp.Size, cp.Time, cp.Size
 			}
 			return tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {
 				if len(k) == 8 {
@@ -297,8 +323,14 @@ func Open(path string, opts Options) (*Ledger, error) {
 			})
 		})
 	})
+	var fr floorResult
 	if err == nil {
-		err = l.checkCosigned()
+		fr, err = l.readFloor(mv)
+	}
+	if err == nil && fr.healInside {
+		// The file is newer than the copy inside (a crash between the two writes of
+		// SetCosigned, or a ledger from before the copy existed): bring the copy up to it.
+		err = db.Update(func(tx *bolt.Tx) error { return putCosignedInside(tx, fr.best) })
 	}
 	if err != nil {
 		db.Close()
@@ -308,31 +340,13 @@ func Open(path string, opts Options) (*Ledger, error) {
 		}
 		return nil, err
 	}
+	l.pins = mv.pins
 	if err := removeDigest(path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger %s: removing the closed-file digest before writing: %w", path, err)
 	}
 	l.start()
 	return l, nil
-}
-
-func (l *Ledger) checkCosigned() error {
-	c, err := ReadCosigned(l.path)
-	if err != nil || c == nil {
-		return err
-	}
-	if c.Checkpoint.Size > l.size {
-		return &VerifyError{Path: l.path, Seq: l.size + 1, Reason: ReasonRollback,
-			Detail: fmt.Sprintf("the server co-signed %d records (%s), this file has %d: it is an older copy or records were removed. Restore the newest ledger; do not start a new one", c.Checkpoint.Size, cosignedPath(l.path), l.size)}
-	}
-	var h [HashSize]byte
-	var ok bool
-	l.db.View(func(tx *bolt.Tx) error { h, ok = entryHashAt(tx, c.Checkpoint.Size); return nil })
-	if !ok || h != c.Checkpoint.Head {
-		return &VerifyError{Path: l.path, Seq: c.Checkpoint.Size, Reason: ReasonFork,
-			Detail: "this record differs from the one the server co-signed"}
-	}
-	return nil
 }
 
 func (l *Ledger) start() {
@@ -347,7 +361,7 @@ func (l *Ledger) start() {
 				return
 			case <-t.C:
 				l.mu.Lock()
-				if !l.closed && time.Since(l.lastCPTime) >= l.opts.CheckpointInterval {
+				if !l.closed && l.signer() != nil && time.Since(l.lastCPTime) >= l.opts.CheckpointInterval {
 					_ = l.checkpointLocked()
 				}
 				l.mu.Unlock()
@@ -411,47 +425,6 @@ func readSlots(path string, tx *bolt.Tx) ([]keyslot.Slot, error) {
 	return out, err
 }
 
-// metaMAC authenticates the workstation name, creation time and key slots with the data key.
-func metaMAC(tx *bolt.Tx, key []byte) ([]byte, error) {
-	mk, err := hkdf.Key(sha256.New, key, nil, "sealkeeper ledger meta mac", 32)
-	if err != nil {
-		return nil, err
-	}
-	m := hmac.New(sha256.New, mk)
-	field := func(b []byte) {
-		m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
-		m.Write(b)
-	}
-	meta := tx.Bucket(bucketMeta)
-	field(meta.Get(keyWorkstation))
-	field(meta.Get(keyCreated))
-	err = tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
-		field(k)
-		field(v)
-		return nil
-	})
-	return m.Sum(nil), err
-}
-
-func putMetaMAC(tx *bolt.Tx, key []byte) error {
-	mac, err := metaMAC(tx, key)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketMeta).Put(keyMetaMAC, mac)
-}
-
-func checkMetaMAC(path string, tx *bolt.Tx, key []byte) error {
-	mac, err := metaMAC(tx, key)
-	if err != nil {
-		return err
-	}
-	if !hmac.Equal(mac, tx.Bucket(bucketMeta).Get(keyMetaMAC)) {
-		return &VerifyError{Path: path, Reason: ReasonBadSlot, Detail: "the key slots or the workstation name were changed without the data key"}
-	}
-	return nil
-}
-
 func putSlot(tx *bolt.Tx, s keyslot.Slot) error {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -461,8 +434,12 @@ func putSlot(tx *bolt.Tx, s keyslot.Slot) error {
 }
 
 // Unlock opens a key slot with h (a custodian's token key or the escrow key), checks the
-// records since the last checkpoint with the data key, and folds pending events into the
-// chain. It returns keyslot.ErrNoSlot when no slot was made for h.
+// metadata's MAC, the closed-file digest's MAC and, with the data key, every record after the
+// newest trusted checkpoint (Open checked the chain before it), and then, in one transaction:
+// pins the checkpoint signer (Options.Signer, SetSigner) if it is new, records the co-signed
+// floor under the MAC, and folds pending events into the chain (foldTx). It returns
+// keyslot.ErrNoSlot when no slot was made for h, and a *VerifyError when the file was changed
+// by someone without the data key; the ledger then stays locked.
 func (l *Ledger) Unlock(h keyslot.Holder) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -486,9 +463,6 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 	if err != nil {
 		return fmt.Errorf("unlocking ledger %s: %w", l.path, err)
 	}
-	if err := l.db.View(func(tx *bolt.Tx) error { return checkMetaMAC(l.path, tx, key) }); err != nil {
-		return err
-	}
 	aead, err := keyslot.NewSM4GCM(key)
 	if err != nil {
 		return err
@@ -499,72 +473,205 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 	if pt, err := aead.Open(nil, check[:NonceSize], check[NonceSize:], nil); err != nil || string(pt) != keyCheckText {
 		return &VerifyError{Path: l.path, Reason: ReasonBadTag, Detail: "the key slot opened, but the key does not match this ledger (slot replaced?)"}
 	}
-	from := l.lastCP + 1
-	var prev [HashSize]byte
+	mk := subkey(key, metaMACInfo)
+	var mv metaView
+	var trusted *SignedCheckpoint
+	interrupted := map[uint64]bool{}
 	err = guard(l.path, func() error {
 		return l.db.View(func(tx *bolt.Tx) error {
-			if from > 1 {
-				prev, _ = entryHashAt(tx, from-1)
+			// From here on the metadata is authenticated: pinned keys, floor mark, state and
+			// the open intents are the data key holder's.
+			if err := checkMetaMAC(l.path, tx, mk); err != nil {
+				return err
+			}
+			if l.openDigest != nil {
+				if _, err := l.openDigest.checkMAC(l.path, key); err != nil {
+					return err
+				}
+			}
+			var err error
+			if mv, err = readMeta(l.path, tx); err != nil {
+				return err
+			}
+			if err := mv.checkState(l.path, l.size, l.head); err != nil {
+				return err
+			}
+			// Open trusted a checkpoint by keys it could not authenticate: choose again.
+			if trusted, err = trustedCheckpoint(l.path, tx, l.workstation, mv.pinDERs(), mv.legacy, l.size); err != nil {
+				return err
+			}
+			from, prev := uint64(1), [HashSize]byte{}
+			if trusted != nil {
+				from, prev = trusted.Size+1, trusted.Head
 			}
 			s := scanner{path: l.path, newAEAD: func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) }}
-			_, _, err := s.run(tx, from, prev)
-			return err
+			if _, _, err := s.run(tx, from, prev); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {
+				if len(k) == 8 {
+					interrupted[binary.BigEndian.Uint64(k)] = true
+				}
+				return nil
+			})
 		})
 	})
+	var fr floorResult
+	if err == nil {
+		fr, err = l.readFloor(mv) // again, now that the floor mark is authenticated
+	}
 	if err != nil {
+		clear(key)
 		return err
 	}
-	l.key, l.aead = key, aead
-	return l.foldPending(h)
+	l.key, l.aead, l.macKey = key, aead, mk
+	l.digestKey = subkey(key, digestMACInfo)
+	l.verifiedTo, l.pins, l.interrupted = l.size, mv.pins, interrupted
+	l.lastCP, l.lastCPTime = 0, time.Time{}
+	if trusted != nil {
+		l.lastCP, l.lastCPTime = trusted.Size, trusted.Time
+	}
+	return l.afterUnlock(h, mv, fr)
 }
 
-func (l *Ledger) foldPending(h keyslot.Holder) error {
+// afterUnlock writes what the first keyed transaction of a login has to: the upgrade of a
+// format-1 ledger, the checkpoint signer's pin, the floor mark, the pending events. Nothing is
+// written when there is nothing to do.
+func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult) error {
+	var signers []crypto.Signer
+	for _, s := range []crypto.Signer{l.session, l.opts.Signer} {
+		if s != nil && !isPinned(l.pins, s.Public()) {
+			if _, err := checkpointKeyDER(s.Public()); err == nil {
+				signers = append(signers, s)
+			}
+		}
+	}
+	raise := fr.best != nil && (mv.floor == nil || mv.floor.Size < fr.best.Checkpoint.Size)
+	pending := 0
+	l.db.View(func(tx *bolt.Tx) error { pending = tx.Bucket(bucketPending).Stats().KeyN; return nil })
 	l.unreadable = 0
+	if mv.v2 && len(signers) == 0 && !raise && pending == 0 {
+		return nil
+	}
 	err := l.update(func(tx *bolt.Tx, c *chain) error {
-		p := tx.Bucket(bucketPending)
-		var recs []Record
-		var keys [][]byte
-		if err := p.ForEach(func(k, v []byte) error {
-			pt, err := keyslot.Open(v, []byte(pendingAD), h)
-			if err != nil {
-				l.unreadable++
-				return nil
+		m := tx.Bucket(bucketMeta)
+		if !mv.v2 {
+			// Format 1 had no pinned keys: its checkpoints up to here stay unverified (not
+			// trusted, not refused); from now on metamac binds state, pins, floor, intents.
+			if err := m.Put(keyLegacy, binary.BigEndian.AppendUint64(nil, l.size)); err != nil {
+				return err
 			}
-			r, err := decodeRecord(0, pt)
-			if err != nil {
-				l.unreadable++
-				return nil
-			}
-			r.Raw = nil // re-encode: Append sets Raw
-			recs = append(recs, r)
-			keys = append(keys, append([]byte(nil), k...))
-			return nil
-		}); err != nil {
-			return err
+			c.meta = true
 		}
-		if len(recs) == 0 {
-			return nil
-		}
-		for _, k := range keys {
-			if err := p.Delete(k); err != nil {
+		for _, s := range signers {
+			if err := l.pinTx(tx, c, s); err != nil {
 				return err
 			}
 		}
-		_, err := l.appendTx(tx, c, recs)
-		return err
+		if raise {
+			best := sizeHead{fr.best.Checkpoint.Size, fr.best.Checkpoint.Head}
+			if err := m.Put(keyFloor, best.bytes()); err != nil {
+				return err
+			}
+			c.meta = true
+		}
+		return l.foldTx(tx, c, h)
 	})
 	if err != nil {
-		return fmt.Errorf("folding events written while locked: %w", err)
+		return fmt.Errorf("ledger %s: after the login (pinning the seal key, folding events written while locked): %w", l.path, err)
 	}
 	return nil
 }
 
-// Lock forgets the data key (logout, token removed).
+// pinTx pins s's key as a checkpoint key, with a record in the chain saying so.
+func (l *Ledger) pinTx(tx *bolt.Tx, c *chain, s crypto.Signer) error {
+	cur := c.pins
+	if cur == nil {
+		cur = l.pins
+	}
+	pins, p, err := pinKey(tx, cur, s.Public(), c.size)
+	if err != nil || p == nil {
+		return err
+	}
+	c.pins, c.meta = pins, true
+	_, err = l.appendTx(tx, c, []Record{{Kind: KindSettingsChanged, Setting: "checkpoint key", New: p.ID,
+		Detail: "the seal key that signs this ledger's checkpoints from now on; checkpoints by any other key are refused"}})
+	return err
+}
+
+// foldTx appends the pending events h can open to the chain and deletes them from pending.
+func (l *Ledger) foldTx(tx *bolt.Tx, c *chain, h keyslot.Holder) error {
+	p := tx.Bucket(bucketPending)
+	var recs []Record
+	var keys [][]byte
+	if err := p.ForEach(func(k, v []byte) error {
+		pt, err := keyslot.Open(v, []byte(pendingAD), h)
+		if err != nil {
+			l.unreadable++
+			return nil
+		}
+		r, err := decodeRecord(0, pt)
+		if err != nil {
+			l.unreadable++
+			return nil
+		}
+		r.Raw = nil // re-encode: Append sets Raw
+		recs = append(recs, r)
+		keys = append(keys, append([]byte(nil), k...))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	for _, k := range keys {
+		if err := p.Delete(k); err != nil {
+			return err
+		}
+	}
+	_, err := l.appendTx(tx, c, recs)
+	return err
+}
+
+// Lock forgets the data key and the signer given by SetSigner (logout, token removed).
 func (l *Ledger) Lock() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	clear(l.key)
-	l.key, l.aead = nil, nil
+	clear(l.macKey)
+	l.key, l.aead, l.macKey, l.session = nil, nil, nil, nil
+}
+
+// SetSigner gives the ledger the logged-in custodian's seal key for checkpoints, until Lock or
+// Close (Options.Signer is the one for the whole time the ledger is open). A key the ledger has
+// not pinned yet is pinned now when the ledger is unlocked, otherwise at the next Unlock:
+// checkpoints are signed only by pinned keys, and only a data key holder can pin one.
+func (l *Ledger) SetSigner(s crypto.Signer) error {
+	if _, err := checkpointKeyDER(s.Public()); err != nil {
+		return fmt.Errorf("this seal key cannot sign the ledger's checkpoints: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.session = s
+	if l.key == nil || isPinned(l.pins, s.Public()) {
+		return nil
+	}
+	if err := l.update(func(tx *bolt.Tx, c *chain) error { return l.pinTx(tx, c, s) }); err != nil {
+		return fmt.Errorf("pinning the seal key for the ledger's checkpoints: %w", err)
+	}
+	return nil
+}
+
+// signer is the key that signs checkpoints now (nil: none).
+func (l *Ledger) signer() crypto.Signer {
+	if l.session != nil {
+		return l.session
+	}
+	return l.opts.Signer
 }
 
 // Unlocked reports whether the data key is in memory.
@@ -610,15 +717,21 @@ func (l *Ledger) Append(recs ...Record) ([]uint64, error) {
 type chain struct {
 	size    uint64
 	head    [HashSize]byte
-	cp      uint64   // checkpoint signed in this transaction (0: none)
-	opened  []uint64 // stamp intents added
-	settled []uint64 // stamp intents answered
+	cp      uint64      // checkpoint signed in this transaction (0: none)
+	opened  []uint64    // stamp intents added
+	settled []uint64    // stamp intents answered
+	pins    []pinnedKey // the pinned keys after this transaction (nil: unchanged)
+	meta    bool        // something under metamac changed
 }
 
 func (l *Ledger) chain() *chain { return &chain{size: l.size, head: l.head} }
 
 func (l *Ledger) apply(c *chain) {
 	l.size, l.head = c.size, c.head
+	l.verifiedTo = c.size // written here, with the data key
+	if c.pins != nil {
+		l.pins = c.pins
+	}
 	if c.cp != 0 {
 		l.lastCP, l.lastCPTime = c.cp, time.Now()
 	}
@@ -631,15 +744,31 @@ func (l *Ledger) apply(c *chain) {
 }
 
 // update runs f in a write transaction with a fresh chain and applies the chain if it commits.
+// It needs the data key: every transaction it makes ends with state and metamac rewritten
+// (meta.go) whenever f appended records or changed anything under the MAC.
 func (l *Ledger) update(f func(tx *bolt.Tx, c *chain) error) error {
+	if l.macKey == nil {
+		return ErrLocked
+	}
 	c := l.chain()
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		if err := f(tx, c); err != nil {
 			return err
 		}
-		// A due checkpoint goes into the same transaction: one fsync, not two.
-		if l.opts.Signer != nil && c.size > l.lastCP && (c.size-l.lastCP >= uint64(l.opts.CheckpointEvery) || time.Since(l.lastCPTime) >= l.opts.CheckpointInterval) {
-			sc, err := SignCheckpoint(l.opts.Signer, Checkpoint{Workstation: l.workstation, Size: c.size, Head: c.head})
+		if c.size != l.size || c.meta || len(c.opened)+len(c.settled) > 0 {
+			if err := putMetaMAC(l.path, tx, l.macKey, sizeHead{c.size, c.head}); err != nil {
+				return err
+			}
+		}
+		// A due checkpoint goes into the same transaction: one fsync, not two. Every record
+		// in it was checked at Unlock or written by this ledger (verifiedTo == size before).
+		pins := c.pins
+		if pins == nil {
+			pins = l.pins
+		}
+		s := l.signer()
+		if s != nil && isPinned(pins, s.Public()) && l.verifiedTo == l.size && c.size > l.lastCP && (c.size-l.lastCP >= uint64(l.opts.CheckpointEvery) || time.Since(l.lastCPTime) >= l.opts.CheckpointInterval) {
+			sc, err := SignCheckpoint(s, Checkpoint{Workstation: l.workstation, Size: c.size, Head: c.head})
 			if err != nil {
 				return nil // the records still go in; the checkpoint is retried at the next append, tick or Close
 			}
@@ -924,6 +1053,10 @@ func (l *Ledger) DeriveKey(purpose string) ([]byte, error) {
 	if l.key == nil {
 		return nil, ErrLocked
 	}
+	if strings.HasPrefix(purpose, "ledger") {
+		// The ledger's own subkeys ("sealkeeper ledger …": meta MAC, digest MAC).
+		return nil, fmt.Errorf("DeriveKey(%q): purposes beginning with \"ledger\" are the ledger's own", purpose)
+	}
 	return hkdf.Key(sha256.New, l.key, nil, "sealkeeper "+purpose, keyslot.KeySize)
 }
 
@@ -977,9 +1110,7 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 		if len(have) == 0 {
 			return errors.New("that would remove the last key slot, and nobody could open the ledger again")
 		}
-		if err := putMetaMAC(tx, l.key); err != nil {
-			return err
-		}
+		c.meta = true // update rewrites metamac over the new slots
 		_, err = l.appendTx(tx, c, append(log, recs...))
 		return err
 	})
@@ -1009,13 +1140,20 @@ func (l *Ledger) Checkpoint() (*SignedCheckpoint, error) {
 }
 
 func (l *Ledger) checkpointLocked() error {
-	if l.opts.Signer == nil {
+	s := l.signer()
+	if s == nil {
 		return errors.New("no signer for checkpoints (the seal key is not available)")
 	}
 	if l.size == l.lastCP {
 		return nil
 	}
-	sc, err := SignCheckpoint(l.opts.Signer, Checkpoint{Workstation: l.workstation, Size: l.size, Head: l.head})
+	if !isPinned(l.pins, s.Public()) {
+		return errors.New("the seal key is not pinned in this ledger yet: it is pinned at the first login with it (Unlock)")
+	}
+	if l.verifiedTo != l.size {
+		return fmt.Errorf("records %d to %d have not been checked with the data key yet: log in first", l.verifiedTo+1, l.size)
+	}
+	sc, err := SignCheckpoint(s, Checkpoint{Workstation: l.workstation, Size: l.size, Head: l.head})
 	if err != nil {
 		return err
 	}
@@ -1043,18 +1181,38 @@ func (l *Ledger) Checkpoints() ([]SignedCheckpoint, error) {
 	return out, err
 }
 
-// SetCosigned stores the server's co-signature of a checkpoint beside the ledger. The ledger
-// will from then on refuse to open with fewer records than cp.Size. Older checkpoints than the
-// stored one are ignored.
+// SetCosigned stores the server's co-signature of a checkpoint of this ledger: in the file
+// PATH.cosigned first, then inside the ledger, and, when the ledger is unlocked, as the floor
+// mark under the MAC (floor.go). The ledger will from then on refuse to open with fewer records
+// than cp.Size, or without the file. With Options.ServerKey the signature is checked first.
+// Checkpoints older than the stored one are ignored.
 func (l *Ledger) SetCosigned(cp SignedCheckpoint, serverSig []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	c := Cosigned{Checkpoint: cp, ServerSignature: serverSig, Stored: time.Now().UTC()}
+	if l.opts.ServerKey != nil {
+		if err := verifyCosigned(&c, l.opts.ServerKey); err != nil {
+			return fmt.Errorf("refusing the co-signed checkpoint of %d records: %w", cp.Size, err)
+		}
+	}
+	if cp.Workstation != l.workstation {
+		return fmt.Errorf("refusing a checkpoint co-signed for workstation %q: this ledger is %q's", cp.Workstation, l.workstation)
+	}
 	if cp.Size > l.size {
 		return fmt.Errorf("the server co-signed %d records, this ledger has %d", cp.Size, l.size)
 	}
 	var h [HashSize]byte
 	var ok bool
-	l.db.View(func(tx *bolt.Tx) error { h, ok = entryHashAt(tx, cp.Size); return nil })
+	var inside *Cosigned
+	l.db.View(func(tx *bolt.Tx) error {
+		h, ok = entryHashAt(tx, cp.Size)
+		mv, err := readMeta(l.path, tx)
+		inside = mv.cosigned
+		return err
+	})
 	if !ok || !bytes.Equal(h[:], cp.Head[:]) {
 		return &VerifyError{Path: l.path, Seq: cp.Size, Reason: ReasonFork, Detail: "the server co-signed another record at this size"}
 	}
@@ -1062,10 +1220,32 @@ func (l *Ledger) SetCosigned(cp SignedCheckpoint, serverSig []byte) error {
 	if err != nil {
 		return err
 	}
-	if old != nil && old.Checkpoint.Size > cp.Size {
+	if old == nil || old.Checkpoint.Size < cp.Size {
+		// The file first (floor.go): it is then never older than the copy inside.
+		if err := writeCosigned(l.path, c); err != nil {
+			return err
+		}
+	} else {
+		c = *old
+	}
+	if inside != nil && inside.Checkpoint.Size >= c.Checkpoint.Size {
 		return nil
 	}
-	return writeCosigned(l.path, Cosigned{Checkpoint: cp, ServerSignature: serverSig, Stored: time.Now().UTC()})
+	if l.macKey == nil {
+		err = l.db.Update(func(tx *bolt.Tx) error { return putCosignedInside(tx, &c) })
+	} else {
+		err = l.update(func(tx *bolt.Tx, ch *chain) error {
+			if err := putCosignedInside(tx, &c); err != nil {
+				return err
+			}
+			ch.meta = true
+			return tx.Bucket(bucketMeta).Put(keyFloor, sizeHead{c.Checkpoint.Size, c.Checkpoint.Head}.bytes())
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("storing the co-signed checkpoint inside the ledger: %w", err)
+	}
+	return nil
 }
 
 // Close signs a last checkpoint (when there is a signer and something new), closes the file,
@@ -1077,19 +1257,24 @@ func (l *Ledger) Close() error {
 		return nil
 	}
 	var cpErr error
-	if l.opts.Signer != nil {
+	if l.signer() != nil {
 		cpErr = l.checkpointLocked()
 	}
 	l.closed = true
-	clear(l.key)
-	l.key, l.aead = nil, nil
+	dk := l.digestKey
+	for _, k := range [][]byte{l.key, l.macKey} {
+		clear(k)
+	}
+	l.key, l.aead, l.macKey, l.digestKey, l.session = nil, nil, nil, nil, nil
 	l.mu.Unlock()
 	close(l.stop)
 	<-l.done
 	if err := l.db.Close(); err != nil {
 		return err
 	}
-	if err := writeDigest(l.path); err != nil {
+	err := writeDigest(l.path, dk, l.openDigest)
+	clear(dk)
+	if err != nil {
 		return fmt.Errorf("ledger closed, but writing its digest failed: %w", err)
 	}
 	if cpErr != nil {

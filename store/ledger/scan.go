@@ -289,23 +289,62 @@ func lastCheckpoint(tx *bolt.Tx) (*SignedCheckpoint, error) {
 	return &c, nil
 }
 
-// checkCheckpoint verifies a stored checkpoint against its signature and the records.
-func checkCheckpoint(path string, tx *bolt.Tx, c *SignedCheckpoint, size uint64, workstation string) error {
-	bad := func(r Reason, f string, a ...any) error {
-		return &VerifyError{Path: path, Seq: c.Size, Reason: r, Detail: fmt.Sprintf(f, a...)}
+// judgeCheckpoint parses the checkpoint stored under k and says whether it is trusted: signed
+// by one of keys (VerifyBy), for this workstation. One that no key of keys signed is refused,
+// unless it is from before the ledger pinned keys (Size <= legacy): then it is neither trusted
+// nor refused. Whether its size and head fit the records is for the caller.
+func judgeCheckpoint(path string, k, v []byte, workstation string, keys [][]byte, legacy uint64) (c SignedCheckpoint, trusted bool, err error) {
+	seq := uint64(0)
+	if len(k) == 8 {
+		seq = binary.BigEndian.Uint64(k)
 	}
-	if err := c.VerifySignature(); err != nil {
-		return bad(ReasonBadCheckpoint, "%v", err)
+	bad := func(f string, a ...any) (SignedCheckpoint, bool, error) {
+		return c, false, &VerifyError{Path: path, Seq: seq, Reason: ReasonBadCheckpoint, Detail: fmt.Sprintf(f, a...)}
+	}
+	if err := json.Unmarshal(v, &c); err != nil || len(k) != 8 {
+		return bad("stored checkpoint does not parse")
+	}
+	if c.Size != seq {
+		return bad("checkpoint for size %d stored under size %d", c.Size, seq)
+	}
+	ok, err := c.VerifyBy(keys)
+	switch {
+	case err != nil:
+		return bad("%v", err)
+	case !ok && c.Size <= legacy:
+		return c, false, nil
+	case !ok:
+		return bad("signed by a key this ledger never pinned (not the seal key of a custodian who logged in): made by someone else. Keep the file for the auditor and restore the ledger from a backup")
 	}
 	if c.Workstation != workstation {
-		return bad(ReasonBadCheckpoint, "signed for workstation %q, this ledger is %q's", c.Workstation, workstation)
+		return bad("signed for workstation %q, this ledger is %q's", c.Workstation, workstation)
 	}
-	if c.Size > size {
-		return bad(ReasonRollback, "a signed checkpoint says the ledger had %d records, it has %d (records removed from the end, or an older copy)", c.Size, size)
+	return c, true, nil
+}
+
+// trustedCheckpoint returns the newest checkpoint a pinned key signed whose head is the record
+// at its size (nil: none), looking from the newest down. A newer one that is refused is an
+// error. Invariant: Open and Unlock start their record checks after this checkpoint and no
+// other, and only after checking the chain from genesis up to it (its signed head then stands
+// for every record before it).
+func trustedCheckpoint(path string, tx *bolt.Tx, workstation string, keys [][]byte, legacy, size uint64) (*SignedCheckpoint, error) {
+	cur := tx.Bucket(bucketCheckpoints).Cursor()
+	for k, v := cur.Last(); k != nil; k, v = cur.Prev() {
+		c, trusted, err := judgeCheckpoint(path, k, v, workstation, keys, legacy)
+		if err != nil {
+			return nil, err
+		}
+		if !trusted {
+			continue
+		}
+		if c.Size > size {
+			return nil, &VerifyError{Path: path, Seq: size + 1, Reason: ReasonRollback,
+				Detail: fmt.Sprintf("a signed checkpoint says the ledger had %d records, it has %d (records removed from the end, or an older copy)", c.Size, size)}
+		}
+		if h, ok := entryHashAt(tx, c.Size); !ok || !bytes.Equal(h[:], c.Head[:]) {
+			return nil, &VerifyError{Path: path, Seq: c.Size, Reason: ReasonBadCheckpoint, Detail: "the record at the checkpoint's size has another hash than the signed head"}
+		}
+		return &c, nil
 	}
-	h, ok := entryHashAt(tx, c.Size)
-	if !ok || !bytes.Equal(h[:], c.Head[:]) {
-		return bad(ReasonBadCheckpoint, "the record at the checkpoint's size has another hash than the signed head")
-	}
-	return nil
+	return nil, nil
 }

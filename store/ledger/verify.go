@@ -1,9 +1,9 @@
 package ledger
 
 import (
+	"crypto"
 	"crypto/cipher"
-	"encoding/binary"
-	"encoding/json"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +22,14 @@ type VerifyOptions struct {
 	Check func(path string) error
 	// Visit, when set (and the ledger is decrypted), gets every record in seq order.
 	Visit func(Record) error
+	// ServerKey is the pinned server key: with it the co-signed floor's signature is checked;
+	// without it the report says it was not.
+	ServerKey *ecdsa.PublicKey
+	// SealKeys are seal certificates' public keys whose checkpoints are trusted (what the
+	// server knows). With a key holder they count besides the keys pinned in the ledger;
+	// without one (h == nil) they replace those, which nobody can authenticate without the
+	// data key.
+	SealKeys []crypto.PublicKey
 }
 
 // Report is what Verify found in a ledger that verifies.
@@ -34,22 +42,29 @@ type Report struct {
 	Decrypted   bool // every record was opened with the data key (a slot opened)
 	Slot        string
 	Slots       []keyslot.Slot
-	Checkpoints int
-	LastSigned  uint64 // size of the newest signed checkpoint
+	Checkpoints int    // checkpoints signed by a trusted key, all checked
+	LastSigned  uint64 // size of the newest of them
 	Cosigned    uint64 // size the server co-signed (0: none stored)
 	Kinds       map[Kind]int
 	Unknown     int      // records of kinds or schema versions this program does not know
 	Interrupted []uint64 // stamp intents with no done/failed
 	Pending     int      // sealed events not yet folded into the chain
-	Digest      bool     // the closed-file digest was present and matched
-	Duration    time.Duration
+	// Digest: the closed-file digest was present, matched, and its MAC verified with the data
+	// key, so the file is byte for byte the one SealKeeper closed. A plain hash anyone could
+	// recompute does not count (Unchecked says so).
+	Digest bool
+	// Unchecked says in plain words what this verification could not check (no key, no
+	// server key, no authenticated digest, checkpoints from before keys were pinned).
+	Unchecked []string
+	Duration  time.Duration
 }
 
 // Verify checks a ledger file from genesis without changing it: file structure (in a child
-// process), every record's place in the chain, every tag when h opens a key slot (h may be nil:
-// then only what the server can check), every signed checkpoint, the co-signed size stored
-// beside it and the digest of its last clean close. It returns the first problem as a
-// *VerifyError naming the seq and reason.
+// process), every record's place in the chain, every tag, the metadata's MAC and the ledger's
+// recorded size when h opens a key slot (h may be nil: then only what the server can check),
+// every checkpoint against the pinned keys (or opts.SealKeys), the co-signed floor (against
+// opts.ServerKey) and the digest of its last clean close. It returns the first problem as a
+// *VerifyError naming the seq and reason; Report.Unchecked lists what it could not check.
 func Verify(path string, h keyslot.Holder, opts VerifyOptions) (*Report, error) {
 	t0 := time.Now()
 	if opts.Check == nil {
@@ -69,13 +84,13 @@ func Verify(path string, h keyslot.Holder, opts VerifyOptions) (*Report, error) 
 	// map, so it may run beside the child's check and the scan; its verdict is taken last, so a
 	// problem in the chain is still the one reported first.
 	type digestResult struct {
-		present bool
-		err     error
+		line *digestLine
+		err  error
 	}
 	digest := make(chan digestResult, 1)
 	go func() {
-		present, err := checkDigest(path)
-		digest <- digestResult{present, err}
+		line, err := checkDigest(path)
+		digest <- digestResult{line, err}
 	}()
 	if err := opts.Check(path); err != nil {
 		return nil, structural(path, "%v", err)
@@ -89,36 +104,63 @@ func Verify(path string, h keyslot.Holder, opts VerifyOptions) (*Report, error) 
 	}
 	defer db.Close()
 	rep := &Report{Path: path, Bytes: st.Size(), Kinds: map[Kind]int{}}
+	var vs verifyState
 	err = guard(path, func() error {
-		return db.View(func(tx *bolt.Tx) error { return verifyTx(tx, path, h, opts, rep) })
+		return db.View(func(tx *bolt.Tx) error { return verifyTx(tx, path, h, opts, rep, &vs) })
 	})
 	if err != nil {
 		return nil, err
 	}
-	if c, err := ReadCosigned(path); err != nil {
+	file, err := ReadCosigned(path)
+	if err != nil {
+		return nil, &VerifyError{Path: path, Reason: ReasonCosigned, Detail: err.Error()}
+	}
+	var fr floorResult
+	err = guard(path, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			var err error
+			fr, err = checkFloor(path, rep.Workstation, file, vs.mv.cosigned, vs.mv.floor, opts.ServerKey, rep.Records, func(s uint64) ([HashSize]byte, bool) { return entryHashAt(tx, s) })
+			return err
+		})
+	})
+	if err != nil {
 		return nil, err
-	} else if c != nil {
-		rep.Cosigned = c.Checkpoint.Size
-		if c.Checkpoint.Size > rep.Records {
-			return nil, &VerifyError{Path: path, Seq: rep.Records + 1, Reason: ReasonRollback,
-				Detail: fmt.Sprintf("the server co-signed %d records, the file has %d (older copy, or records removed)", c.Checkpoint.Size, rep.Records)}
-		}
-		var hh [HashSize]byte
-		db.View(func(tx *bolt.Tx) error { hh, _ = entryHashAt(tx, c.Checkpoint.Size); return nil })
-		if hh != c.Checkpoint.Head {
-			return nil, &VerifyError{Path: path, Seq: c.Checkpoint.Size, Reason: ReasonFork, Detail: "this record differs from the one the server co-signed"}
-		}
+	}
+	if fr.best != nil {
+		rep.Cosigned = fr.best.Checkpoint.Size
+	}
+	if fr.note != "" {
+		rep.Unchecked = append(rep.Unchecked, fr.note)
 	}
 	d := <-digest
 	if d.err != nil {
 		return nil, d.err
 	}
-	rep.Digest = d.present
+	switch {
+	case d.line == nil:
+		rep.Unchecked = append(rep.Unchecked, "there is no closed-file digest (the ledger was not closed cleanly, or the digest was removed): free pages and slack were not checked")
+	case vs.key == nil:
+		rep.Unchecked = append(rep.Unchecked, "the closed-file digest's plain SHA-256 matched, but anyone can recompute that; its MAC needs the data key")
+	default:
+		ok, err := d.line.checkMAC(path, vs.key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			rep.Unchecked = append(rep.Unchecked, "the closed-file digest has no MAC (the ledger was last closed by a run that never unlocked it, or someone recomputed the digest): it matched, but that proves nothing")
+		}
+		rep.Digest = ok
+	}
 	rep.Duration = time.Since(t0)
 	return rep, nil
 }
 
-func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, rep *Report) error {
+type verifyState struct {
+	key []byte // the data key (nil: no slot opened)
+	mv  metaView
+}
+
+func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, rep *Report, vs *verifyState) error {
 	rep.Workstation = string(tx.Bucket(bucketMeta).Get(keyWorkstation))
 	slots, err := readSlots(path, tx)
 	if err != nil {
@@ -131,6 +173,9 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 	}
 	rep.Slots = slots
 	rep.Pending = tx.Bucket(bucketPending).Stats().KeyN
+	if vs.mv, err = readMeta(path, tx); err != nil {
+		return err
+	}
 	s := scanner{path: path}
 	if h != nil {
 		key, slot, err := keyslot.UnwrapAny(slots, h)
@@ -151,32 +196,52 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		if pt, err := aead.Open(nil, check[:NonceSize], check[NonceSize:], nil); err != nil || string(pt) != keyCheckText {
 			return &VerifyError{Path: path, Reason: ReasonBadTag, Detail: fmt.Sprintf("slot %s opened, but its key does not match this ledger (slot replaced?)", slot.ID)}
 		}
-		if err := checkMetaMAC(path, tx, key); err != nil {
+		if err := checkMetaMAC(path, tx, subkey(key, metaMACInfo)); err != nil {
 			return err
 		}
+		vs.key = key
 		rep.Decrypted, rep.Slot = true, slot.ID
 		s.newAEAD = func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) }
 		s.full = opts.Visit != nil
+	} else {
+		rep.Unchecked = append(rep.Unchecked, "without the data key: the records' contents, and the metadata's MAC over the ledger's size, key slots, checkpoint keys, floor mark and open stampings; a cut tail is found without it only against the server's co-signed floor")
 	}
-	// Checkpoints: every one must be signed, and its head must be a record's hash.
+	// The keys whose checkpoints count (judgeCheckpoint): never the one a checkpoint carries.
+	var keys [][]byte
+	if h != nil || len(opts.SealKeys) == 0 {
+		keys = vs.mv.pinDERs()
+		if h == nil && len(keys) > 0 {
+			rep.Unchecked = append(rep.Unchecked, "checkpoints were checked against the keys pinned in the file, which only the data key can authenticate (give the seal certificates to check them against those)")
+		}
+	}
+	for _, p := range opts.SealKeys {
+		der, err := checkpointKeyDER(p)
+		if err != nil {
+			return fmt.Errorf("VerifyOptions.SealKeys: %w", err)
+		}
+		keys = append(keys, der)
+	}
 	type cpAt struct {
-		c   SignedCheckpoint
-		key uint64
+		c       SignedCheckpoint
+		trusted bool
 	}
 	var cps []cpAt
+	unverified := 0
 	if err := tx.Bucket(bucketCheckpoints).ForEach(func(k, v []byte) error {
-		var c SignedCheckpoint
-		if err := json.Unmarshal(v, &c); err != nil || len(k) != 8 {
-			seq := uint64(0)
-			if len(k) == 8 {
-				seq = binary.BigEndian.Uint64(k)
-			}
-			return &VerifyError{Path: path, Seq: seq, Reason: ReasonBadCheckpoint, Detail: "stored checkpoint does not parse"}
+		c, trusted, err := judgeCheckpoint(path, k, v, rep.Workstation, keys, vs.mv.legacy)
+		if err != nil {
+			return err
 		}
-		cps = append(cps, cpAt{c, binary.BigEndian.Uint64(k)})
+		if !trusted {
+			unverified++
+		}
+		cps = append(cps, cpAt{c, trusted})
 		return nil
 	}); err != nil {
 		return err
+	}
+	if unverified > 0 {
+		rep.Unchecked = append(rep.Unchecked, fmt.Sprintf("%d checkpoints from before this ledger pinned its checkpoint keys were not checked", unverified))
 	}
 	want := map[uint64]bool{}
 	for _, c := range cps {
@@ -211,17 +276,11 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 	}
 	rep.Records, rep.Head = last, head
 	for _, c := range cps {
+		if !c.trusted {
+			continue
+		}
 		bad := func(r Reason, f string, a ...any) error {
 			return &VerifyError{Path: path, Seq: c.c.Size, Reason: r, Detail: fmt.Sprintf(f, a...)}
-		}
-		if c.key != c.c.Size {
-			return bad(ReasonBadCheckpoint, "checkpoint stored under size %d", c.key)
-		}
-		if err := c.c.VerifySignature(); err != nil {
-			return bad(ReasonBadCheckpoint, "%v", err)
-		}
-		if c.c.Workstation != rep.Workstation {
-			return bad(ReasonBadCheckpoint, "signed for workstation %q, ledger is %q's", c.c.Workstation, rep.Workstation)
 		}
 		if c.c.Size > last {
 			return bad(ReasonRollback, "a signed checkpoint says the ledger had %d records, it has %d (records removed from the end, or an older copy)", c.c.Size, last)
@@ -231,6 +290,9 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		}
 		rep.Checkpoints++
 		rep.LastSigned = c.c.Size
+	}
+	if err := vs.mv.checkState(path, last, head); err != nil {
+		return err
 	}
 	for s := range open {
 		rep.Interrupted = append(rep.Interrupted, s)
