@@ -13,6 +13,12 @@
 //
 // Seal and Open use the same slots to encrypt a message to public keys only (a fresh content key
 // per message): this is how events are written while nobody is logged in.
+//
+// Invariant: a sealed message is confidential, never authenticated. Sealing needs only the
+// recipients' public keys, and those are public (a ledger keeps them in its file), so Open
+// proves only that the message was sealed to the opener, not who sealed it. A reader that needs
+// to know who wrote a message authenticates it by other means (store/ledger's pending events
+// carry their own MAC, or count as claims).
 package keyslot
 
 import (
@@ -286,6 +292,7 @@ type sealed struct {
 
 // Seal encrypts plaintext so that the holder of any one of recipients can read it: a fresh
 // content key, wrapped in one slot per recipient, and SM4-GCM with ad as associated data.
+// Anyone with the public keys can do this: the result says nothing about its author.
 func Seal(plaintext, ad []byte, recipients []crypto.PublicKey) ([]byte, error) {
 	if len(recipients) == 0 {
 		return nil, errors.New("sealing a message: no recipients")

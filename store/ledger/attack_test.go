@@ -367,6 +367,46 @@ func TestClosedDigestRecomputed(t *testing.T) {
 	})
 }
 
+// forgePending writes a pending event as Note does while locked: sealed to the key slots'
+// public keys, which anyone can read in the file.
+func forgePending(t *testing.T, path string, r ledger.Record) {
+	t.Helper()
+	r.Schema = 1
+	pt, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory(t, path, func(tx *bolt.Tx) error {
+		var pubs []crypto.PublicKey
+		tx.Bucket([]byte("slots")).ForEach(func(_, v []byte) error {
+			var s keyslot.Slot
+			json.Unmarshal(v, &s)
+			p, err := s.Recipient()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pubs = append(pubs, p)
+			return nil
+		})
+		msg, err := keyslot.Seal(pt, []byte("sealkeeper ledger pending v1"), pubs)
+		if err != nil {
+			return err
+		}
+		p := tx.Bucket([]byte("pending"))
+		n, _ := p.NextSequence()
+		return p.Put(seqKey(n), msg)
+	})
+}
+
+func allRecords(t *testing.T, l *ledger.Ledger) []ledger.Record {
+	t.Helper()
+	var out []ledger.Record
+	if err := l.Records(1, func(r ledger.Record) error { out = append(out, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // interruptedLedger is a closed ledger whose last record is a stamp intent with no result.
 func interruptedLedger(t *testing.T) (path string, intent uint64) {
 	path = filepath.Join(t.TempDir(), ledger.FileName)
@@ -382,6 +422,96 @@ func interruptedLedger(t *testing.T) (path string, intent uint64) {
 		t.Fatal(err)
 	}
 	return path, seqs[0]
+}
+
+// TestForgedLockedEventCannotSettleIntent forges events "written while locked": a stamp.done
+// that would settle a real interrupted stamping, a handover, and an allowed kind carrying an
+// intent. At the next login none may settle the intent or reach the chain as what it claims.
+func TestForgedLockedEventCannotSettleIntent(t *testing.T) {
+	path, intent := interruptedLedger(t)
+	forgePending(t, path, ledger.Record{Kind: ledger.KindStampDone, Intent: intent, DocID: "d1", OutputHash: "ff"})
+	forgePending(t, path, ledger.Record{Kind: ledger.KindHandover, From: "张三", To: "Mallory"})
+	forgePending(t, path, ledger.Record{Kind: ledger.KindKeyInserted, Token: "T-9", Intent: intent})
+	recomputeDigest(t, path)
+
+	l, err := openUnlock(path, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := l.Interrupted()
+	if err != nil || len(in) != 1 || in[0].Seq != intent {
+		t.Fatalf("interrupted after the login: %v %v; the forged stamp.done settled the intent", in, err)
+	}
+	var alarms, inserted int
+	for _, r := range allRecords(t, l) {
+		switch r.Kind {
+		case ledger.KindStampDone, ledger.KindHandover:
+			t.Fatalf("a forged %s was chained: %s", r.Kind, r.Raw)
+		case ledger.KindAlarm:
+			alarms++
+		case ledger.KindKeyInserted:
+			inserted++
+			if r.Intent != 0 || r.Locked != ledger.LockedClaim || r.SealedAt.IsZero() {
+				t.Fatalf("folded key.inserted: intent %d, locked %q, sealed %v", r.Intent, r.Locked, r.SealedAt)
+			}
+		}
+	}
+	if alarms != 2 || inserted != 1 || l.Pending() != 0 {
+		t.Fatalf("%d alarms for 2 refused events, %d key.inserted, %d still pending", alarms, inserted, l.Pending())
+	}
+	// Writing such a kind while locked is refused at once.
+	l.Lock()
+	if err := l.Note(ledger.Record{Kind: ledger.KindStampDone, Intent: intent}); !errors.Is(err, ledger.ErrNotWhileLocked) {
+		t.Fatalf("Note(stamp.done) while locked: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
+	if err != nil || !slices.Equal(rep.Interrupted, []uint64{intent}) {
+		t.Fatalf("verify: interrupted %v, %v", rep.Interrupted, err)
+	}
+}
+
+// TestLockedEventsMarked: events this program writes while locked, after an unlock in the same
+// run, carry a MAC and are folded as authenticated; a forged one beside them is a claim, and
+// one that copies the authenticated form with a wrong MAC is refused.
+func TestLockedEventsMarked(t *testing.T) {
+	path := newLedger(t, 2)
+	l, err := openUnlock(path, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Lock()
+	if err := l.Note(ledger.Record{Kind: ledger.KindKeyRemoved, Token: "T-0001"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	forgePending(t, path, ledger.Record{Kind: ledger.KindLoginFailed, Reason: "wrong PIN"})
+	mallory(t, path, func(tx *bolt.Tx) error {
+		// A copy of the authenticated event with its MAC bytes changed.
+		p := tx.Bucket([]byte("pending"))
+		_, v := p.Cursor().First()
+		v = append([]byte(nil), v...)
+		v[5] ^= 1
+		n, _ := p.NextSequence()
+		return p.Put(seqKey(n), v)
+	})
+	recomputeDigest(t, path)
+	if l, err = openUnlock(path, options()); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := map[ledger.Kind]ledger.LockedAuth{}
+	for _, r := range allRecords(t, l) {
+		if r.Locked != "" || r.Kind == ledger.KindAlarm {
+			got[r.Kind] = r.Locked
+		}
+	}
+	want := map[ledger.Kind]ledger.LockedAuth{ledger.KindKeyRemoved: ledger.LockedAuthenticated, ledger.KindLoginFailed: ledger.LockedClaim, ledger.KindAlarm: ""}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("folded %v, want %v", got, want)
+	}
 }
 
 // TestIntentDeletedWithoutKey removes an interrupted stamping from the plain intents bucket.

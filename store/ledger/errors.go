@@ -63,6 +63,9 @@ var (
 	ErrLocked = errors.New("ledger is locked: log in with a token that has a key slot, or use the escrow key")
 	// ErrClosed: the ledger was closed.
 	ErrClosed = errors.New("ledger is closed")
+	// ErrNotWhileLocked: Note was given a kind that only a logged-in custodian may write
+	// (everything but LockedKinds).
+	ErrNotWhileLocked = errors.New("only key.inserted, key.removed, login.failed and doc.received can be written while nobody is logged in")
 )
 
 func structural(path, format string, a ...any) *VerifyError {

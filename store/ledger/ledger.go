@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -34,7 +35,7 @@ import (
 //	slots       slot id → keyslot.Slot (JSON); public keys and wrapped data keys
 //	records     seq (u64 big-endian) → Envelope.MarshalBinary()
 //	checkpoints size (u64 big-endian) → SignedCheckpoint (JSON)
-//	pending     u64 → keyslot.Seal(record JSON) for events written while locked
+//	pending     u64 → ["SKP2" ‖ MAC] ‖ keyslot.Seal(record JSON): events written while locked
 //	intents     seq → "" for each stamp.intent with no done/failed yet (under the meta MAC)
 //
 // Beside it: ledger.db.cosigned (last server co-signed checkpoint, see floor.go) and, while
@@ -52,8 +53,9 @@ import (
 //   - Open checks the chain from genesis (hashes, no key); Unlock opens every record after the
 //     newest trusted checkpoint with the data key. Together that is every record: the ones up
 //     to the checkpoint through its signed head, the rest through their tags.
-//   - the data key exists only in memory between Unlock and Lock/Close. A key derived from it
-//     for the closed-file digest's MAC stays until Close; it opens no record and no slot.
+//   - the data key exists only in memory between Unlock and Lock/Close. Two keys derived from
+//     it for one purpose each stay until Close (the closed-file digest's MAC, the pending
+//     events' MAC); neither opens a record or a slot.
 //
 // Events while nobody is logged in (key inserted, failed login)
 //
@@ -67,6 +69,19 @@ import (
 // not chained: deleting one leaves no trace in the chain. We chose this over encrypting chain
 // records with per-record keys because it keeps every chained record in the one envelope
 // form the server verifies, and the window is short (until the next login).
+//
+// Sealing needs only public keys, and they sit in the file: anyone who can write the data dir
+// can seal a pending event. So pending events carry no authority (foldTx):
+//   - Note writes, and the fold takes, only LockedKinds (key inserted/removed, login failed,
+//     document received); any other kind is refused at the fold and an alarm says so;
+//   - a folded record is rebuilt from the event's descriptive fields only, with Intent empty,
+//     SealedAt and Locked set: it never settles a stamp intent (Record.Settles);
+//   - where something the data dir does not give away can vouch for an event, it does: after an
+//     unlock in this run the ledger keeps subkey(data key, "pending mac") and Note puts an
+//     HMAC over the pending seq and the sealed bytes in front ("SKP2"); such an event folds as
+//     LockedAuthenticated, one without as LockedClaim, and one with a wrong MAC is refused.
+//     (An authenticated event copied back after it was folded folds again: a duplicate with
+//     the same sealed_at, visible to the auditor.)
 
 var (
 	bucketMeta        = []byte("meta")
@@ -142,6 +157,7 @@ type Ledger struct {
 	aead        cipher.AEAD // over key; used under mu only
 	macKey      []byte      // subkey(key, metaMACInfo); nil while locked
 	digestKey   []byte      // subkey(key, digestMACInfo); from the first unlock until Close
+	pendingKey  []byte      // subkey(key, pendingMACInfo); from the first unlock until Close
 	session     crypto.Signer
 	size        uint64
 	head        [HashSize]byte
@@ -195,7 +211,7 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 		return nil, fmt.Errorf("creating ledger %s: %w", path, err)
 	}
 	l := &Ledger{path: path, workstation: opts.Workstation, opts: opts, db: db, key: key, aead: aead, interrupted: map[uint64]bool{},
-		macKey: subkey(key, metaMACInfo), digestKey: subkey(key, digestMACInfo)}
+		macKey: subkey(key, metaMACInfo), digestKey: subkey(key, digestMACInfo), pendingKey: subkey(key, pendingMACInfo)}
 	var ids []string
 	for _, s := range slots {
 		ids = append(ids, fmt.Sprintf("%s %s %s", s.Role, s.ID, s.Label))
@@ -525,7 +541,7 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 		return err
 	}
 	l.key, l.aead, l.macKey = key, aead, mk
-	l.digestKey = subkey(key, digestMACInfo)
+	l.digestKey, l.pendingKey = subkey(key, digestMACInfo), subkey(key, pendingMACInfo)
 	l.verifiedTo, l.pins, l.interrupted = l.size, mv.pins, interrupted
 	l.lastCP, l.lastCPTime = 0, time.Time{}
 	if trusted != nil {
@@ -599,38 +615,90 @@ func (l *Ledger) pinTx(tx *bolt.Tx, c *chain, s crypto.Signer) error {
 	return err
 }
 
-// foldTx appends the pending events h can open to the chain and deletes them from pending.
+// pendingMAC is the MAC Note puts in front of an event it seals while locked (see the top of
+// this file): over the pending seq and the sealed bytes.
+func pendingMAC(pk, seq, sealed []byte) []byte {
+	m := hmac.New(sha256.New, pk)
+	m.Write([]byte("sealkeeper pending v2"))
+	m.Write(seq)
+	m.Write(sealed)
+	return m.Sum(nil)
+}
+
+const pendingMagic = "SKP2"
+
+// lockedRecord is what a pending event may put in the chain: its descriptive fields, with the
+// marks of where it came from. Intent, hashes of outputs, placements, handover, settings,
+// checkpoint and slot fields are dropped (LockedKinds use none of them).
+func lockedRecord(r Record, auth LockedAuth) Record {
+	out := Record{Kind: r.Kind, Time: r.Time, Workstation: r.Workstation, Host: r.Host, IPs: r.IPs, Program: r.Program,
+		Custodian: r.Custodian, Token: r.Token, SealID: r.SealID, CertSerial: r.CertSerial, DocID: r.DocID,
+		DocTitle: r.DocTitle, TicketID: r.TicketID, InputHash: r.InputHash, Reason: r.Reason, Detail: r.Detail,
+		SealedAt: r.SealedAt, Locked: auth}
+	if out.SealedAt.IsZero() {
+		out.SealedAt = time.Now().UTC()
+	}
+	return out
+}
+
+// foldTx appends the pending events h can open to the chain, by the rules at the top of this
+// file, and deletes them from pending; refused ones leave an alarm record instead.
 func (l *Ledger) foldTx(tx *bolt.Tx, c *chain, h keyslot.Holder) error {
 	p := tx.Bucket(bucketPending)
 	var recs []Record
 	var keys [][]byte
-	if err := p.ForEach(func(k, v []byte) error {
-		pt, err := keyslot.Open(v, []byte(pendingAD), h)
+	err := p.ForEach(func(k, v []byte) error {
+		refuse := func(why string, pt []byte) {
+			said := "(nothing readable)"
+			if len(pt) > 512 {
+				said = string(pt[:512]) + "…"
+			} else if len(pt) > 0 {
+				said = string(pt)
+			}
+			recs = append(recs, Record{Kind: KindAlarm, Alarm: "forged-locked-event",
+				Detail: fmt.Sprintf("an event written while the ledger was locked was refused and removed: %s. It said: %s", why, said)})
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		auth, sealed := LockedClaim, v
+		if bytes.HasPrefix(v, []byte(pendingMagic)) {
+			if len(v) < len(pendingMagic)+sha256.Size {
+				refuse("it is cut short", nil)
+				return nil
+			}
+			mac := v[len(pendingMagic) : len(pendingMagic)+sha256.Size]
+			sealed = v[len(pendingMagic)+sha256.Size:]
+			if !hmac.Equal(mac, pendingMAC(l.pendingKey, k, sealed)) {
+				refuse("it claims to be authenticated, but its MAC does not verify (SealKeeper did not write it)", nil)
+				return nil
+			}
+			auth = LockedAuthenticated
+		}
+		pt, err := keyslot.Open(sealed, []byte(pendingAD), h)
 		if err != nil {
-			l.unreadable++
+			l.unreadable++ // sealed before this key had a slot: it waits for the escrow key
 			return nil
 		}
 		r, err := decodeRecord(0, pt)
-		if err != nil {
-			l.unreadable++
-			return nil
+		switch {
+		case err != nil:
+			refuse("it is not a ledger record", pt)
+		case !lockedKind(r.Kind):
+			refuse(fmt.Sprintf("a %s cannot be written while nobody is logged in", r.Kind), pt)
+		default:
+			recs = append(recs, lockedRecord(r, auth))
+			keys = append(keys, append([]byte(nil), k...))
 		}
-		r.Raw = nil // re-encode: Append sets Raw
-		recs = append(recs, r)
-		keys = append(keys, append([]byte(nil), k...))
 		return nil
-	}); err != nil {
+	})
+	if err != nil || len(recs) == 0 {
 		return err
-	}
-	if len(recs) == 0 {
-		return nil
 	}
 	for _, k := range keys {
 		if err := p.Delete(k); err != nil {
 			return err
 		}
 	}
-	_, err := l.appendTx(tx, c, recs)
+	_, err = l.appendTx(tx, c, recs)
 	return err
 }
 
@@ -851,7 +919,7 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 			}
 			c.opened = append(c.opened, seq)
 		case KindStampDone, KindStampFailed:
-			if r.Intent != 0 {
+			if r.Settles() != 0 { // never a record folded in from a locked-time event
 				var ik [8]byte
 				binary.BigEndian.PutUint64(ik[:], r.Intent)
 				if err := in.Delete(ik[:]); err != nil {
@@ -873,6 +941,7 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 // Note writes one event whether or not anyone is logged in: appended to the chain when the
 // ledger is unlocked, otherwise sealed to the key slots' public keys and kept in the pending
 // area until the next Unlock (see the comment at the top of this file). Durable on return.
+// While locked only LockedKinds may be written; others return ErrNotWhileLocked.
 func (l *Ledger) Note(r Record) error {
 	l.mu.Lock()
 	unlocked := l.aead != nil
@@ -887,6 +956,9 @@ func (l *Ledger) Note(r Record) error {
 	defer l.mu.Unlock()
 	if l.closed {
 		return ErrClosed
+	}
+	if !lockedKind(r.Kind) {
+		return fmt.Errorf("ledger %s: %s: %w; log in with a custodian's key, then write it", l.path, r.Kind, ErrNotWhileLocked)
 	}
 	if r.Time.IsZero() {
 		r.Time = time.Now()
@@ -923,6 +995,9 @@ func (l *Ledger) Note(r Record) error {
 		}
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], n)
+		if l.pendingKey != nil { // someone logged in earlier in this run: vouch for it
+			msg = append(append([]byte(pendingMagic), pendingMAC(l.pendingKey, k[:], msg)...), msg...)
+		}
 		return p.Put(k[:], msg)
 	})
 }
@@ -1054,7 +1129,7 @@ func (l *Ledger) DeriveKey(purpose string) ([]byte, error) {
 		return nil, ErrLocked
 	}
 	if strings.HasPrefix(purpose, "ledger") {
-		// The ledger's own subkeys ("sealkeeper ledger …": meta MAC, digest MAC).
+		// The ledger's own subkeys ("sealkeeper ledger …": meta MAC, digest MAC, pending MAC).
 		return nil, fmt.Errorf("DeriveKey(%q): purposes beginning with \"ledger\" are the ledger's own", purpose)
 	}
 	return hkdf.Key(sha256.New, l.key, nil, "sealkeeper "+purpose, keyslot.KeySize)
@@ -1262,10 +1337,10 @@ func (l *Ledger) Close() error {
 	}
 	l.closed = true
 	dk := l.digestKey
-	for _, k := range [][]byte{l.key, l.macKey} {
+	for _, k := range [][]byte{l.key, l.macKey, l.pendingKey} {
 		clear(k)
 	}
-	l.key, l.aead, l.macKey, l.digestKey, l.session = nil, nil, nil, nil, nil
+	l.key, l.aead, l.macKey, l.pendingKey, l.digestKey, l.session = nil, nil, nil, nil, nil, nil
 	l.mu.Unlock()
 	close(l.stop)
 	<-l.done

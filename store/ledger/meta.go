@@ -56,9 +56,10 @@ var (
 )
 
 const (
-	macVersion    = "2"
-	metaMACInfo   = "sealkeeper ledger meta mac"
-	digestMACInfo = "sealkeeper ledger closed-file digest"
+	macVersion     = "2"
+	metaMACInfo    = "sealkeeper ledger meta mac"
+	digestMACInfo  = "sealkeeper ledger closed-file digest"
+	pendingMACInfo = "sealkeeper ledger pending mac"
 )
 
 // subkey derives a key for one purpose from the data key.

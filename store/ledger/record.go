@@ -117,10 +117,50 @@ type Record struct {
 	// SealedAt is set on events written while nobody was logged in: when the event was sealed
 	// to the key slots' public keys. It reached the chain at the next unlock.
 	SealedAt time.Time `json:"sealed_at,omitzero"`
+	// Locked marks a record folded in from an event written while locked, and says what
+	// authenticated it (set by the ledger at the fold, whatever the event said of itself).
+	Locked LockedAuth `json:"locked,omitempty"`
 
 	// Raw is the plaintext exactly as stored. It keeps fields and kinds that this version does
 	// not know; Export writes it unchanged.
 	Raw json.RawMessage `json:"-"`
+}
+
+// LockedAuth says what authenticated an event written while the ledger was locked.
+type LockedAuth string
+
+const (
+	// LockedAuthenticated: the event carried a MAC under a key derived from the data key, which
+	// this program keeps from an unlock until Close: it was written by this program in the run
+	// in which someone had logged in before.
+	LockedAuthenticated LockedAuth = "mac"
+	// LockedClaim: nothing authenticates the event. Anyone who can write the data dir could
+	// have written it (it is sealed to public keys that sit in the file): it is a claim.
+	LockedClaim LockedAuth = "claim"
+)
+
+// LockedKinds are the only kinds that may be written while the ledger is locked (Note) and
+// folded in at the next login: what happens before anyone is logged in. Everything else needs
+// the data key, so a forged pending event cannot stamp, settle, hand over or change settings.
+var LockedKinds = []Kind{KindKeyInserted, KindKeyRemoved, KindLoginFailed, KindDocReceived}
+
+func lockedKind(k Kind) bool {
+	for _, x := range LockedKinds {
+		if k == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Settles returns the stamp intent a record answers, or 0. Invariant: only a stamp.done or
+// stamp.failed written with the data key settles one; a record folded in from an event written
+// while locked (SealedAt or Locked set) never does, whatever it says.
+func (r *Record) Settles() uint64 {
+	if (r.Kind != KindStampDone && r.Kind != KindStampFailed) || !r.SealedAt.IsZero() || r.Locked != "" {
+		return 0
+	}
+	return r.Intent
 }
 
 // Known reports whether this version knows the record's kind and schema.

@@ -21,7 +21,10 @@ import (
 //  2. the value is exactly one envelope (UnmarshalBinary's rules) whose Seq is its key;
 //  3. PrevHash is the entry hash of the record before (zero for seq 1);
 //  4. with the data key: the ciphertext opens under SM4-GCM with AssociatedData as AD, and the
-//     plaintext is a JSON record with a kind.
+//     plaintext is a JSON record with a kind;
+//  5. a stamp.done or stamp.failed settles the intent it names only if it was not folded in
+//     from an event written while locked (sealed_at or locked set): such an event is a claim
+//     that anyone with the file's public keys could have made (Record.Settles).
 //
 // Hashing and decryption run on all cores; the order checks run in one goroutine, so the first
 // bad seq is the one reported.
@@ -91,7 +94,7 @@ func (w *scanWorker) do(it *scanItem, s *scanner) {
 			it.reason, it.detail = ReasonMalformed, "decrypted, but is not a record: "+err.Error()
 			return
 		}
-		it.rec, it.kind, it.intent = &r, r.Kind, r.Intent
+		it.rec, it.kind, it.intent = &r, r.Kind, r.Settles()
 		return
 	}
 	// Fast path: this program writes {"v":1,"kind":"…", and only done/failed carry an intent.
@@ -102,14 +105,19 @@ func (w *scanWorker) do(it *scanItem, s *scanner) {
 		return
 	}
 	var m struct {
-		Kind   Kind   `json:"kind"`
-		Intent uint64 `json:"intent"`
+		Kind     Kind   `json:"kind"`
+		Intent   uint64 `json:"intent"`
+		SealedAt string `json:"sealed_at"`
+		Locked   string `json:"locked"`
 	}
 	if err := json.Unmarshal(pt, &m); err != nil || m.Kind == "" {
 		it.reason, it.detail = ReasonMalformed, "decrypted, but is not a record"
 		return
 	}
-	it.kind, it.intent = m.Kind, m.Intent
+	it.kind = m.Kind
+	if m.SealedAt == "" && m.Locked == "" { // invariant 5
+		it.intent = m.Intent
+	}
 }
 
 var kindPrefix = []byte(`{"v":1,"kind":"`)

@@ -262,7 +262,7 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 			case KindStampIntent:
 				open[seq] = true
 			case KindStampDone, KindStampFailed:
-				delete(open, intent)
+				delete(open, intent) // 0 for folded records: they settle nothing
 			}
 			if opts.Visit != nil && r != nil {
 				return opts.Visit(*r)
