@@ -337,11 +337,11 @@ func hubEnrol(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer h.Close()
-	code, err := h.EnrolCode(*ws)
+	code, err := h.EnrolCode(*ws, 0)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "enrolment code for %s (use once): %s\n", *ws, code)
+	fmt.Fprintf(stdout, "enrolment code for %s (use once): %s\n", *ws, code.Code)
 	return nil
 }
 

@@ -3,13 +3,17 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -267,27 +272,167 @@ func (c *Client) Hello(ctx context.Context) (*Hello, error) {
 	return &h, err
 }
 
+// Enrolment is what enrolment gave the workstation: the server key it pinned and, when it sent
+// a key, the client certificate the server issued for it.
+type Enrolment struct {
+	EnrolResponse
+	ServerKey *ecdsa.PublicKey
+	// Certificate is the client certificate issued for Key; nil when no key was sent (the
+	// server then bound the certificate this client presented, or is a demo hub).
+	Certificate *x509.Certificate
+	Key         crypto.Signer
+}
+
+// TLSCertificate is the issued certificate with its key, for ClientConfig.TLS.
+func (e *Enrolment) TLSCertificate() (tls.Certificate, error) {
+	if e.Certificate == nil || e.Key == nil {
+		return tls.Certificate{}, errors.New("this enrolment issued no client certificate")
+	}
+	return tls.Certificate{Certificate: [][]byte{e.Certificate.Raw}, PrivateKey: e.Key, Leaf: e.Certificate}, nil
+}
+
 // Enrol enrols the workstation with a one-time code and returns the server key to pin. When a
 // key is already pinned, a server with another key is refused.
-func (c *Client) Enrol(ctx context.Context, code, host string) (*EnrolResponse, *ecdsa.PublicKey, error) {
+//
+// With key non-nil the workstation sends a certificate signing request for it, and the server
+// answers with the client certificate the workstation must present from then on (mutual TLS);
+// Enrol checks that the certificate is for this key and this workstation name. The key should
+// be made for this and kept where only the workstation can use it: on its token where the token
+// can make one (see EnrolWithSoftwareKey). With key nil the server binds the certificate this
+// client presents (ClientConfig.TLS, from an outside workstation CA).
+func (c *Client) Enrol(ctx context.Context, code, host string, key crypto.Signer) (*Enrolment, error) {
+	req := EnrolRequest{Workstation: c.cfg.Workstation, Code: code, Host: host}
+	if key != nil {
+		csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: c.cfg.Workstation}}, key)
+		if err != nil {
+			return nil, fmt.Errorf("making the certificate signing request for the workstation key: %w", err)
+		}
+		req.CSR = csr
+	}
 	var r EnrolResponse
-	_, _, err := c.do(ctx, http.MethodPost, APIVersion+"/enrol", nil, EnrolRequest{Workstation: c.cfg.Workstation, Code: code, Host: host}, MaxJSONBody, &r)
+	_, _, err := c.do(ctx, http.MethodPost, APIVersion+"/enrol", nil, req, MaxJSONBody, &r)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pub, err := ticket.ParsePublicKey([]byte(r.TicketKey))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: enrolment: %v", ErrBadResponse, err)
+		return nil, fmt.Errorf("%w: enrolment: %v", ErrBadResponse, err)
 	}
 	k, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: enrolment: server key is %T", ErrBadResponse, pub)
+		return nil, fmt.Errorf("%w: enrolment: server key is %T", ErrBadResponse, pub)
 	}
 	if c.cfg.ServerKey != nil && !c.cfg.ServerKey.Equal(k) {
-		return nil, nil, errors.New("the server's key is not the one pinned at enrolment; if the server key was really replaced, remove upstream.server_key and enrol again")
+		return nil, errors.New("the server's key is not the one pinned at enrolment; if the server key was really replaced, remove upstream.server_key and enrol again")
+	}
+	if r.Workstation != c.cfg.Workstation {
+		return nil, fmt.Errorf("%w: enrolment answered for workstation %q", ErrBadResponse, r.Workstation)
+	}
+	e := &Enrolment{EnrolResponse: r, ServerKey: k, Key: key}
+	if key != nil {
+		if e.Certificate, err = c.checkIssued(r, key); err != nil {
+			return nil, fmt.Errorf("%w: enrolment: %v", ErrBadResponse, err)
+		}
 	}
 	c.cfg.ServerKey = k
-	return &r, k, nil
+	return e, nil
+}
+
+// checkIssued checks the certificate the server issued: for our key and name, for client
+// authentication, valid now, signed by the CA that came with it, and the hash the server bound.
+func (c *Client) checkIssued(r EnrolResponse, key crypto.Signer) (*x509.Certificate, error) {
+	if len(r.Certificate) == 0 {
+		return nil, errors.New("the server issued no client certificate for the workstation key")
+	}
+	cert, err := x509.ParseCertificate(r.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("the issued certificate: %v", err)
+	}
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(cert.PublicKey) {
+		return nil, errors.New("the issued certificate is not for the workstation's key")
+	}
+	if cert.Subject.CommonName != c.cfg.Workstation {
+		return nil, fmt.Errorf("the issued certificate names %q, not this workstation", cert.Subject.CommonName)
+	}
+	if s := sha256.Sum256(cert.Raw); hex.EncodeToString(s[:]) != r.CertSHA256 {
+		return nil, errors.New("the server bound another certificate than the one it returned")
+	}
+	ca, err := x509.ParseCertificate(r.CACertificate)
+	if err != nil {
+		return nil, fmt.Errorf("the workstation CA certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return nil, fmt.Errorf("the issued certificate does not verify as a client certificate: %v", err)
+	}
+	return cert, nil
+}
+
+// CredentialFiles are where a workstation keeps what enrolment gave it.
+type CredentialFiles struct {
+	Cert      string // the client certificate, PEM (upstream.client_cert)
+	Key       string // its private key, PEM PKCS#8, mode 0600 (upstream.client_key)
+	ServerKey string // the pinned server key, PEM (upstream.server_key)
+}
+
+// DefaultCredentialFiles are the files in the workstation's data folder, DATA/upstream/.
+func DefaultCredentialFiles(dataDir string) CredentialFiles {
+	d := filepath.Join(dataDir, "upstream")
+	return CredentialFiles{Cert: filepath.Join(d, "client-cert.pem"), Key: filepath.Join(d, "client-key.pem"), ServerKey: filepath.Join(d, "server-key.pem")}
+}
+
+// Save writes the pinned server key, the certificate and (a software key only) the private key,
+// each atomically with mode 0600, in folders made with mode 0700.
+func (e *Enrolment) Save(f CredentialFiles) error {
+	for _, p := range []string{f.Cert, f.Key, f.ServerKey} {
+		if p != "" {
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+		}
+	}
+	if e.Certificate != nil {
+		kd, err := x509.MarshalPKCS8PrivateKey(e.Key)
+		if err != nil {
+			return fmt.Errorf("the workstation key cannot be written to a file (%T): a token key stays on the token; save only the certificate", e.Key)
+		}
+		if err := atomic.WriteFile(f.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+			return err
+		}
+		if err := atomic.WriteFile(f.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Certificate.Raw}), 0o600); err != nil {
+			return err
+		}
+	}
+	return PinServerKey(f.ServerKey, e.ServerKey)
+}
+
+// EnrolWithSoftwareKey enrols with a P-256 key made here in software, then saves the pinned
+// server key, the issued certificate and the key (mode 0600) in files. cfg.TLS carries the CA
+// the server's certificate must chain to.
+//
+// The key is a file in the workstation's data folder, readable by its user only. A token key
+// goes here instead: generate the key pair on the workstation's PKCS#11 token (CKA_TOKEN,
+// CKA_SENSITIVE, not CKA_EXTRACTABLE), pass its crypto.Signer to Client.Enrol, save only the
+// certificate, and give LoadTLS that signer instead of files.Key.
+func EnrolWithSoftwareKey(ctx context.Context, cfg ClientConfig, code, host string, files CredentialFiles) (*Enrolment, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.Enrol(ctx, code, host, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Save(files); err != nil {
+		return nil, fmt.Errorf("enrolled, but the credential could not be saved (enrol again with a new code): %w", err)
+	}
+	return e, nil
 }
 
 // Heartbeat reports the workstation's state.

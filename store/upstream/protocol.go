@@ -20,8 +20,9 @@ const APIVersion = "/v1"
 
 // Headers of the protocol.
 const (
-	// HeaderWorkstation names the calling workstation; with mutual TLS it must equal the client
-	// certificate's Common Name.
+	// HeaderWorkstation names the calling workstation. It must equal the client certificate's
+	// Common Name; it is never an identity by itself (only a demo or test hub on loopback
+	// takes it alone, for a workstation that has no certificate).
 	HeaderWorkstation = "X-SealKeeper-Workstation"
 	// HeaderRequestID is chosen by the client per request and echoed by the server, so that a
 	// response can never be taken for the answer to another request.
@@ -58,6 +59,11 @@ type EnrolRequest struct {
 	Code        string `json:"code"` // one-time enrolment code from the server administrator
 	Host        string `json:"host"`
 	AppVersion  string `json:"appVersion"`
+	// CSR is a PKCS#10 certificate signing request (DER) for a key the workstation made, with
+	// the workstation name as Common Name (or none). The server answers with a client
+	// certificate for that key. Without it the server binds the client certificate the
+	// workstation presents over mutual TLS (an outside workstation CA).
+	CSR []byte `json:"csr,omitempty"`
 }
 
 // EnrolResponse pins the server key: the workstation stores TicketKey and refuses tickets
@@ -67,8 +73,13 @@ type EnrolResponse struct {
 	TicketKey   string    `json:"ticketKey"`
 	KeyID       string    `json:"keyId"`
 	EnrolledAt  time.Time `json:"enrolledAt"`
-	// CertSHA256 is the client certificate the server bound to the workstation ("" without mTLS).
+	// CertSHA256 is the SHA-256 of the client certificate the server bound to the workstation:
+	// from then on it must present exactly this certificate.
 	CertSHA256 string `json:"certSha256,omitempty"`
+	// Certificate is the client certificate (DER) the server issued for the CSR's key, and
+	// CACertificate the workstation CA that signed it; both absent when no CSR was sent.
+	Certificate   []byte `json:"certificate,omitempty"`
+	CACertificate []byte `json:"caCertificate,omitempty"`
 }
 
 // Person names someone in the workflow.
@@ -280,6 +291,7 @@ const (
 	CodeTooLarge    = "too_large"
 	CodeConflict    = "conflict"
 	CodeUploadFirst = "upload_first"
+	CodeNotStamped  = "not_stamped"
 	CodeInternal    = "internal"
 )
 

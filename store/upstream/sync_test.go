@@ -57,23 +57,26 @@ func TestPullStampPush(t *testing.T) {
 	}
 	d1 := addDoc(t, h, "关于办公用品采购的通知", 1, "SEAL-1")
 	addDoc(t, h, "年度工作总结报告", 40, "SEAL-1")
-	code, err := h.EnrolCode(ws)
+	ec, err := h.EnrolCode(ws, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	code := ec.Code
 
-	// Without a client certificate the hub refuses, and says why.
+	// This hub takes the workstation certificates of an outside CA and requires one in the
+	// handshake: without a client certificate the hub refuses, and says why.
 	bare := newClient(t, th.S.URL, ws, p.clientTLS(t, ""), nil, 5*time.Second)
-	if _, _, err := bare.Enrol(context.Background(), code, "host"); err == nil || !strings.Contains(err.Error(), "client certificate") {
+	if _, err := bare.Enrol(context.Background(), code, "host", nil); err == nil || !strings.Contains(err.Error(), "client certificate") {
 		t.Fatalf("enrol without client certificate: %v", err)
 	}
 
 	cliTLS := p.clientTLS(t, ws)
 	c := newClient(t, th.S.URL, ws, cliTLS, nil, 5*time.Second)
-	_, key, err := c.Enrol(context.Background(), code, "host")
+	en, err := c.Enrol(context.Background(), code, "host", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := en.ServerKey
 	if !key.Equal(h.TicketKey()) {
 		t.Fatal("enrolment pinned another key than the hub's")
 	}
@@ -84,7 +87,7 @@ func TestPullStampPush(t *testing.T) {
 	if k, err := upstream.LoadServerKey(pinned); err != nil || !k.Equal(key) {
 		t.Fatalf("pinned key round trip: %v", err)
 	}
-	if _, _, err := c.Enrol(context.Background(), code, "host"); err == nil {
+	if _, err := c.Enrol(context.Background(), code, "host", nil); err == nil {
 		t.Fatal("an enrolment code worked twice")
 	}
 

@@ -29,7 +29,8 @@ type Admin interface {
 	SetSeal(upstream.SealStatus) error
 	AddCustodian(upstream.Custodian) error
 	ApproveHandover(upstream.Handover) (upstream.Handover, error)
-	EnrolCode(workstation string) (string, error)
+	EnrolCode(workstation string, valid time.Duration) (EnrolmentCode, error)
+	Unenrol(workstation string) error
 	Snapshot() (Snapshot, error)
 	Close() error
 }
@@ -173,12 +174,21 @@ func (h *Hub) adminHandler(token string) http.Handler {
 		return h.ApproveHandover(ho)
 	})
 	handle("POST /admin/enrolcodes", func(r *http.Request) (any, error) {
+		var req struct {
+			Workstation string
+			Valid       time.Duration
+		}
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return h.EnrolCode(req.Workstation, req.Valid)
+	})
+	handle("POST /admin/unenrol", func(r *http.Request) (any, error) {
 		var req struct{ Workstation string }
 		if err := decode(r, &req); err != nil {
 			return nil, err
 		}
-		code, err := h.EnrolCode(req.Workstation)
-		return map[string]string{"code": code}, err
+		return map[string]string{"unenrolled": req.Workstation}, h.Unenrol(req.Workstation)
 	})
 	handle("GET /admin/snapshot", func(r *http.Request) (any, error) { return h.Snapshot() })
 	return mux
@@ -262,10 +272,14 @@ func (a *adminClient) ApproveHandover(ho upstream.Handover) (upstream.Handover, 
 	return out, a.call(http.MethodPost, "/admin/handovers", ho, &out)
 }
 
-func (a *adminClient) EnrolCode(ws string) (string, error) {
-	var out struct{ Code string }
-	err := a.call(http.MethodPost, "/admin/enrolcodes", map[string]string{"Workstation": ws}, &out)
-	return out.Code, err
+func (a *adminClient) EnrolCode(ws string, valid time.Duration) (EnrolmentCode, error) {
+	var out EnrolmentCode
+	err := a.call(http.MethodPost, "/admin/enrolcodes", map[string]any{"Workstation": ws, "Valid": valid}, &out)
+	return out, err
+}
+
+func (a *adminClient) Unenrol(ws string) error {
+	return a.call(http.MethodPost, "/admin/unenrol", map[string]string{"Workstation": ws}, nil)
 }
 
 func (a *adminClient) Snapshot() (Snapshot, error) {

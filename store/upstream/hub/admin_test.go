@@ -3,6 +3,7 @@ package hub_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -41,8 +42,15 @@ func TestAdminWhileRunning(t *testing.T) {
 	if _, err := a.ApproveHandover(upstream.Handover{SealID: "S1", From: upstream.Person{ID: "a", Name: "甲"}, To: upstream.Person{ID: "b", Name: "乙"}, ApprovedBy: upstream.Person{ID: "c", Name: "丙"}}); err != nil {
 		t.Fatal(err)
 	}
-	if code, err := a.EnrolCode("WS"); err != nil || len(code) != 20 {
-		t.Fatalf("code %q, %v", code, err)
+	code, err := a.EnrolCode("WS", time.Hour)
+	if err != nil || len(code.Code) != 20 || code.Workstation != "WS" || time.Until(code.Expires) > time.Hour || time.Until(code.Expires) < 59*time.Minute {
+		t.Fatalf("code %+v, %v", code, err)
+	}
+	if err := a.Unenrol("WS"); err != nil {
+		t.Fatalf("withdrawing the code through the admin API: %v", err)
+	}
+	if err := a.Unenrol("WS"); err == nil {
+		t.Fatal("un-enrolling a workstation that is not enrolled went through")
 	}
 	snap, err := a.Snapshot()
 	if err != nil || len(snap.Documents) != 1 || len(snap.Seals) != 1 || snap.Seals[0].Reason != "印章损毁" || len(snap.Roster.Handovers) != 1 || snap.TicketKey == "" {

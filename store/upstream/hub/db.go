@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,12 +48,14 @@ var (
 	bLedger   = []byte("ledger")
 	bCheck    = []byte("checkpoints")
 	bResults  = []byte("results")
+	bAccess   = []byte("fileaccess")
 	kKey      = []byte("ticketkey")
+	kAccessV1 = []byte("fileaccess.v1")
 	kChanged  = []byte("changed")
 	kDocSeq   = []byte("docseq")
 	kSize     = []byte("size")
 	kHead     = []byte("head")
-	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults}
+	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess}
 )
 
 // Document states on the hub.
@@ -74,25 +75,44 @@ type docRecord struct {
 	Result      *upstream.Result  `json:"result,omitempty"`
 }
 
-// Workstation is an enrolled workstation and its last heartbeat.
+// Workstation is an enrolled workstation, the client certificate bound to it and its last
+// heartbeat.
 type Workstation struct {
-	Name       string              `json:"name"`
-	Host       string              `json:"host,omitempty"`
-	EnrolledAt time.Time           `json:"enrolledAt"`
-	CertSHA256 string              `json:"certSha256,omitempty"`
-	LastSeen   time.Time           `json:"lastSeen,omitzero"`
-	Heartbeat  *upstream.Heartbeat `json:"heartbeat,omitempty"`
+	Name       string    `json:"name"`
+	Host       string    `json:"host,omitempty"`
+	EnrolledAt time.Time `json:"enrolledAt"`
+	// CertSHA256 and KeySHA256 are the SHA-256 of the bound certificate and of its public key
+	// (SubjectPublicKeyInfo); the workstation must present exactly this certificate. Both ""
+	// only for a workstation enrolled in the demo and test mode without a certificate.
+	CertSHA256  string              `json:"certSha256,omitempty"`
+	KeySHA256   string              `json:"keySha256,omitempty"`
+	CertSerial  string              `json:"certSerial,omitempty"` // hex
+	CertExpires time.Time           `json:"certExpires,omitzero"`
+	LastSeen    time.Time           `json:"lastSeen,omitzero"`
+	Heartbeat   *upstream.Heartbeat `json:"heartbeat,omitempty"`
 }
 
 // Options configure a hub.
 type Options struct {
 	// Name is shown to clients in /v1/hello.
 	Name string
-	// AutoEnrol accepts any workstation without an enrolment code (demo and tests only).
+	// AutoEnrol is the demo and test mode: a workstation without a certificate is known by the
+	// X-SealKeeper-Workstation header alone and enrolled on first contact, without a code. It
+	// holds only on loopback: Serve refuses it on any other address, and the handler checks
+	// both ends of each connection. A workstation bound to a certificate must present it
+	// also in this mode.
 	AutoEnrol bool
-	// RequireClientCert refuses requests without a verified TLS client certificate. The
-	// listener's tls.Config must then ask for and verify one (see Server).
+	// RequireClientCert also refuses TLS handshakes without a client certificate. That suits
+	// an outside workstation CA (the listener's tls.Config.ClientCAs, --client-ca), whose
+	// certificates enrolment binds; workstations that enrol with a CSR have no certificate
+	// yet, so leave it off for them. Without it the hub still answers nothing but hello and
+	// enrol to a client that presents no certificate.
 	RequireClientCert bool
+	// EnrolCodeValidity is how long an enrolment code can be used (default 24 hours).
+	EnrolCodeValidity time.Duration
+	// CertValidity is how long a workstation certificate issued at enrolment is valid
+	// (default 2 years); after that the workstation enrols again with a new code.
+	CertValidity time.Duration
 	// TicketValidity is how long an approval stays valid by default (7 days).
 	TicketValidity time.Duration
 	// Now is the clock (time.Now when nil).
@@ -101,11 +121,14 @@ type Options struct {
 
 // Hub is an open hub database with its HTTP API.
 type Hub struct {
-	db   *bolt.DB
-	key  *ecdsa.PrivateKey
-	kid  string
-	opt  Options
-	path string
+	db  *bolt.DB
+	key *ecdsa.PrivateKey
+	kid string
+	// caKey and caCert are the workstation CA that signs client certificates at enrolment.
+	caKey  *ecdsa.PrivateKey
+	caCert *x509.Certificate
+	opt    Options
+	path   string
 	// mu serialises ledger pushes per hub: bbolt has one writer anyway, and this keeps the
 	// co-signing next to the write that it covers.
 	mu sync.Mutex
@@ -131,6 +154,12 @@ func Open(dir string, opt Options) (*Hub, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.EnrolCodeValidity <= 0 {
+		opt.EnrolCodeValidity = 24 * time.Hour
+	}
+	if opt.CertValidity <= 0 {
+		opt.CertValidity = 2 * 365 * 24 * time.Hour
+	}
 	if opt.Name == "" {
 		opt.Name = "SealKeeper reference hub"
 	}
@@ -142,24 +171,13 @@ func Open(dir string, opt Options) (*Hub, error) {
 			}
 		}
 		m := tx.Bucket(bMeta)
-		if der := m.Get(kKey); der != nil {
-			k, err := x509.ParseECPrivateKey(der)
-			if err != nil {
-				return fmt.Errorf("the hub's ticket key is damaged: %w", err)
-			}
-			h.key = k
-			return nil
-		}
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
+		if err := h.loadKey(m); err != nil {
 			return err
 		}
-		der, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
+		if err := h.loadCA(m); err != nil {
 			return err
 		}
-		h.key = k
-		return m.Put(kKey, der)
+		return migrateAccess(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -172,6 +190,73 @@ func Open(dir string, opt Options) (*Hub, error) {
 	}
 	h.kid = hex.EncodeToString(id[:])
 	return h, nil
+}
+
+func (h *Hub) loadKey(m *bolt.Bucket) error {
+	if der := m.Get(kKey); der != nil {
+		k, err := x509.ParseECPrivateKey(der)
+		if err != nil {
+			return fmt.Errorf("the hub's ticket key is damaged: %w", err)
+		}
+		h.key = k
+		return nil
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		return err
+	}
+	h.key = k
+	return m.Put(kKey, der)
+}
+
+// accessKey is the fileaccess entry that lets ws read the file with this hash.
+func accessKey(ws, hash string) []byte { return []byte(ws + "\x00" + hash) }
+
+func grant(tx *bolt.Tx, ws, hash string) error {
+	return tx.Bucket(bAccess).Put(accessKey(ws, hash), nil)
+}
+
+func mayRead(tx *bolt.Tx, ws, hash string) bool {
+	return tx.Bucket(bAccess).Get(accessKey(ws, hash)) != nil
+}
+
+// migrateAccess fills the file access index of a hub database made before files were served
+// only to their workstation: each document's bytes to the workstation it was approved for, each
+// reported stamped file to the workstation that reported it. Uploads in progress were kept by
+// hash alone; they are dropped (the workstation's next status request restarts them).
+func migrateAccess(tx *bolt.Tx) error {
+	m := tx.Bucket(bMeta)
+	if m.Get(kAccessV1) != nil {
+		return nil
+	}
+	err := tx.Bucket(bDocs).ForEach(func(_, v []byte) error {
+		var r docRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		if err := grant(tx, r.Workstation, r.Doc.SHA256); err != nil {
+			return err
+		}
+		if r.Result != nil && r.Result.OutputSHA256 != "" {
+			return grant(tx, r.Workstation, r.Result.OutputSHA256)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var old [][]byte
+	_ = tx.Bucket(bUploads).ForEachBucket(func(k []byte) error { old = append(old, append([]byte(nil), k...)); return nil })
+	for _, k := range old {
+		if err := tx.Bucket(bUploads).DeleteBucket(k); err != nil {
+			return err
+		}
+	}
+	return m.Put(kAccessV1, []byte{1})
 }
 
 // Close closes the database.
@@ -242,6 +327,9 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 		if n.Title == "" || n.SealID == "" || n.Workstation == "" {
 			return nil, errors.New("a document needs a title, a seal id and a workstation")
 		}
+		if err := checkName(n.Workstation); err != nil {
+			return nil, err
+		}
 		if len(n.PDF) == 0 || len(n.PDF) > upstream.MaxDocumentSize {
 			return nil, fmt.Errorf("document %q: %d bytes; a document must have 1 to %d bytes", n.Title, len(n.PDF), upstream.MaxDocumentSize)
 		}
@@ -302,6 +390,9 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 				if err := tx.Bucket(bBlobs).Put([]byte(d.SHA256), p.pdf); err != nil {
 					return err
 				}
+			}
+			if err := grant(tx, p.ws, d.SHA256); err != nil {
+				return err
 			}
 			rec := docRecord{Doc: d, Workstation: p.ws, State: StatePending, TicketID: parsed.ID()}
 			if err := putJSON(tx.Bucket(bDocs), d.ID, rec); err != nil {
@@ -510,20 +601,6 @@ func (h *Hub) Roster() (upstream.Roster, error) {
 		return err
 	})
 	return r, err
-}
-
-// EnrolCode makes a one-time code with which a workstation enrols (POST /v1/enrol).
-func (h *Hub) EnrolCode(workstation string) (string, error) {
-	if workstation == "" || len(workstation) > 255 {
-		return "", errors.New("name the workstation (1 to 255 bytes)")
-	}
-	var r [10]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	code := strings.ToUpper(hex.EncodeToString(r[:]))
-	err := h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bCodes).Put([]byte(code), []byte(workstation)) })
-	return code, err
 }
 
 // Workstations lists enrolled workstations.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sealkeeper/sealkeeper/stamp/verify"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -100,115 +102,16 @@ func (h *Hub) Handler() http.Handler {
 	})
 }
 
-// identify names the calling workstation: the verified client certificate's CN when there is
-// one, else the header (only when the hub does not require certificates).
-func (h *Hub) identify(r *http.Request) (string, error) {
-	hdr := r.Header.Get(upstream.HeaderWorkstation)
-	var certHash string
-	ws := hdr
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		leaf := r.TLS.VerifiedChains[0][0]
-		cn := leaf.Subject.CommonName
-		if hdr != "" && hdr != cn {
-			return "", fail(http.StatusForbidden, upstream.CodeForbidden, "the workstation header says %q but the client certificate is %q", hdr, cn)
-		}
-		ws = cn
-		s := sha256.Sum256(leaf.Raw)
-		certHash = hex.EncodeToString(s[:])
-	} else if h.opt.RequireClientCert {
-		return "", fail(http.StatusUnauthorized, upstream.CodeForbidden, "this hub requires the workstation's client certificate; configure upstream.client_cert and client_key")
-	}
-	if ws == "" {
-		return "", fail(http.StatusBadRequest, upstream.CodeBadRequest, "the request does not name its workstation (%s header)", upstream.HeaderWorkstation)
-	}
-	var known bool
-	err := h.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bWS).Get([]byte(ws))
-		if raw == nil {
-			return nil
-		}
-		known = true
-		var w Workstation
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return err
-		}
-		if w.CertSHA256 != "" && certHash != "" && w.CertSHA256 != certHash {
-			return fail(http.StatusForbidden, upstream.CodeForbidden, "workstation %q enrolled with another certificate; enrol again with a new code", ws)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	if !known {
-		if !h.opt.AutoEnrol {
-			return "", fail(http.StatusForbidden, upstream.CodeUnknownWS, "workstation %q is not enrolled with this hub; ask the administrator for an enrolment code", ws)
-		}
-		if err := h.enrolWS(ws, "", certHash); err != nil {
-			return "", err
-		}
-	}
-	return ws, nil
-}
-
-func (h *Hub) enrolWS(ws, host, certHash string) error {
-	return h.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bWS), ws, Workstation{Name: ws, Host: host, EnrolledAt: h.now(), CertSHA256: certHash})
-	})
-}
-
 func (h *Hub) helloBody() upstream.Hello {
 	pem, _ := ticket.MarshalPublicKey(h.TicketKey())
 	return upstream.Hello{
 		Server: h.opt.Name, Protocol: 1, Time: time.Now().UTC(), TicketKey: string(pem),
-		TicketAlg: ticket.ECDSAP256.String(), KeyID: h.kid, ClientAuth: h.opt.RequireClientCert,
+		TicketAlg: ticket.ECDSAP256.String(), KeyID: h.kid, ClientAuth: !h.opt.AutoEnrol || h.opt.RequireClientCert,
 	}
 }
 
 func (h *Hub) hello(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.helloBody())
-}
-
-func (h *Hub) enrol(w http.ResponseWriter, r *http.Request) {
-	var req upstream.EnrolRequest
-	if err := readJSON(w, r, upstream.MaxJSONBody, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
-	ws := req.Workstation
-	var certHash string
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		leaf := r.TLS.VerifiedChains[0][0]
-		if ws != leaf.Subject.CommonName {
-			writeErr(w, fail(http.StatusForbidden, upstream.CodeForbidden, "the client certificate is for %q, not %q", leaf.Subject.CommonName, ws))
-			return
-		}
-		s := sha256.Sum256(leaf.Raw)
-		certHash = hex.EncodeToString(s[:])
-	} else if h.opt.RequireClientCert {
-		writeErr(w, fail(http.StatusUnauthorized, upstream.CodeForbidden, "this hub requires the workstation's client certificate to enrol"))
-		return
-	}
-	err := h.db.Update(func(tx *bolt.Tx) error {
-		if h.opt.AutoEnrol {
-			return nil
-		}
-		codes := tx.Bucket(bCodes)
-		want := codes.Get([]byte(strings.ToUpper(strings.TrimSpace(req.Code))))
-		if want == nil || string(want) != ws {
-			return fail(http.StatusForbidden, upstream.CodeForbidden, "enrolment code not valid for workstation %q (codes are used once; ask the administrator for a new one)", ws)
-		}
-		return codes.Delete([]byte(strings.ToUpper(strings.TrimSpace(req.Code))))
-	})
-	if err == nil {
-		err = h.enrolWS(ws, req.Host, certHash)
-	}
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	hb := h.helloBody()
-	writeJSON(w, http.StatusOK, upstream.EnrolResponse{Workstation: ws, TicketKey: hb.TicketKey, KeyID: h.kid, EnrolledAt: h.now(), CertSHA256: certHash})
 }
 
 func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, ws string) error {
@@ -223,12 +126,14 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, ws string) error
 		}
 		b := tx.Bucket(bWS)
 		var rec Workstation
-		if raw := b.Get([]byte(ws)); raw != nil {
-			if err := json.Unmarshal(raw, &rec); err != nil {
-				return err
-			}
+		raw := b.Get([]byte(ws))
+		if raw == nil {
+			return nil // un-enrolled since identify: nothing to record
 		}
-		rec.Name, rec.LastSeen, rec.Heartbeat = ws, time.Now().UTC(), &hb
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		rec.LastSeen, rec.Heartbeat = time.Now().UTC(), &hb
 		return putJSON(b, ws, rec)
 	})
 	if err != nil {
@@ -290,8 +195,10 @@ func hashParam(r *http.Request) (string, error) {
 	return s, nil
 }
 
-// download serves a file by hash; http.ServeContent answers Range requests, which is how a
-// client resumes an interrupted transfer.
+// download serves a file by hash, only to a workstation it belongs to: the one the document
+// was approved for, or one that uploaded these bytes itself. To any other the file does not
+// exist. http.ServeContent answers Range requests, which is how a client resumes an
+// interrupted transfer.
 func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error {
 	hash, err := hashParam(r)
 	if err != nil {
@@ -299,6 +206,9 @@ func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error 
 	}
 	var data []byte
 	err = h.db.View(func(tx *bolt.Tx) error {
+		if !mayRead(tx, ws, hash) {
+			return nil
+		}
 		if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil {
 			data = bytes.Clone(v)
 		}
@@ -308,7 +218,7 @@ func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error 
 		return err
 	}
 	if data == nil {
-		return fail(http.StatusNotFound, upstream.CodeNotFound, "no file with SHA-256 %s on this hub", hash)
+		return fail(http.StatusNotFound, upstream.CodeNotFound, "no file with SHA-256 %s for workstation %q on this hub", hash, ws)
 	}
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("ETag", `"`+hash+`"`)
@@ -316,13 +226,16 @@ func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error 
 	return nil
 }
 
-func (h *Hub) uploadState(tx *bolt.Tx, hash string) upstream.UploadStatus {
+// uploadState is the upload of hash as workstation ws sees it: complete when the file is
+// stored and ws may read it, else what ws itself sent so far. Bytes another workstation
+// uploaded do not count: a workstation gets a file only by sending every byte of it.
+func (h *Hub) uploadState(tx *bolt.Tx, ws, hash string) upstream.UploadStatus {
 	st := upstream.UploadStatus{SHA256: hash}
-	if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil {
+	if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil && mayRead(tx, ws, hash) {
 		st.Received, st.Length, st.Complete = int64(len(v)), int64(len(v)), true
 		return st
 	}
-	if b := tx.Bucket(bUploads).Bucket([]byte(hash)); b != nil {
+	if b := uploadBucket(tx, ws, hash); b != nil {
 		st.Received = int64(binary.BigEndian.Uint64(b.Get([]byte("recv"))))
 		st.Length = int64(binary.BigEndian.Uint64(b.Get([]byte("len"))))
 	}
@@ -335,13 +248,21 @@ func (h *Hub) uploadStatus(w http.ResponseWriter, r *http.Request, ws string) er
 		return err
 	}
 	var st upstream.UploadStatus
-	_ = h.db.View(func(tx *bolt.Tx) error { st = h.uploadState(tx, hash); return nil })
+	_ = h.db.View(func(tx *bolt.Tx) error { st = h.uploadState(tx, ws, hash); return nil })
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
 
-// upload takes one chunk of a stamped file at Upload-Offset. Chunks are kept apart until the
-// last arrives; then the whole is checked against the hash in the path.
+func uploadBucket(tx *bolt.Tx, ws, hash string) *bolt.Bucket {
+	if b := tx.Bucket(bUploads).Bucket([]byte(ws)); b != nil {
+		return b.Bucket([]byte(hash))
+	}
+	return nil
+}
+
+// upload takes one chunk of a stamped file at Upload-Offset. Chunks are kept apart, per
+// workstation, until the last arrives; then the whole is checked against the hash in the path,
+// stored (once, whoever sent it first) and made readable to the workstation that sent it.
 func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	hash, err := hashParam(r)
 	if err != nil {
@@ -361,7 +282,7 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	}
 	var st upstream.UploadStatus
 	err = h.db.Update(func(tx *bolt.Tx) error {
-		st = h.uploadState(tx, hash)
+		st = h.uploadState(tx, ws, hash)
 		if st.Complete {
 			return nil
 		}
@@ -373,7 +294,11 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 			e.body.Offset = st.Received
 			return e
 		}
-		ub, err := tx.Bucket(bUploads).CreateBucketIfNotExists([]byte(hash))
+		wb, err := tx.Bucket(bUploads).CreateBucketIfNotExists([]byte(ws))
+		if err != nil {
+			return err
+		}
+		ub, err := wb.CreateBucketIfNotExists([]byte(hash))
 		if err != nil {
 			return err
 		}
@@ -400,7 +325,7 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 			}
 		}
 		sum := sha256.Sum256(all)
-		if err := tx.Bucket(bUploads).DeleteBucket([]byte(hash)); err != nil {
+		if err := wb.DeleteBucket([]byte(hash)); err != nil {
 			return err
 		}
 		if hex.EncodeToString(sum[:]) != hash {
@@ -408,11 +333,22 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 			return errBadUpload
 		}
 		st.Complete = true
+		if err := grant(tx, ws, hash); err != nil {
+			return err
+		}
+		if tx.Bucket(bBlobs).Get([]byte(hash)) != nil {
+			return nil // the same bytes are already stored
+		}
 		return tx.Bucket(bBlobs).Put([]byte(hash), all)
 	})
 	if errors.Is(err, errBadUpload) {
 		// The bad upload was removed in a transaction that then rolled back; remove it for good.
-		_ = h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bUploads).DeleteBucket([]byte(hash)) })
+		_ = h.db.Update(func(tx *bolt.Tx) error {
+			if wb := tx.Bucket(bUploads).Bucket([]byte(ws)); wb != nil {
+				return wb.DeleteBucket([]byte(hash))
+			}
+			return nil
+		})
 		return fail(http.StatusUnprocessableEntity, upstream.CodeBadRequest, "the uploaded bytes do not have SHA-256 %s; the upload was discarded, send the file again", hash)
 	}
 	if err != nil {
@@ -441,28 +377,17 @@ func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 	default:
 		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "outcome %q is not stamped or rejected", res.Outcome)
 	}
-	err := h.db.Update(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bDocs).Get([]byte(res.DocumentID))
-		if raw == nil {
-			return fail(http.StatusNotFound, upstream.CodeNotFound, "no document %q on this hub", res.DocumentID)
-		}
-		var rec docRecord
-		if err := json.Unmarshal(raw, &rec); err != nil {
+	if res.Outcome == upstream.OutcomeStamped {
+		if err := h.checkStampedResult(ws, res); err != nil {
 			return err
 		}
-		if rec.Workstation != ws {
-			return fail(http.StatusForbidden, upstream.CodeForbidden, "document %s was sent to workstation %q, not %q", res.DocumentID, rec.Workstation, ws)
+	}
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		rec, done, err := resultDoc(tx, ws, res)
+		if err != nil || done {
+			return err
 		}
-		if res.TicketID != rec.TicketID {
-			return fail(http.StatusConflict, upstream.CodeConflict, "the result names ticket %s; document %s was approved with ticket %s", res.TicketID, res.DocumentID, rec.TicketID)
-		}
-		if rec.Result != nil {
-			if rec.Result.Outcome == res.Outcome && rec.Result.OutputSHA256 == res.OutputSHA256 {
-				return nil // the same result again: already recorded
-			}
-			return fail(http.StatusConflict, upstream.CodeConflict, "document %s was already reported %s", res.DocumentID, rec.Result.Outcome)
-		}
-		if res.Outcome == upstream.OutcomeStamped && tx.Bucket(bBlobs).Get([]byte(res.OutputSHA256)) == nil {
+		if res.Outcome == upstream.OutcomeStamped && (!mayRead(tx, ws, res.OutputSHA256) || tx.Bucket(bBlobs).Get([]byte(res.OutputSHA256)) == nil) {
 			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
 		}
 		rec.Result = &res
@@ -480,6 +405,106 @@ func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// resultDoc finds the document a result is about and checks that ws may report it; done is
+// true when the same result was recorded before.
+func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done bool, err error) {
+	raw := tx.Bucket(bDocs).Get([]byte(res.DocumentID))
+	if raw == nil {
+		return rec, false, fail(http.StatusNotFound, upstream.CodeNotFound, "no document %q on this hub", res.DocumentID)
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return rec, false, err
+	}
+	if rec.Workstation != ws {
+		return rec, false, fail(http.StatusForbidden, upstream.CodeForbidden, "document %s was sent to workstation %q, not %q", res.DocumentID, rec.Workstation, ws)
+	}
+	if res.TicketID != rec.TicketID {
+		return rec, false, fail(http.StatusConflict, upstream.CodeConflict, "the result names ticket %s; document %s was approved with ticket %s", res.TicketID, res.DocumentID, rec.TicketID)
+	}
+	if rec.Result != nil {
+		if rec.Result.Outcome == res.Outcome && rec.Result.OutputSHA256 == res.OutputSHA256 {
+			return rec, true, nil // the same result again: already recorded
+		}
+		return rec, false, fail(http.StatusConflict, upstream.CodeConflict, "document %s was already reported %s", res.DocumentID, rec.Result.Outcome)
+	}
+	return rec, false, nil
+}
+
+// checkStampedResult checks the file a "stamped" result names: uploaded by this workstation,
+// and a stamping of the approved document (see checkStamped). The signature check runs outside
+// the write transaction, on a copy of the file.
+func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
+	var (
+		n   int
+		out []byte
+	)
+	err := h.db.View(func(tx *bolt.Tx) error {
+		rec, done, err := resultDoc(tx, ws, res)
+		if err != nil || done {
+			return err
+		}
+		blobs := tx.Bucket(bBlobs)
+		o := blobs.Get([]byte(res.OutputSHA256))
+		if o == nil || !mayRead(tx, ws, res.OutputSHA256) {
+			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+		}
+		a := blobs.Get([]byte(rec.Doc.SHA256))
+		if a == nil {
+			return fmt.Errorf("the hub's copy of document %s (%s) is missing", rec.Doc.ID, rec.Doc.SHA256)
+		}
+		if res.OutputSize != 0 && res.OutputSize != int64(len(o)) {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, len(o))
+		}
+		if err := prefixCheck(a, o); err != nil {
+			return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", rec.Doc.ID, err)
+		}
+		n, out = len(a), bytes.Clone(o) // the mapping is read-only: the PDF reader gets a copy
+		return nil
+	})
+	if err != nil || out == nil {
+		return err
+	}
+	if err := checkStamped(n, out); err != nil {
+		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", res.DocumentID, err)
+	}
+	return nil
+}
+
+func prefixCheck(approved, out []byte) error {
+	if len(out) <= len(approved) || !bytes.Equal(out[:len(approved)], approved) {
+		return fmt.Errorf("the file reported as stamped does not begin with the approved %d bytes followed by an update; it is not a stamping of the approved document", len(approved))
+	}
+	return nil
+}
+
+// checkStamped checks that out, which begins with the approved document's n bytes, adds a
+// signed update: a signature dictionary (/ByteRange) in the added bytes, and a signature whose
+// value lies in them, that covers the whole file and verifies (stamp/verify). Whose
+// certificate signed is not checked here (the seal list names no certificate by default).
+func checkStamped(n int, out []byte) error {
+	if !bytes.Contains(out[n:], []byte("/ByteRange")) {
+		return errors.New("the bytes added to the approved document hold no signature (/ByteRange); it was not stamped")
+	}
+	rep, err := verify.Bytes("the stamped file", out, verify.Options{})
+	if err != nil {
+		return fmt.Errorf("the stamped file cannot be read as a signed PDF: %v", err)
+	}
+	var problems []string
+	for _, s := range rep.Signatures {
+		if s.ByteRange[1] < int64(n) {
+			continue // a signature the approved document already had
+		}
+		if s.Intact && s.CoversFile {
+			return nil
+		}
+		problems = append(problems, s.Problems...)
+	}
+	if len(problems) == 0 {
+		problems = []string{"no signature covering the whole file"}
+	}
+	return fmt.Errorf("the update added to the approved document holds no valid signature over the whole file: %s", strings.Join(problems, "; "))
 }
 
 func (h *Hub) seals(w http.ResponseWriter, r *http.Request, ws string) error {
@@ -653,32 +678,50 @@ type Server struct {
 }
 
 // Serve runs the hub's API on addr. With tlsConf nil the hub speaks plain HTTP, which Serve
-// allows only on a loopback address (demo and tests); give a tls.Config with a certificate
-// otherwise. With Options.RequireClientCert the tls.Config must set ClientCAs; Serve then asks
-// for and verifies client certificates.
+// allows only on a loopback address and only in the demo and test mode (Options.AutoEnrol):
+// otherwise the hub knows workstations by their client certificates, which need TLS. Give a
+// tls.Config with the hub's certificate; Serve adds the hub's workstation CA to ClientCAs
+// (keeping any outside CA given there) and asks for client certificates, requiring one in the
+// handshake with Options.RequireClientCert. The demo and test mode is refused off loopback.
 func (h *Hub) Serve(addr string, tlsConf *tls.Config) (*Server, error) {
+	if tlsConf == nil && !loopbackHost(addr) {
+		return nil, fmt.Errorf("hub on %s without TLS: plain HTTP is only for loopback addresses; give --tls-cert and --tls-key", addr)
+	}
+	if h.opt.AutoEnrol && !loopbackHost(addr) {
+		return nil, fmt.Errorf("hub on %s: auto-enrol (workstations known by a header alone) is a demo and test mode for a loopback address (127.0.0.1) only; enrol workstations with codes instead", addr)
+	}
+	if tlsConf == nil && !h.opt.AutoEnrol {
+		return nil, fmt.Errorf("hub on %s without TLS: the hub knows workstations by their client certificates, which need TLS; give --tls-cert and --tls-key (plain HTTP only for a loopback demo or test hub with auto-enrol)", addr)
+	}
+	if h.opt.RequireClientCert && (tlsConf == nil || tlsConf.ClientCAs == nil) {
+		return nil, errors.New("the hub is to require client certificates in the TLS handshake but has no outside client CA; give --client-ca, or leave the requirement to enrolment (the hub's own CA)")
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("hub cannot listen on %s: %w", addr, err)
 	}
+	if !loopback(ln.Addr()) && (tlsConf == nil || h.opt.AutoEnrol) {
+		ln.Close() // a name such as localhost that did not resolve to loopback
+		return nil, fmt.Errorf("hub on %s (%s): plain HTTP and auto-enrol are for loopback addresses only", addr, ln.Addr())
+	}
 	scheme := "https"
 	if tlsConf == nil {
-		if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
-			ln.Close()
-			return nil, fmt.Errorf("hub on %s without TLS: plain HTTP is only for loopback addresses; give --tls-cert and --tls-key", addr)
-		}
 		scheme = "http"
 	} else {
 		tlsConf = tlsConf.Clone()
-		tlsConf.MinVersion = tls.VersionTLS12
+		tlsConf.MinVersion = max(tlsConf.MinVersion, tls.VersionTLS12)
+		pool := x509.NewCertPool()
 		if tlsConf.ClientCAs != nil {
-			tlsConf.ClientAuth = tls.VerifyClientCertIfGiven
-			if h.opt.RequireClientCert {
-				tlsConf.ClientAuth = tls.RequireAndVerifyClientCert
-			}
-		} else if h.opt.RequireClientCert {
-			ln.Close()
-			return nil, errors.New("the hub is to require client certificates but has no client CA; give --client-ca")
+			pool = tlsConf.ClientCAs.Clone()
+		}
+		pool.AddCert(h.caCert)
+		tlsConf.ClientCAs = pool
+		tlsConf.ClientAuth = tls.VerifyClientCertIfGiven
+		if h.opt.RequireClientCert {
+			tlsConf.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		if tlsConf.Time == nil {
+			tlsConf.Time = h.opt.Now // certificates are issued and checked on the hub's clock
 		}
 		ln = tls.NewListener(ln, tlsConf)
 	}
