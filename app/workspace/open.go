@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // OpenLedger opens the workstation's ledger (DATA/ledger.db), checked in a child process first.
@@ -25,11 +27,23 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	// The pinned server key checks the server's signature on the ledger's co-signed floor. A
+	// workstation not enrolled yet has none (and nothing co-signed).
+	var serverKey *ecdsa.PublicKey
+	if cfg.Upstream.URL != "" && cfg.Upstream.ServerKey != "" {
+		p := cfg.Resolve(cfg.Upstream.ServerKey)
+		if _, err := os.Stat(p); err == nil {
+			if serverKey, err = upstream.LoadServerKey(p); err != nil {
+				return nil, fmt.Errorf("opening the ledger: the ledger's co-signed floor is checked with the pinned server key, and it cannot be read: %w", err)
+			}
+		}
+	}
 	return ledger.Open(path, ledger.Options{
 		Workstation:        cfg.Workstation,
 		CheckpointEvery:    cfg.Ledger.CheckpointEvery,
 		CheckpointInterval: cfg.Ledger.CheckpointInterval.Duration,
 		Check:              LedgerCheck,
+		ServerKey:          serverKey,
 	})
 }
 
