@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -28,16 +29,22 @@ func init() {
 
 const hubUsage = `sealkeeper hub: the reference seal-management server.
 
-  sealkeeper hub [serve] --listen ADDR --data DIR [--tls-cert F --tls-key F] [--client-ca F]
+  sealkeeper hub [serve] --listen ADDR --data DIR --tls-cert F --tls-key F [--client-ca F]
   sealkeeper hub demo     --data DIR --workstation NAME [--listen 127.0.0.1:PORT]
   sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
   sealkeeper hub seal     --data DIR --id ID --status active|suspended|revoked [--reason TEXT] [--name NAME]
   sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT]
-  sealkeeper hub enrol    --data DIR --workstation NAME     (prints a one-time enrolment code)
+  sealkeeper hub enrol    --data DIR --workstation NAME [--valid 24h]  (prints a one-time enrolment code)
+  sealkeeper hub unenrol  --data DIR --workstation NAME     (its certificate is no longer accepted)
   sealkeeper hub list     --data DIR [--json]               (documents, seals, workstations, what was received)
   sealkeeper hub key      --data DIR                        (prints the ticket key to pin as upstream.server_key)
 
-The admin commands open the hub's database directly, or, while a hub started with
+On the workstation:
+  sealkeeper hub join     --config FILE --code CODE         (enrols this workstation with upstream.url)
+
+Workstations enrol with a one-time code: the workstation makes a key, the hub signs its client
+certificate, and from then on the hub knows the workstation only by that certificate (mutual
+TLS). The admin commands open the hub's database directly, or, while a hub started with
 --admin 127.0.0.1:PORT runs on the folder, go through its admin API.
 Run 'sealkeeper hub COMMAND -h' for each command's flags.`
 
@@ -59,6 +66,10 @@ func runHub(args []string, stdout, stderr io.Writer) error {
 		return hubHandover(args, stdout, stderr)
 	case "enrol", "enroll":
 		return hubEnrol(args, stdout, stderr)
+	case "unenrol", "unenroll":
+		return hubUnenrol(args, stdout, stderr)
+	case "join":
+		return hubJoin(args, stdout, stderr)
 	case "list":
 		return hubList(args, stdout, stderr)
 	case "key":
@@ -95,8 +106,9 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 	listen := fs.String("listen", "", "address to listen on, e.g. :8443 or 127.0.0.1:8443")
 	cert := fs.String("tls-cert", "", "PEM certificate chain of the hub (required unless listening on loopback)")
 	key := fs.String("tls-key", "", "PEM private key of the hub")
-	clientCA := fs.String("client-ca", "", "PEM CA of workstation certificates; when given, workstations must present one")
-	autoEnrol := fs.Bool("auto-enrol", false, "accept any workstation without an enrolment code (testing only)")
+	clientCA := fs.String("client-ca", "", "PEM CA of workstation certificates made outside the hub; enrolment binds the one a workstation presents (the hub's own CA is always trusted)")
+	requireCert := fs.Bool("require-client-cert", false, "with --client-ca: refuse TLS handshakes without a client certificate (workstations then cannot enrol with a CSR)")
+	autoEnrol := fs.Bool("auto-enrol", false, "demo and tests on 127.0.0.1 only: know workstations by their name header, enrol them without a code")
 	ws := fs.String("workstation", "", "demo: the workstation the sample documents are approved for")
 	admin := fs.String("admin", "", "also serve the admin API on this loopback address (e.g. 127.0.0.1:8444), so admin commands work while the hub runs")
 	if err := parseHub(fs, data, args); err != nil {
@@ -134,7 +146,10 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 			return fmt.Errorf("the client CA file %s holds no PEM certificate", *clientCA)
 		}
 	}
-	h, err := hub.Open(*data, hub.Options{AutoEnrol: *autoEnrol, RequireClientCert: *clientCA != ""})
+	if *requireCert && *clientCA == "" {
+		return fmt.Errorf("%w: --require-client-cert needs --client-ca", errUsage)
+	}
+	h, err := hub.Open(*data, hub.Options{AutoEnrol: *autoEnrol, RequireClientCert: *requireCert})
 	if err != nil {
 		return err
 	}
@@ -153,8 +168,13 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 	if tlsConf == nil {
 		fmt.Fprintln(stdout, "warning: plain HTTP on loopback, for the demo and tests only; give --tls-cert and --tls-key for real use")
 	}
+	if *autoEnrol {
+		fmt.Fprintln(stdout, "warning: auto-enrol: workstations are known by their name header alone, for the demo and tests only")
+	} else {
+		fmt.Fprintln(stdout, "workstations enrol with a one-time code (sealkeeper hub enrol) and then identify by their client certificate")
+	}
 	if *clientCA != "" {
-		fmt.Fprintln(stdout, "workstations must present a client certificate issued by", *clientCA)
+		fmt.Fprintln(stdout, "client certificates issued by", *clientCA, "can be bound at enrolment")
 	}
 	if *admin != "" {
 		as, err := h.ServeAdmin(*admin)
@@ -328,7 +348,8 @@ func hubHandover(args []string, stdout, stderr io.Writer) error {
 
 func hubEnrol(args []string, stdout, stderr io.Writer) error {
 	fs, data := hubFlags("enrol", stderr)
-	ws := fs.String("workstation", "", "workstation name (the CN of its client certificate when mutual TLS is used)")
+	ws := fs.String("workstation", "", "workstation name (the Common Name of its client certificate)")
+	valid := fs.Duration("valid", 24*time.Hour, "how long the code can be used (at most 30 days)")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
@@ -337,11 +358,62 @@ func hubEnrol(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer h.Close()
-	code, err := h.EnrolCode(*ws, 0)
+	code, err := h.EnrolCode(*ws, *valid)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "enrolment code for %s (use once): %s\n", *ws, code.Code)
+	fmt.Fprintf(stdout, "enrolment code for %s (use once): %s\nvalid until %s; on the workstation: sealkeeper hub join --code %s\n", *ws, code.Code, code.Expires.Local().Format("2006-01-02 15:04"), code.Code)
+	return nil
+}
+
+func hubUnenrol(args []string, stdout, stderr io.Writer) error {
+	fs, data := hubFlags("unenrol", stderr)
+	ws := fs.String("workstation", "", "workstation name")
+	if err := parseHub(fs, data, args); err != nil {
+		return err
+	}
+	if *ws == "" {
+		return fmt.Errorf("%w: --workstation NAME is required", errUsage)
+	}
+	h, err := hub.OpenAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.Unenrol(*ws); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "workstation %s un-enrolled: its certificate and enrolment codes are no longer accepted; what it sent stays on the hub\n", *ws)
+	return nil
+}
+
+// hubJoin runs on the workstation: it enrols it with the configured hub.
+func hubJoin(args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("hub join", stderr)
+	code := fs.String("code", "", "the one-time enrolment code from the hub's administrator")
+	host := fs.String("host", "", "this machine's host name, shown on the hub (default: the system's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *code == "" {
+		return fmt.Errorf("%w: --code CODE is required (sealkeeper hub enrol prints one on the hub)", errUsage)
+	}
+	cfg, err := workspace.LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *host == "" {
+		*host, _ = os.Hostname()
+	}
+	e, files, err := workspace.Enrol(cfg, *code, *host)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "workstation %s enrolled with %s\n", cfg.Workstation, cfg.Upstream.URL)
+	fmt.Fprintf(stdout, "server key pinned in %s (key id %s)\n", files.ServerKey, e.KeyID)
+	if e.Certificate != nil {
+		fmt.Fprintf(stdout, "client certificate %s (key %s), valid until %s\n", files.Cert, files.Key, e.Certificate.NotAfter.Local().Format("2006-01-02"))
+	}
 	return nil
 }
 
@@ -400,10 +472,10 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 	for _, ho := range roster.Handovers {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ho.ID, ho.SealID, ho.From.Name, ho.To.Name, ho.ApprovedBy.Name, ho.Expires.Local().Format("2006-01-02"))
 	}
-	fmt.Fprintln(tw, "\nWORKSTATION\tLAST SEEN\tLEDGER\tCO-SIGNED\tRESULTS")
-	seen := map[string]time.Time{}
+	fmt.Fprintln(tw, "\nWORKSTATION\tLAST SEEN\tCERTIFICATE\tLEDGER\tCO-SIGNED\tRESULTS")
+	enrolled := map[string]hub.Workstation{}
 	for _, w := range wss {
-		seen[w.Name] = w.LastSeen
+		enrolled[w.Name] = w
 	}
 	names := map[string]bool{}
 	for _, r := range rec {
@@ -412,14 +484,27 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 		if r.Checkpoint != nil {
 			cs = fmt.Sprintf("%d at %s", r.Checkpoint.Size, r.Checkpoint.SignedAt.Local().Format("2006-01-02 15:04"))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d records\t%s\t%d\n", r.Workstation, lastSeen(seen[r.Workstation]), r.LedgerSize, cs, len(r.Results))
+		w, ok := enrolled[r.Workstation]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d records\t%s\t%d\n", r.Workstation, lastSeen(w.LastSeen), certState(w, ok), r.LedgerSize, cs, len(r.Results))
 	}
 	for _, w := range wss {
 		if !names[w.Name] {
-			fmt.Fprintf(tw, "%s\t%s\t0 records\t-\t0\n", w.Name, lastSeen(w.LastSeen))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t0 records\t-\t0\n", w.Name, lastSeen(w.LastSeen), certState(w, true))
 		}
 	}
 	return tw.Flush()
+}
+
+func certState(w hub.Workstation, enrolled bool) string {
+	switch {
+	case !enrolled:
+		return "not enrolled"
+	case w.CertSHA256 == "":
+		return "none (demo)"
+	case w.CertExpires.IsZero():
+		return "bound"
+	}
+	return "until " + w.CertExpires.Local().Format("2006-01-02")
 }
 
 func lastSeen(t time.Time) string {

@@ -1,9 +1,12 @@
 package workspace
 
 import (
+	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -48,13 +51,18 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 		url, key = srv.URL, h.TicketKey()
 		log.Info("demo hub", "url", url)
 	case cfg.Upstream.URL != "":
-		tlsCfg, err := upstream.LoadTLS(cfg.Resolve(cfg.Upstream.CA), cfg.Resolve(cfg.Upstream.ClientCert), cfg.Resolve(cfg.Upstream.ClientKey))
+		files := Credentials(cfg)
+		cert, ckey := files.Cert, files.Key
+		if !exists(cert) && !exists(ckey) {
+			cert, ckey = "", "" // not enrolled yet: the hub answers hello and enrol only
+		}
+		tlsCfg, err := upstream.LoadTLS(cfg.Resolve(cfg.Upstream.CA), cert, ckey)
 		if err != nil {
 			return nil, err
 		}
 		client.TLS = tlsCfg
-		if cfg.Upstream.ServerKey != "" {
-			if key, err = upstream.LoadServerKey(cfg.Resolve(cfg.Upstream.ServerKey)); err != nil {
+		if cfg.Upstream.ServerKey != "" || exists(files.ServerKey) {
+			if key, err = upstream.LoadServerKey(files.ServerKey); err != nil {
 				return nil, err
 			}
 		}
@@ -85,4 +93,49 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 	}
 	l.Syncer = upstream.NewSyncer(c, st, opt)
 	return l, nil
+}
+
+// Credentials are the files of the workstation's link to its server: upstream.client_cert,
+// client_key and server_key when configured, else the ones enrolment writes in DATA/upstream/.
+func Credentials(cfg *config.Config) upstream.CredentialFiles {
+	f := upstream.DefaultCredentialFiles(cfg.Data())
+	if cfg.Upstream.ClientCert != "" || cfg.Upstream.ClientKey != "" {
+		f.Cert, f.Key = cfg.Resolve(cfg.Upstream.ClientCert), cfg.Resolve(cfg.Upstream.ClientKey)
+	}
+	if cfg.Upstream.ServerKey != "" {
+		f.ServerKey = cfg.Resolve(cfg.Upstream.ServerKey)
+	}
+	return f
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return p != "" && err == nil
+}
+
+// Enrol enrols this workstation with upstream.url using a one-time code: it makes the
+// workstation's key, has the hub sign its client certificate and pins the hub's ticket key, all
+// saved in Credentials(cfg) (the key with mode 0600), where OpenSync finds them.
+//
+// The key is a software P-256 key in the data folder. Where the workstation's token can make
+// keys, the key belongs on the token instead (see upstream.EnrolWithSoftwareKey).
+func Enrol(cfg *config.Config, code, host string) (*upstream.Enrolment, upstream.CredentialFiles, error) {
+	files := Credentials(cfg)
+	if cfg.Upstream.URL == "" {
+		return nil, files, errors.New("no server to enrol with: set upstream.url in the configuration")
+	}
+	tlsCfg, err := upstream.LoadTLS(cfg.Resolve(cfg.Upstream.CA), "", "")
+	if err != nil {
+		return nil, files, err
+	}
+	var pinned *ecdsa.PublicKey
+	if exists(files.ServerKey) {
+		if pinned, err = upstream.LoadServerKey(files.ServerKey); err != nil {
+			return nil, files, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := upstream.EnrolWithSoftwareKey(ctx, upstream.ClientConfig{URL: cfg.Upstream.URL, Workstation: cfg.Workstation, TLS: tlsCfg, ServerKey: pinned, Timeout: 30 * time.Second}, code, host, files)
+	return e, files, err
 }
