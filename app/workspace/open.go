@@ -30,8 +30,9 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 	// The pinned server key checks the server's signature on the ledger's co-signed floor. A
 	// workstation not enrolled yet has none (and nothing co-signed).
 	var serverKey *ecdsa.PublicKey
-	if cfg.Upstream.URL != "" && cfg.Upstream.ServerKey != "" {
-		p := cfg.Resolve(cfg.Upstream.ServerKey)
+	if cfg.Upstream.URL != "" {
+		// Where enrolment pinned it: upstream.server_key, or DATA/upstream/ (sealkeeper hub join).
+		p := Credentials(cfg).ServerKey
 		if _, err := os.Stat(p); err == nil {
 			if serverKey, err = upstream.LoadServerKey(p); err != nil {
 				return nil, fmt.Errorf("opening the ledger: the ledger's co-signed floor is checked with the pinned server key, and it cannot be read: %w", err)
