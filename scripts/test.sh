@@ -30,6 +30,11 @@ gui=$(go list -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' ./... | awk '/ fy
 all=$(go list ./...)
 nongui=$(comm -23 <(echo "$all" | sort) <(echo "$gui" | sort))
 
+# Randomised tests note their seeds (and the flip test its phases) here; printed at the end.
+mkdir -p build
+export SEALKEEPER_SEED_LOG="$PWD/build/seeds.txt"
+: > "$SEALKEEPER_SEED_LOG"
+
 echo "== go test -race (packages without the GUI)"
 # shellcheck disable=SC2086
 go test -race -count=1 -timeout 30m $nongui
@@ -37,6 +42,9 @@ go test -race -count=1 -timeout 30m $nongui
 echo "== go test (GUI packages, Fyne's headless driver)"
 # shellcheck disable=SC2086
 go test -count=1 -timeout 30m $gui
+
+echo "== seeds of the randomised tests (SEALKEEPER_SEED=N repeats one)"
+cat "$SEALKEEPER_SEED_LOG"
 
 echo "== the command-line program links no GUI libraries"
 # It serves and scripts (hub, verify, ledger, stamp, token) on machines without X11 or OpenGL.

@@ -253,6 +253,7 @@ func TestFlipEveryByte(t *testing.T) {
 		})
 	}
 	t.Logf("%d phase(s) %v and the page headers in %v", len(phases), phases, time.Since(t0))
+	noteRun(t, "stride %d, phases %v and the page headers, %v", stride, phases, time.Since(t0).Round(time.Millisecond))
 	for s := uint64(1); s <= base.Records; s++ {
 		if !named[s] {
 			t.Errorf("no flip was reported as a problem of record %d", s)
@@ -322,7 +323,7 @@ func countErrs(errs []error) (n int) {
 }
 
 // seed returns the seed of a randomised test: SEALKEEPER_SEED when set, otherwise a new one.
-// Either way it is logged, so a failing run can be repeated exactly.
+// Either way it is logged, and noted (see noteRun), so a failing run can be repeated exactly.
 func seed(t testing.TB) uint64 {
 	t.Helper()
 	if v := os.Getenv("SEALKEEPER_SEED"); v != "" {
@@ -331,11 +332,30 @@ func seed(t testing.TB) uint64 {
 			t.Fatalf("SEALKEEPER_SEED=%q is not a number", v)
 		}
 		t.Logf("seed %d (from SEALKEEPER_SEED)", s)
+		noteRun(t, "seed %d (from SEALKEEPER_SEED)", s)
 		return s
 	}
 	s := rand.Uint64()
 	t.Logf("seed %d (SEALKEEPER_SEED=%d repeats this run)", s, s)
+	noteRun(t, "seed %d", s)
 	return s
+}
+
+// noteRun appends a line about this run of t (its seed, the phases it flipped) to the file
+// SEALKEEPER_SEED_LOG names, if any: the test command prints it, since go test shows a passing
+// test's log only with -v.
+func noteRun(t testing.TB, format string, args ...any) {
+	p := os.Getenv("SEALKEEPER_SEED_LOG")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Logf("SEALKEEPER_SEED_LOG: %v", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "store/ledger %s: %s\n", t.Name(), fmt.Sprintf(format, args...))
 }
 
 // childChecks runs the consistency check on every flipped copy in child processes, restarting
