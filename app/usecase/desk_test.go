@@ -243,6 +243,16 @@ func TestDeskDay(t *testing.T) {
 	if n, err := d.hub.VerifyChain(deskWS); err != nil || n != d.led.Size() {
 		t.Fatalf("hub's copy of the ledger: %d records (workstation %d), %v", n, d.led.Size(), err)
 	}
+	// Once the custodian is logged in, the ledger's checkpoints are signed with the seal key.
+	d.led.Append(ledger.Record{Kind: ledger.KindSettingsChanged, Setting: "test"})
+	cp, err := d.led.Checkpoint()
+	if err != nil || cp == nil {
+		t.Fatalf("checkpoint after login: %+v, %v", cp, err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(d.seal.Cert().PublicKey)
+	if ok, err := cp.VerifyBy([][]byte{der}); !ok || err != nil {
+		t.Fatalf("the checkpoint is not signed by the logged-in seal key: %v %v", ok, err)
+	}
 }
 
 // TestDeskRefusals: no stamping with the seal certificate outside its validity, a local file

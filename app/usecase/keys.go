@@ -233,6 +233,15 @@ func (k *Keys) unlockLedger(sess *device.Session, seal *device.SealKey) {
 	}
 	if err != nil {
 		k.log.Warn("the ledger stays locked for this custodian", "error", err.Error())
+		return
+	}
+	// Checkpoints are signed by the logged-in custodian's seal key from now until logout.
+	signer, err := sess.Signer(*seal)
+	if err == nil {
+		err = k.cfg.Ledger.SetSigner(signer)
+	}
+	if err != nil {
+		k.log.Warn("the ledger's checkpoints stay unsigned for this session", "error", err.Error())
 	}
 }
 
