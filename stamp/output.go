@@ -71,9 +71,8 @@ func (o *output) commit(upd []byte) error {
 	if _, err := o.tmp.Write(upd); err != nil {
 		return o.fail(err)
 	}
-	if err := o.tmp.Chmod(0o644); err != nil {
-		return o.fail(err)
-	}
+	// The file keeps CreateTemp's 0600 (less where the umask says so): a stamped document is
+	// for the custodian's account, not for every user of the workstation.
 	if err := o.tmp.Sync(); err != nil {
 		return o.fail(err)
 	}

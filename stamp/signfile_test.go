@@ -94,6 +94,9 @@ func TestSignFileLarge(t *testing.T) {
 		if b, _ := os.ReadFile(in); !bytes.Equal(b, orig) {
 			t.Fatal("the input changed")
 		}
+		if st, err := os.Stat(mid); err != nil || st.Mode().Perm()&0o077 != 0 {
+			t.Fatalf("the stamped file is readable by others: %v %v", st.Mode(), err)
+		}
 		req.Signer = id.Signer
 		if _, err := stamp.SignFile(context.Background(), mid, out, false, req); err != nil {
 			t.Fatal(err)
