@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
@@ -348,9 +348,16 @@ func findKeyword(c *config.Config, in, keyword string) (render.TextHit, error) {
 	return hits[0], nil
 }
 
-// readPIN takes the PIN from --pin-file, the demo workspace, or the terminal (not echoed).
+// readPIN takes the PIN from --pin-file, the demo workspace, or the terminal (never echoed).
 func readPIN(c *config.Config, pinFile string, tok device.TokenInfo, stderr io.Writer) (string, error) {
 	if pinFile != "" {
+		st, err := os.Stat(pinFile)
+		if err != nil {
+			return "", err
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("the PIN file %s can be read by other users (mode %v); make it private (chmod 600 %s) or type the PIN", pinFile, st.Mode().Perm(), pinFile)
+		}
 		b, err := os.ReadFile(pinFile)
 		if err != nil {
 			return "", err
@@ -360,20 +367,15 @@ func readPIN(c *config.Config, pinFile string, tok device.TokenInfo, stderr io.W
 	if pin, ok := workspace.DemoPIN(c); ok {
 		return pin, nil
 	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", errors.New("no PIN given: there is no terminal to type it on; pass --pin-file FILE (mode 0600)")
+	}
 	fmt.Fprintf(stderr, "PIN for %q: ", tok.Label)
-	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-		stty := func(arg string) error {
-			cmd := exec.Command("stty", arg)
-			cmd.Stdin = os.Stdin
-			return cmd.Run()
-		}
-		if stty("-echo") == nil {
-			defer func() { stty("echo"); fmt.Fprintln(stderr) }()
-		}
+	pin, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the PIN: %w", err)
 	}
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return "", errors.New("no PIN given (pass --pin-file FILE when there is no terminal)")
-	}
-	return strings.TrimSpace(line), nil
+	return strings.TrimSpace(string(pin)), nil
 }
