@@ -109,6 +109,14 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeHolder()
 
+	// Every verification checks the co-signed floor with the server's key where it is pinned.
+	vopts := ledger.VerifyOptions{Check: workspace.LedgerCheck}
+	if cfg != nil {
+		if vopts.ServerKey, err = workspace.PinnedServerKey(cfg); err != nil {
+			return err
+		}
+	}
+
 	w := stdout
 	if *out != "" {
 		f, err := os.Create(*out)
@@ -123,7 +131,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 
 	switch sub {
 	case "verify":
-		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck})
+		rep, err := ledger.Verify(path, holder, vopts)
 		if err != nil {
 			return exitError{code: 1, err: err}
 		}
@@ -136,7 +144,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "show":
 		fmt.Fprintf(bw, "%6s  %-20s  %-17s  %-14s  %-12s  %s\n", "SEQ", "TIME", "KIND", "CUSTODIAN", "SEAL", "DOCUMENT / DETAIL")
-		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck, Visit: func(r ledger.Record) error {
+		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: vopts.Check, ServerKey: vopts.ServerKey, Visit: func(r ledger.Record) error {
 			if !filter.Match(r) {
 				return nil
 			}
@@ -155,7 +163,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "export":
-		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck, Visit: func(r ledger.Record) error {
+		_, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: vopts.Check, ServerKey: vopts.ServerKey, Visit: func(r ledger.Record) error {
 			if !filter.Match(r) {
 				return nil
 			}
@@ -182,7 +190,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: --format is csv or pdf, not %q", errUsage, *format)
 		}
 		var sum *report.Summarizer
-		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: workspace.LedgerCheck, Visit: func(r ledger.Record) error {
+		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: vopts.Check, ServerKey: vopts.ServerKey, Visit: func(r ledger.Record) error {
 			if sum == nil {
 				sum = report.NewSummarizer(filter, "")
 			}
@@ -330,6 +338,9 @@ func printLedgerReport(w io.Writer, r *ledger.Report) {
 	}
 	if r.Digest {
 		fmt.Fprintf(w, "  closed file   unchanged since SealKeeper closed it\n")
+	}
+	for _, u := range r.Unchecked {
+		fmt.Fprintf(w, "  not checked   %s\n", u)
 	}
 	fmt.Fprintf(w, "  took          %v\n", r.Duration.Round(time.Millisecond))
 }

@@ -29,15 +29,9 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 	}
 	// The pinned server key checks the server's signature on the ledger's co-signed floor. A
 	// workstation not enrolled yet has none (and nothing co-signed).
-	var serverKey *ecdsa.PublicKey
-	if cfg.Upstream.URL != "" {
-		// Where enrolment pinned it: upstream.server_key, or DATA/upstream/ (sealkeeper hub join).
-		p := Credentials(cfg).ServerKey
-		if _, err := os.Stat(p); err == nil {
-			if serverKey, err = upstream.LoadServerKey(p); err != nil {
-				return nil, fmt.Errorf("opening the ledger: the ledger's co-signed floor is checked with the pinned server key, and it cannot be read: %w", err)
-			}
-		}
+	serverKey, err := PinnedServerKey(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the ledger: %w", err)
 	}
 	return ledger.Open(path, ledger.Options{
 		Workstation:        cfg.Workstation,
@@ -46,6 +40,24 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 		Check:              LedgerCheck,
 		ServerKey:          serverKey,
 	})
+}
+
+// PinnedServerKey is the server's key pinned at enrolment (upstream.server_key, or where
+// 'sealkeeper hub join' saved it), or nil when the workstation has no server or is not
+// enrolled yet.
+func PinnedServerKey(cfg *config.Config) (*ecdsa.PublicKey, error) {
+	if cfg.Upstream.URL == "" {
+		return nil, nil
+	}
+	p := Credentials(cfg).ServerKey
+	if _, err := os.Stat(p); err != nil {
+		return nil, nil
+	}
+	k, err := upstream.LoadServerKey(p)
+	if err != nil {
+		return nil, fmt.Errorf("the pinned server key %s, which checks the ledger's co-signed floor, cannot be read: %w", p, err)
+	}
+	return k, nil
 }
 
 // NewKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
