@@ -216,7 +216,11 @@ func (s *Syncer) SyncOnce(ctx context.Context) error {
 		return err
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	online := err == nil || !retryable(err)
+	// Online means the round completed: the server took the ledger and results and gave a fresh
+	// seal list and queue. A refusal (any 4xx, a garbled answer, a TLS failure) is not: online
+	// lifts the offline limits on stamping, so it must never rest on an answer that could come
+	// from anything but the enrolled hub doing its job.
+	online := err == nil
 	if online {
 		_ = s.st.putMeta(mSeen, now)
 	}
