@@ -305,6 +305,30 @@ func (c *Config) Resolve(p string) string {
 func (c *Config) Data() string { return c.Resolve(c.DataDir) }
 
 // Save writes the configuration atomically (temp file, fsync, rename) with mode 0600.
+// SetLanguage writes one setting, language, into the configuration file at path, leaving every
+// other setting as the user wrote it: the defaults Load filled in (host name, user, the known
+// keys list) stay out of the file.
+func SetLanguage(path, lang string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading configuration %s: %w", path, err)
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(b), &raw); err != nil {
+		return fmt.Errorf("configuration %s is not valid TOML: %w", path, err)
+	}
+	raw["language"] = lang
+	var buf bytes.Buffer
+	buf.WriteString("# SealKeeper configuration. No PINs or keys are kept here.\n")
+	if err := toml.NewEncoder(&buf).Encode(raw); err != nil {
+		return fmt.Errorf("encoding configuration: %w", err)
+	}
+	if err := atomic.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("saving configuration: %w", err)
+	}
+	return nil
+}
+
 func (c *Config) Save(path string) error {
 	var buf bytes.Buffer
 	buf.WriteString("# SealKeeper configuration. No PINs or keys are kept here.\n")

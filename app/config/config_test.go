@@ -65,3 +65,30 @@ func TestSaveLoadRoundTripAndResolve(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestSetLanguageWritesOnlyThat: saving the language from the window changes that setting and
+// nothing else; the defaults Load fills in (host name, user, the known keys) stay out of the file.
+func TestSetLanguageWritesOnlyThat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	os.WriteFile(path, []byte("custodian = \"张敏\"\n[device]\nmodules = [\"/usr/lib/x.so\"]\n"), 0o600)
+	if err := SetLanguage(path, "en"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	text := string(b)
+	for _, absent := range []string{"workstation", "known_keys", "vid", "pin_max_age_days"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("the saved file gained %q:\n%s", absent, text)
+		}
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Language != "en" || c.Custodian != "张敏" || len(c.Device.Modules) != 1 || c.Device.Modules[0] != "/usr/lib/x.so" {
+		t.Fatalf("after saving the language: %+v", c)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}

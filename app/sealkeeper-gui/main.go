@@ -103,7 +103,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		Language: cfg.Language,
 		SaveLanguage: func(lang string) error {
 			cfg.Language = lang
-			return cfg.Save(cfg.Path())
+			return config.SetLanguage(cfg.Path(), lang)
 		},
 		ConfigPath: cfg.Path(),
 		DataDir:    cfg.Data(),
