@@ -5,7 +5,9 @@
 #   scripts/screenshot.sh [OUT.png] [--check]
 # --check fails unless the window is titled "SealKeeper … 演示/DEMO" and the picture has content.
 # With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
-# PIN and saves the logged-in screen too.
+# PIN and saves the logged-in screen too. With QUEUE_SHOTS=DIR as well it then opens the queue,
+# selects the first document, stamps it through the confirmation, and saves each screen
+# (DIR/screenshot-queue.png, -confirm.png, -stamped.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -75,4 +77,34 @@ if [ -n "${LOGIN_SHOT:-}" ]; then
   sleep 2
   DISPLAY="$display" import -window root -crop 1100x720+0+0 +repage "$LOGIN_SHOT"
   echo "screenshot: logged-in window saved to $LOGIN_SHOT"
+fi
+
+# click_blue SHOT X Y W H: clicks the middle of the primary-blue area inside that part of the screen.
+click_blue() {
+  local bw bh bx by
+  read -r bw bh bx by < <(convert "$1" -crop "${4}x${5}+${2}+${3}" +repage -fuzz 6% -fill white +opaque 'srgb(41,111,246)' \
+    -fill black -opaque 'srgb(41,111,246)' -negate -trim -format '%w %h %X %Y\n' info:)
+  DISPLAY="$display" xdotool mousemove $(($2 + bx + bw / 2)) $(($3 + by + bh / 2)) click 1
+}
+shot() { DISPLAY="$display" import -window root -crop 1100x720+0+0 +repage "$1"; echo "screenshot: $2 saved to $1"; }
+
+if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
+  mkdir -p "$QUEUE_SHOTS"
+  # The second tab (documents to stamp), then the first document in the list. The layout is
+  # fixed: 1100x720, the embedded font, no system fonts.
+  DISPLAY="$display" xdotool mousemove 122 63 click 1
+  sleep 1
+  DISPLAY="$display" xdotool mousemove 150 104 click 1
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-queue.png" "the queue"
+  click_blue "$QUEUE_SHOTS/screenshot-queue.png" 445 120 655 540 # Stamp, in the details pane
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-confirm.png" "the confirmation"
+  click_blue "$QUEUE_SHOTS/screenshot-confirm.png" 270 200 560 320 # Stamp, in the dialog
+  sleep 4
+  shot "$QUEUE_SHOTS/screenshot-stamped.png" "the result"
+  stamped=$(find "$tmp/home/.local/share/sealkeeper/demo/data/stamped" -name '*.pdf' | head -1)
+  [ -n "$stamped" ] || { echo "screenshot: the window wrote no stamped file" >&2; cat "$tmp/app.log" >&2; exit 1; }
+  build/sealkeeper verify "$stamped" >/dev/null || { echo "screenshot: $stamped does not verify" >&2; exit 1; }
+  echo "screenshot: the window stamped $(basename "$stamped"), and it verifies"
 fi

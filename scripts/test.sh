@@ -60,4 +60,5 @@ env -u DISPLAY -u WAYLAND_DISPLAY build/sealkeeper help >/dev/null
 echo "build/sealkeeper: $(ldd build/sealkeeper | wc -l) shared objects, none of them GUI"
 
 echo "== the real window under Xvfb"
-bash scripts/screenshot.sh build/screenshot-test.png --check
+# It also logs in, stamps the first queue document through the window and checks the file.
+LOGIN_SHOT=build/screenshot-login.png QUEUE_SHOTS=build bash scripts/screenshot.sh build/screenshot-test.png --check
