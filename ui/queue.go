@@ -19,6 +19,8 @@ type DeskService interface {
 	Queue() ([]usecase.QueueItem, error)
 	StampAt(ctx context.Context, docID string, at []usecase.Place) (*usecase.StampResult, error)
 	RejectQueued(docID, reason string) (uint64, error)
+	// ReconcileNow settles the stampings a crash interrupted; called right after login.
+	ReconcileNow() ([]usecase.Interrupted, error)
 }
 
 // queueScreen lists the approved documents waiting here, shows the selected one's approval,
@@ -40,6 +42,8 @@ type queueScreen struct {
 	result    *widget.Label // last stamping's outcome, shown under the details
 	returnD   *rejectDialog // open reject dialog, if any
 	busy      bool          // a stamping is running
+
+	reconciled dialog.Dialog // what the last login's reconciliation found, if anything
 }
 
 func newQueueScreen(u *UI) *queueScreen {
@@ -263,4 +267,35 @@ func (r *rejectDialog) submit() {
 	r.q.returnD = nil
 	r.q.refresh()
 	r.q.result.SetText(t.T("reject.done", r.doc.Title, seq))
+}
+
+// reconcile runs after login: stampings a crash cut short are settled and the custodian is told
+// what became of each.
+func (q *queueScreen) reconcile() {
+	if q.u.opt.Desk == nil {
+		return
+	}
+	go func() {
+		its, err := q.u.opt.Desk.ReconcileNow()
+		q.u.do(func() {
+			t := q.u.tr
+			var lines []string
+			for _, it := range its {
+				if it.Signed {
+					lines = append(lines, t.T("reconcile.done", it.Title, it.At.Local().Format("2006-01-02 15:04"), it.Recorded))
+				} else {
+					lines = append(lines, t.T("reconcile.failed", it.Title, it.At.Local().Format("2006-01-02 15:04"), it.Problem, it.Recorded))
+				}
+			}
+			if err != nil {
+				lines = append(lines, err.Error())
+			}
+			if len(lines) == 0 {
+				return
+			}
+			q.reconciled = dialog.NewInformation(t.T("reconcile.title"), strings.Join(lines, "\n\n"), q.u.win)
+			q.reconciled.Show()
+			q.refresh()
+		})
+	}()
 }

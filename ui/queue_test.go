@@ -40,6 +40,12 @@ func TestQueueStampAndReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { led.Close() })
+	// A stamping a crash cut short, before this start: its intent, and no output.
+	interrupted, err := led.Append(ledger.Record{Kind: ledger.KindStampIntent, DocID: "D00000005", DocTitle: "在职证明", SealID: hub.DemoSeal,
+		InputHash: "00", Output: filepath.Join(t.TempDir(), "never-written.pdf")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: ws, ServerKey: h.TicketKey(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +90,21 @@ func TestQueueStampAndReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, u, "logged in, Stamp is enabled", func() bool { return !q.stamp.Disabled() && q.problem.Text == "" })
+	eventually(t, u, "the interrupted stamping is reconciled at login and shown", func() bool { return q.reconciled != nil })
+	if open, _ := led.Interrupted(); len(open) != 0 {
+		t.Fatalf("still interrupted after login: %+v", open)
+	}
+	var failed bool
+	led.Records(interrupted[0], func(r ledger.Record) error {
+		failed = failed || r.Kind == ledger.KindStampFailed && r.Intent == interrupted[0]
+		return nil
+	})
+	if !failed {
+		t.Fatal("no stamp.failed names the interrupted intent")
+	}
+	u.mu.Lock()
+	q.reconciled.Hide()
+	u.mu.Unlock()
 	first := q.items[0]
 
 	test.Tap(q.stamp)

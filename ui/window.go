@@ -164,9 +164,13 @@ func (u *UI) build() {
 }
 
 func (u *UI) showKeyState(s usecase.KeyState) {
+	was := u.keys.last.Phase
 	u.keys.show(s)
 	u.bar.showKey(s)
 	u.queue.show() // stamping needs a logged-in custodian
+	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
+		u.queue.reconcile()
+	}
 }
 
 // setLanguage switches the language now and saves the setting.

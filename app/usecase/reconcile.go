@@ -105,3 +105,16 @@ func (d *Desk) checkOutput(r ledger.Record) (sum string, why string) {
 	}
 	return hex.EncodeToString(whole[:]), ""
 }
+
+// ReconcileNow settles interrupted stampings with the logged-in seal (the window calls it right
+// after login; the command line calls Reconcile from its own login).
+func (d *Desk) ReconcileNow() ([]Interrupted, error) {
+	if d.cfg.Keys == nil {
+		return nil, nil
+	}
+	seal, err := d.cfg.Keys.Seal()
+	if err != nil {
+		return nil, err
+	}
+	return d.Reconcile(seal)
+}
