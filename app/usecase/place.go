@@ -30,25 +30,6 @@ type SealArt struct {
 	SizeMM float64 // diameter
 }
 
-// PageSizes returns each page's displayed size in millimetres (rotation applied), for the
-// preview and for placing seals.
-func (d *Desk) PageSizes(docID string) ([][2]float64, error) {
-	file, err := d.DocumentFile(docID)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := pdfinspect.OpenFile(file)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][2]float64, len(doc.Pages))
-	for i, p := range doc.Pages {
-		w, h := p.Page.ViewSize()
-		out[i] = [2]float64{w / placement.PointsPerMM, h / placement.PointsPerMM}
-	}
-	return out, nil
-}
-
 // StampAt stamps a queue document with the logged-in seal at the places given (one seal each;
 // several places make one signature with a widget on each page). With no place, the seal goes
 // where DefaultPlace says.

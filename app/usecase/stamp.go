@@ -77,15 +77,9 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		result = &StampResult{}
 	)
 	if req.DocID != "" {
-		if d.cfg.Store == nil {
-			return nil, ErrNoServer
-		}
-		var err error
+		var err error // Precheck found the store, the document and its file
 		if doc, err = d.cfg.Store.Document(req.DocID); err != nil {
 			return nil, err
-		}
-		if doc.File == "" {
-			return nil, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
 		}
 		in = doc.File
 		sum, err := hashFile(in)
@@ -215,8 +209,9 @@ func (d *Desk) Precheck(req StampRequest) error {
 			return fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
 		case doc.State == upstream.DocRefused:
 			return fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
-		case doc.File == "":
-			return fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+		}
+		if _, err := d.DocumentFile(req.DocID); err != nil {
+			return err
 		}
 	}
 	out := req.Out
