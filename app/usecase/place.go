@@ -3,7 +3,6 @@ package usecase
 import (
 	"context"
 	"errors"
-	"fmt"
 	"image"
 
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
@@ -34,6 +33,25 @@ type SealArt struct {
 // several places make one signature with a widget on each page). With no place, the seal goes
 // where DefaultPlace says.
 func (d *Desk) StampAt(ctx context.Context, docID string, at []Place) (*StampResult, error) {
+	return d.stampLayout(ctx, docID, func(doc *pdfinspect.Document, size placement.Size) (placement.Placement, error) {
+		if len(at) == 0 {
+			w, h := doc.Pages[0].Page.ViewSize()
+			at = []Place{DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)}
+		}
+		return layoutPlacement(doc, size, Layout{Seals: at}, nil)
+	})
+}
+
+// StampPreview stamps the document of a preview with the layout the custodian made on it.
+func (d *Desk) StampPreview(ctx context.Context, p *Preview) (*StampResult, error) {
+	pl, err := p.Placement()
+	if err != nil {
+		return nil, err
+	}
+	return d.stampLayout(ctx, p.item.ID, func(*pdfinspect.Document, placement.Size) (placement.Placement, error) { return pl, nil })
+}
+
+func (d *Desk) stampLayout(ctx context.Context, docID string, layout func(*pdfinspect.Document, placement.Size) (placement.Placement, error)) (*StampResult, error) {
 	if d.cfg.Keys == nil {
 		return nil, errors.New("no seal key use case is connected")
 	}
@@ -53,23 +71,9 @@ func (d *Desk) StampAt(ctx context.Context, docID string, at []Place) (*StampRes
 	if err != nil {
 		return nil, err
 	}
-	if len(at) == 0 {
-		w, h := doc.Pages[0].Page.ViewSize()
-		at = []Place{DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)}
-	}
-	var pl placement.Placement
-	for _, p := range at {
-		if p.Page < 1 || p.Page > len(doc.Pages) {
-			return nil, fmt.Errorf("the document has %d pages; there is no page %d", len(doc.Pages), p.Page)
-		}
-		one, err := placement.AtViewMM(doc.Pages[p.Page-1].Page, p.XMM, p.YMM, size)
-		if err != nil {
-			return nil, err
-		}
-		pl.Widgets = append(pl.Widgets, one.Widgets...)
-	}
-	if len(at) > 1 {
-		pl.Kind = placement.MultiPage
+	pl, err := layout(doc, size)
+	if err != nil {
+		return nil, err
 	}
 	seal, err := d.cfg.Keys.Seal()
 	if err != nil {

@@ -1,7 +1,6 @@
 package usecase
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -59,17 +58,9 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 	return out, nil
 }
 
-// DocumentFile is the cached file of a queue document, to place the seal on before stamping.
+// DocumentFile is the cached file of a queue document that may be stamped, to place the seal
+// on before stamping.
 func (d *Desk) DocumentFile(id string) (string, error) {
-	if d.cfg.Store == nil {
-		return "", ErrNoServer
-	}
-	doc, err := d.cfg.Store.Document(id)
-	if err != nil {
-		return "", err
-	}
-	if doc.File == "" {
-		return "", fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
-	}
-	return doc.File, nil
+	doc, err := d.stampable(id)
+	return doc.File, err
 }

@@ -94,6 +94,9 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		if err := allowedPages(doc.AllowedPages, req.Placement); err != nil {
 			return nil, fmt.Errorf("%q: %w", doc.Title, err)
 		}
+		if err := allowedPositions(doc.Positions, req.Placement); err != nil {
+			return nil, fmt.Errorf("%q: %w", doc.Title, err)
+		}
 		result.TicketID, result.InputSHA256 = tk.ID(), hex.EncodeToString(sum[:])
 		intent.DocID, intent.DocTitle, intent.TicketID, intent.InputHash, intent.Copies = doc.ID, doc.Title, tk.ID(), result.InputSHA256, doc.Copies
 		if req.Out == "" {
@@ -195,22 +198,7 @@ func (d *Desk) Precheck(req StampRequest) error {
 	case req.File != "" && req.Out == "":
 		return errors.New("name the output file for a local file")
 	case req.DocID != "":
-		if d.cfg.Store == nil {
-			return ErrNoServer
-		}
-		doc, err := d.cfg.Store.Document(req.DocID)
-		if err != nil {
-			return err
-		}
-		switch {
-		case doc.State == upstream.DocDone:
-			return fmt.Errorf("%q was already stamped or returned on this workstation; stamping again needs a new approval (重印流程)", doc.Title)
-		case doc.State == upstream.DocWithdrawn:
-			return fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
-		case doc.State == upstream.DocRefused:
-			return fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
-		}
-		if _, err := d.DocumentFile(req.DocID); err != nil {
+		if _, err := d.stampable(req.DocID); err != nil {
 			return err
 		}
 	}
@@ -226,6 +214,29 @@ func (d *Desk) Precheck(req StampRequest) error {
 	return nil
 }
 
+// stampable is a queue document that may be opened for stamping: pending, not refused, its
+// file downloaded.
+func (d *Desk) stampable(id string) (upstream.CachedDocument, error) {
+	if d.cfg.Store == nil {
+		return upstream.CachedDocument{}, ErrNoServer
+	}
+	doc, err := d.cfg.Store.Document(id)
+	if err != nil {
+		return doc, err
+	}
+	switch {
+	case doc.State == upstream.DocDone:
+		return doc, fmt.Errorf("%q was already stamped or returned on this workstation; stamping again needs a new approval (重印流程)", doc.Title)
+	case doc.State == upstream.DocWithdrawn:
+		return doc, fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
+	case doc.State == upstream.DocRefused:
+		return doc, fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
+	case doc.File == "":
+		return doc, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+	}
+	return doc, nil
+}
+
 // failed records that the signing of intent did not happen and returns err.
 func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
 	f := ledger.Record{Kind: ledger.KindStampFailed, Intent: seq, DocID: intent.DocID, TicketID: intent.TicketID, SealID: intent.SealID,
@@ -237,12 +248,12 @@ func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
 }
 
 func ledgerPlacements(p placement.Placement) []ledger.Placement {
-	kind := "normal"
-	if p.Kind == placement.RidingSeam {
-		kind = "riding-seam"
-	}
 	var out []ledger.Placement
 	for _, w := range p.Widgets {
+		kind := "normal"
+		if w.Slices > 0 {
+			kind = "riding-seam"
+		}
 		out = append(out, ledger.Placement{Page: w.Page, X: w.Rect.X0, Y: w.Rect.Y0, W: w.Rect.W(), H: w.Rect.H(), Kind: kind})
 	}
 	return out
