@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -17,7 +16,11 @@ import (
 // DeskService is what the queue screen needs from the custodian's desk (usecase.Desk).
 type DeskService interface {
 	Queue() ([]usecase.QueueItem, error)
-	StampAt(ctx context.Context, docID string, at []usecase.Place) (*usecase.StampResult, error)
+	// OpenPreview opens a document for placing the seal; StampPreview signs it as placed.
+	OpenPreview(docID string) (*usecase.Preview, error)
+	StampPreview(ctx context.Context, p *usecase.Preview) (*usecase.StampResult, error)
+	// Verify checks a stamped file, for the result screen.
+	Verify(path string) (usecase.Verification, error)
 	RejectQueued(docID, reason string) (uint64, error)
 	// ReconcileNow settles the stampings a crash interrupted; called right after login.
 	ReconcileNow() ([]usecase.Interrupted, error)
@@ -36,12 +39,13 @@ type queueScreen struct {
 	stamp   *widget.Button
 	reject  *widget.Button
 	content fyne.CanvasObject
+	split   fyne.CanvasObject // the list and the details
+	stack   *fyne.Container   // shows split, the preview or the result
 
-	confirm   *dialog.CustomDialog // open confirmation, if any
-	confirmOK *widget.Button
-	result    *widget.Label // last stamping's outcome, shown under the details
-	returnD   *rejectDialog // open reject dialog, if any
-	busy      bool          // a stamping is running
+	preview *previewScreen // the document being placed, if any
+	done    *resultView    // the last stamping's result, while shown
+	result  *widget.Label  // last return's or stamping's outcome, shown under the details
+	returnD *rejectDialog  // open reject dialog, if any
 
 	reconciled dialog.Dialog // what the last login's reconciliation found, if anything
 }
@@ -69,13 +73,15 @@ func newQueueScreen(u *UI) *queueScreen {
 		},
 		OnSelected: func(i widget.ListItemID) { q.selectItem(i) },
 	}
-	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.askStamp}
+	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.openPreview}
 	q.reject = &widget.Button{Text: t.T("queue.reject"), OnTapped: q.openReject}
 	refresh := &widget.Button{Text: t.T("queue.refresh"), OnTapped: q.refresh}
 	right := container.NewVBox(q.detail, q.problem, container.NewHBox(q.stamp, q.reject), q.result)
 	split := container.NewHSplit(container.NewBorder(nil, refresh, nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
 	split.Offset = 0.4
-	q.content = split
+	q.split = split
+	q.stack = container.NewStack(split)
+	q.content = q.stack
 	q.show()
 	return q
 }
@@ -113,6 +119,14 @@ func (q *queueScreen) refresh() {
 		q.list.UnselectAll()
 	}
 	q.show()
+}
+
+// selectNext moves the selection to the next document (the first when none is selected).
+func (q *queueScreen) selectNext() {
+	if len(q.items) == 0 {
+		return
+	}
+	q.list.Select((q.sel + 1) % len(q.items))
 }
 
 func (q *queueScreen) selectItem(i int) {
@@ -160,67 +174,56 @@ func (q *queueScreen) show() {
 	case !loggedIn:
 		q.problem.SetText(t.T("queue.login"))
 	}
-	if it.Ready && loggedIn && !q.busy {
+	if it.Ready && loggedIn {
 		q.stamp.Enable()
 	} else {
 		q.stamp.Disable()
 	}
-	if loggedIn && !q.busy {
+	if loggedIn {
 		q.reject.Enable()
 	} else {
 		q.reject.Disable()
 	}
 }
 
-// askStamp shows what will be signed and asks to go on.
-func (q *queueScreen) askStamp() {
-	if q.sel < 0 || q.busy {
+// openPreview opens the selected document for placing the seal.
+func (q *queueScreen) openPreview() {
+	if q.sel < 0 || q.preview != nil || q.u.opt.Desk == nil {
 		return
 	}
-	t := q.u.tr
 	it := q.items[q.sel]
-	st := q.u.opt.Keys.State()
-	msg := t.T("confirm.body", it.Title, it.SHA256, it.Pages, it.SealID, st.Custodian)
-	if st.Seal != nil {
-		msg += "\n" + t.T("confirm.cert", st.Seal.Subject, st.Seal.NotAfter.Local().Format("2006-01-02"))
+	p, err := q.u.opt.Desk.OpenPreview(it.ID)
+	if err != nil {
+		q.problem.SetText(q.u.tr.T("queue.cannot", err.Error()))
+		return
 	}
-	closeIt := func() {
-		q.confirm.Hide()
-		q.confirm, q.confirmOK = nil, nil
-	}
-	q.confirmOK = &widget.Button{Text: t.T("confirm.ok"), Importance: widget.HighImportance, OnTapped: func() { closeIt(); q.doStamp(it) }}
-	cancel := &widget.Button{Text: t.T("pin.cancel"), OnTapped: closeIt}
-	q.confirm = dialog.NewCustomWithoutButtons(t.T("confirm.title"), &widget.Label{Text: msg, Wrapping: fyne.TextWrapWord}, q.u.win)
-	q.confirm.SetButtons([]fyne.CanvasObject{cancel, q.confirmOK})
-	q.confirm.Resize(fyne.NewSize(560, 0))
-	q.confirm.Show()
+	q.preview = newPreviewScreen(q, p)
+	q.stack.Objects = []fyne.CanvasObject{q.preview.content}
+	q.stack.Refresh()
+	q.preview.focusView()
 }
 
-// doStamp signs off the UI thread: the key takes its time, and the window stays responsive.
-func (q *queueScreen) doStamp(it usecase.QueueItem) {
-	t := q.u.tr
-	q.busy = true
-	q.result.SetText(t.T("queue.signing", it.Title))
-	q.show()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		res, err := q.u.opt.Desk.StampAt(ctx, it.ID, nil)
-		q.u.do(func() {
-			q.busy = false
-			if err != nil {
-				q.result.SetText(t.T("queue.failed", err.Error()))
-				q.result.Importance = widget.DangerImportance
-			} else {
-				q.result.SetText(t.T("queue.stamped", it.Title, res.Out, res.Intent, res.Done))
-				q.result.Importance = widget.SuccessImportance
-			}
-			q.result.Refresh()
-			msg := q.result.Text
-			q.refresh()
-			q.result.SetText(msg)
-		})
-	}()
+// closePreview goes back to the list.
+func (q *queueScreen) closePreview() {
+	if q.preview != nil {
+		q.preview.p.Close()
+	}
+	q.preview, q.done = nil, nil
+	q.stack.Objects = []fyne.CanvasObject{q.split}
+	q.stack.Refresh()
+	q.refresh()
+}
+
+// showResult replaces the preview with what the stamping made.
+func (q *queueScreen) showResult(s *previewScreen, res *usecase.StampResult, v usecase.Verification, verr error) {
+	if q.preview != s {
+		return
+	}
+	q.done = newResultView(q, s.item.Title, res, v, verr)
+	q.stack.Objects = []fyne.CanvasObject{q.done.content}
+	q.stack.Refresh()
+	q.result.SetText(q.u.tr.T("queue.stamped", s.item.Title, res.Out, res.Intent, res.Done))
+	q.u.win.Canvas().Focus(q.done.back)
 }
 
 // rejectDialog asks why the document is returned: a required reason, with presets.
@@ -235,7 +238,7 @@ type rejectDialog struct {
 }
 
 func (q *queueScreen) openReject() {
-	if q.sel < 0 {
+	if q.sel < 0 || q.returnD != nil || q.u.opt.Keys.State().Phase != usecase.LoggedIn {
 		return
 	}
 	t := q.u.tr
@@ -265,6 +268,9 @@ func (r *rejectDialog) submit() {
 	}
 	r.dlg.Hide()
 	r.q.returnD = nil
+	if r.q.preview != nil && r.q.preview.item.ID == r.doc.ID {
+		r.q.closePreview()
+	}
 	r.q.refresh()
 	r.q.result.SetText(t.T("reject.done", r.doc.Title, seq))
 }

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
@@ -149,6 +150,9 @@ func (u *UI) title() string {
 func (u *UI) build() {
 	u.win.SetTitle(u.title())
 	u.keys = newKeyScreen(u)
+	if u.queue != nil && u.queue.preview != nil {
+		u.queue.preview.p.Close() // the screens are made anew; the document is opened again from the queue
+	}
 	u.queue = newQueueScreen(u)
 	u.bar = newStatusBar(u)
 	u.tabs = container.NewAppTabs(
@@ -161,6 +165,38 @@ func (u *UI) build() {
 		top = widget.NewLabelWithStyle(u.tr.T("app.demo")+" · "+u.tr.T("app.demo.note"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	}
 	u.win.SetContent(container.NewBorder(top, u.bar.content, nil, nil, u.tabs))
+	for _, sc := range []fyne.Shortcut{scStamp, scReturn, scNext} {
+		u.win.Canvas().AddShortcut(sc, u.shortcut)
+	}
+}
+
+// The custodian's shortcuts, on every screen: stamp (open the selected document, or confirm the
+// placed seal), return the document, next document.
+var (
+	scStamp  = &desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}
+	scReturn = &desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}
+	scNext   = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
+)
+
+func (u *UI) shortcut(sc fyne.Shortcut) {
+	q := u.queue
+	switch sc.ShortcutName() {
+	case scStamp.ShortcutName():
+		u.tabs.Select(u.tabs.Items[1])
+		if q.preview != nil && q.done == nil {
+			q.preview.askStamp()
+		} else if q.done == nil {
+			q.openPreview()
+		}
+	case scReturn.ShortcutName():
+		u.tabs.Select(u.tabs.Items[1])
+		q.openReject()
+	case scNext.ShortcutName():
+		if q.preview == nil {
+			u.tabs.Select(u.tabs.Items[1])
+			q.selectNext()
+		}
+	}
 }
 
 func (u *UI) showKeyState(s usecase.KeyState) {
@@ -168,6 +204,9 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 	u.keys.show(s)
 	u.bar.showKey(s)
 	u.queue.show() // stamping needs a logged-in custodian
+	if u.queue.preview != nil {
+		u.queue.preview.refresh()
+	}
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

@@ -133,6 +133,22 @@ func (d *Desk) OpenPreview(docID string) (*Preview, error) {
 	return p, nil
 }
 
+// DefaultPlace is where a new seal starts on a page: the approved position nearest to
+// DefaultPlace where the approval names positions, else DefaultPlace itself.
+func (p *Preview) DefaultPlace(page int) Place {
+	pg, err := p.page(page)
+	if err != nil {
+		return Place{Page: page}
+	}
+	w, h := pg.ViewSize()
+	at := DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)
+	at.Page = page
+	if fitted, err := p.fit(at); err == nil {
+		return fitted
+	}
+	return at
+}
+
 // renderer is the desk's page renderer, made on first use when the program gave none.
 func (d *Desk) renderer() *render.Renderer {
 	d.mu.Lock()
@@ -190,13 +206,14 @@ func (p *Preview) SealImage() image.Image { return p.desk.cfg.Seal.Image }
 // point at (x, y) mm is at pixel (x, y)·width/WidthMM.
 func (p *Preview) Render(page, dpi int) (*image.RGBA, error) { return p.pic.Render(page, dpi) }
 
-// Thumbnails draws the pages fitted into maxW×maxH pixels each.
-func (p *Preview) Thumbnails(maxW, maxH int) ([]*image.RGBA, error) {
-	pages := make([]int, len(p.doc.Pages))
-	for i := range pages {
-		pages[i] = i + 1
+// Thumbnail draws a page fitted into maxW×maxH pixels. Render and Thumbnail may be called from
+// any goroutine (the screen draws in the background); everything else from the screen's.
+func (p *Preview) Thumbnail(page, maxW, maxH int) (*image.RGBA, error) {
+	imgs, err := p.pic.Thumbnails([]int{page}, maxW, maxH)
+	if err != nil {
+		return nil, err
 	}
-	return p.pic.Thumbnails(pages, maxW, maxH)
+	return imgs[0], nil
 }
 
 func (p *Preview) page(n int) (placement.Page, error) {
@@ -323,6 +340,10 @@ func (p *Preview) fit(at Place) (Place, error) {
 	at.YMM = min(max(at.YMM, sh/2), h-sh/2)
 	return at, nil
 }
+
+// Fit is where a seal centred at a place would go (kept on the page, moved to an approved
+// position), or why it cannot go on that page; it changes nothing.
+func (p *Preview) Fit(at Place) (Place, error) { return p.fit(at) }
 
 func pageList(pages []int) string {
 	s := make([]string, len(pages))
