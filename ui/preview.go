@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
@@ -145,11 +146,11 @@ func newPreviewScreen(q *queueScreen, p *usecase.Preview) *previewScreen {
 	s.undo = &widget.Button{Text: t.T("preview.undo"), OnTapped: s.doUndo}
 	s.stamp = &widget.Button{Text: t.T("preview.stamp"), Importance: widget.HighImportance, OnTapped: s.askStamp}
 	back := &widget.Button{Text: t.T("preview.back"), OnTapped: s.close}
-	prev := &widget.Button{Text: "◀", OnTapped: func() { s.goPage(s.page - 1) }}
-	next := &widget.Button{Text: "▶", OnTapped: func() { s.goPage(s.page + 1) }}
+	prev := &widget.Button{Icon: theme.NavigateBackIcon(), OnTapped: func() { s.goPage(s.page - 1) }}
+	next := &widget.Button{Icon: theme.NavigateNextIcon(), OnTapped: func() { s.goPage(s.page + 1) }}
 	find := &widget.Button{Text: t.T("preview.find"), OnTapped: s.findKeyword}
-	bar1 := container.NewHBox(back, &widget.Label{Text: s.item.Title, TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
-		prev, s.pageLbl, next, s.zoomSel)
+	bar1 := container.NewBorder(nil, nil, back, container.NewHBox(prev, s.pageLbl, next, s.zoomSel),
+		&widget.Label{Text: s.item.Title, TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis})
 	bar2 := container.NewBorder(nil, nil, container.NewHBox(s.add, s.remove, s.undo, s.seam, s.seamEdge), container.NewHBox(find, s.stamp), s.keyword)
 	center := container.New(&sizeWatch{onSize: s.viewResized}, s.scroll)
 	left := container.New(&fixedWidth{w: 104}, s.thumbs)

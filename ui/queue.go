@@ -21,6 +21,8 @@ type DeskService interface {
 	StampPreview(ctx context.Context, p *usecase.Preview) (*usecase.StampResult, error)
 	// Verify checks a stamped file, for the result screen.
 	Verify(path string) (usecase.Verification, error)
+	// WarmUp readies the page renderer; the window calls it once it is on screen.
+	WarmUp() error
 	RejectQueued(docID, reason string) (uint64, error)
 	// ReconcileNow settles the stampings a crash interrupted; called right after login.
 	ReconcileNow() ([]usecase.Interrupted, error)

@@ -122,6 +122,16 @@ func (u *UI) Window() fyne.Window { return u.win }
 // ShowAndRun shows the window and runs the event loop until it is closed.
 func (u *UI) ShowAndRun() {
 	u.showProblems()
+	u.app.Lifecycle().SetOnStarted(func() {
+		// After the first frame: PDFium's start takes from 0.1 s (cached) to seconds.
+		if u.opt.Desk != nil {
+			go func() {
+				if err := u.opt.Desk.WarmUp(); err != nil {
+					u.do(func() { u.queue.problem.SetText(err.Error()) })
+				}
+			}()
+		}
+	})
 	u.win.ShowAndRun()
 }
 
