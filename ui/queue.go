@@ -99,7 +99,7 @@ func (q *queueScreen) refresh() {
 	items, err := q.u.opt.Desk.Queue()
 	if err != nil {
 		q.items = nil
-		q.empty.SetText(err.Error())
+		q.empty.SetText(q.u.tr.explain(err))
 		q.show()
 		return
 	}
@@ -196,7 +196,7 @@ func (q *queueScreen) openPreview() {
 	it := q.items[q.sel]
 	p, err := q.u.opt.Desk.OpenPreview(it.ID)
 	if err != nil {
-		q.problem.SetText(q.u.tr.T("queue.cannot", err.Error()))
+		q.problem.SetText(q.u.tr.T("queue.cannot", q.u.tr.explain(err)))
 		return
 	}
 	q.preview = newPreviewScreen(q, p)
@@ -265,7 +265,7 @@ func (r *rejectDialog) submit() {
 	}
 	seq, err := r.q.u.opt.Desk.RejectQueued(r.doc.ID, r.reason.Text)
 	if err != nil {
-		r.err.SetText(err.Error())
+		r.err.SetText(t.explain(err))
 		return
 	}
 	r.dlg.Hide()
@@ -296,7 +296,7 @@ func (q *queueScreen) reconcile() {
 				}
 			}
 			if err != nil {
-				lines = append(lines, err.Error())
+				lines = append(lines, t.explain(err))
 			}
 			if len(lines) == 0 {
 				return

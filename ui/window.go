@@ -127,7 +127,7 @@ func (u *UI) ShowAndRun() {
 		if u.opt.Desk != nil {
 			go func() {
 				if err := u.opt.Desk.WarmUp(); err != nil {
-					u.do(func() { u.queue.problem.SetText(err.Error()) })
+					u.do(func() { u.queue.problem.SetText(u.tr.explain(err)) })
 				}
 			}()
 		}
@@ -142,7 +142,7 @@ func (u *UI) showProblems() {
 	}
 	var msg []string
 	for _, p := range u.opt.Problems {
-		msg = append(msg, p.Error())
+		msg = append(msg, u.tr.explain(p))
 	}
 	u.problems = dialog.NewInformation(u.tr.T("error.title"), strings.Join(msg, "\n\n"), u.win)
 	u.problems.Show()
