@@ -16,6 +16,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/pinages"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
@@ -86,7 +87,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate
 		}
 		known = append(known, device.KnownKey{VID: vid, PID: pid, AnyPID: any, Vendor: k.Vendor, Model: k.Model})
 	}
-	ages, err := device.LoadPINAges(cfg.Data())
+	ages, err := pinages.Load(cfg.Data())
 	if err != nil {
 		return nil, nil, err
 	}

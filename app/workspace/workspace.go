@@ -10,8 +10,8 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
-	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
