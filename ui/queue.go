@@ -32,8 +32,11 @@ type DeskService interface {
 // and stamps or returns it.
 type queueScreen struct {
 	u       *UI
-	items   []usecase.QueueItem
-	sel     int // index into items, -1 for none
+	all     []usecase.QueueItem // the queue as the desk lists it
+	items   []usecase.QueueItem // those the search and sort show
+	sel     int                 // index into items, -1 for none
+	search  *widget.Entry
+	order   *widget.Select
 	list    *widget.List
 	empty   *widget.Label
 	detail  *widget.Form
@@ -71,15 +74,19 @@ func newQueueScreen(u *UI) *queueScreen {
 			if !it.Ready {
 				mark = " ⚠"
 			}
-			o.(*widget.Label).SetText(fmt.Sprintf("%s  %s%s", it.ID, it.Title, mark))
+			o.(*widget.Label).SetText(fmt.Sprintf("%s — %s · %s%s", it.Title, it.Department, q.u.tr.T("queue.due", it.Expires.Local().Format("01-02 15:04")), mark))
 		},
 		OnSelected: func(i widget.ListItemID) { q.selectItem(i) },
 	}
 	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.openPreview}
 	q.reject = &widget.Button{Text: t.T("queue.reject"), OnTapped: q.openReject}
 	refresh := &widget.Button{Text: t.T("queue.refresh"), OnTapped: q.refresh}
+	q.search = &widget.Entry{PlaceHolder: t.T("queue.search"), OnChanged: func(string) { q.filter() }}
+	orders := []string{t.T("queue.order.approved"), t.T("queue.order.deadline"), t.T("queue.order.title"), t.T("queue.order.department")}
+	q.order = &widget.Select{Options: orders, Selected: orders[0], OnChanged: func(string) { q.filter() }}
 	right := container.NewVBox(q.detail, q.problem, container.NewHBox(q.stamp, q.reject), q.result)
-	split := container.NewHSplit(container.NewBorder(nil, refresh, nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
+	top := container.NewBorder(nil, nil, nil, q.order, q.search)
+	split := container.NewHSplit(container.NewBorder(top, refresh, nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
 	split.Offset = 0.4
 	q.split = split
 	q.stack = container.NewStack(split)
@@ -91,25 +98,46 @@ func newQueueScreen(u *UI) *queueScreen {
 // refresh reads the queue again (after a sync round, a stamping or a return).
 func (q *queueScreen) refresh() {
 	if q.u.opt.Desk == nil {
-		q.items = nil
+		q.items, q.all = nil, nil
 		q.empty.SetText(q.u.tr.T("queue.noserver"))
 		q.show()
 		return
 	}
 	items, err := q.u.opt.Desk.Queue()
 	if err != nil {
-		q.items = nil
+		q.items, q.all = nil, nil
 		q.empty.SetText(q.u.tr.explain(err))
 		q.show()
 		return
 	}
+	q.all = items
+	q.empty.SetText(q.u.tr.T("queue.empty"))
+	q.filter()
+}
+
+// filter shows the documents the search and sort choose, keeping the selection where it can.
+func (q *queueScreen) filter() {
 	keep := ""
 	if q.sel >= 0 && q.sel < len(q.items) {
 		keep = q.items[q.sel].ID
 	}
-	q.items, q.sel = items, -1
-	q.empty.SetText(q.u.tr.T("queue.empty"))
-	for i, it := range items {
+	order := usecase.OrderApproved
+	for i, o := range []string{usecase.OrderApproved, usecase.OrderDeadline, usecase.OrderTitle, usecase.OrderDepartment} {
+		if q.order != nil && q.order.SelectedIndex() == i {
+			order = o
+		}
+	}
+	text := ""
+	if q.search != nil {
+		text = q.search.Text
+	}
+	q.items, q.sel = usecase.FilterQueue(q.all, text, order), -1
+	if len(q.items) == 0 && len(q.all) > 0 {
+		q.empty.SetText(q.u.tr.T("queue.nomatch", text))
+	} else if len(q.all) > 0 {
+		q.empty.SetText(q.u.tr.T("queue.empty"))
+	}
+	for i, it := range q.items {
 		if it.ID == keep {
 			q.sel = i
 		}
