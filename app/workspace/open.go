@@ -44,10 +44,10 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 }
 
 // PinnedServerKey is the server's key pinned at enrolment (upstream.server_key, or where
-// 'sealkeeper hub join' saved it), or nil when the workstation has no server or is not
-// enrolled yet.
+// 'sealkeeper hub join' saved it; the demo hub's, pinned when the demo was made), or nil when the
+// workstation has no server or is not enrolled yet.
 func PinnedServerKey(cfg *config.Config) (*ecdsa.PublicKey, error) {
-	if cfg.Upstream.URL == "" {
+	if cfg.Upstream.URL == "" && !cfg.Demo.Enabled {
 		return nil, nil
 	}
 	p := Credentials(cfg).ServerKey
