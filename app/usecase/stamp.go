@@ -72,6 +72,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		Custodian: seal.Custodian, Token: seal.Token, Placements: ledgerPlacements(req.Placement)}
 	var (
 		in     string
+		sum    [32]byte // the SHA-256 checked against the ticket: SignFile signs only these bytes
 		doc    upstream.CachedDocument
 		extra  []ledger.Record
 		result = &StampResult{}
@@ -82,8 +83,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 			return nil, err
 		}
 		in = doc.File
-		sum, err := hashFile(in)
-		if err != nil {
+		if sum, err = hashFile(in); err != nil {
 			return nil, fmt.Errorf("reading %q: %w", doc.Title, err)
 		}
 		tk, err := d.cfg.Store.CheckStamp(upstream.StampCheck{DocumentID: doc.ID, DocSHA256: sum, SealID: d.cfg.SealID,
@@ -101,8 +101,8 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		}
 	} else {
 		in = req.File
-		sum, err := hashFile(in)
-		if err != nil {
+		var err error
+		if sum, err = hashFile(in); err != nil {
 			return nil, err
 		}
 		result.InputSHA256 = hex.EncodeToString(sum[:])
@@ -134,7 +134,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 	}
 	res, err := stamp.SignFile(ctx, in, req.Out, req.Overwrite, stamp.Request{
 		Placement: req.Placement, Image: req.Image, Signer: seal.Signer, Chain: seal.Chain,
-		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now,
+		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now, InputSHA256: sum[:],
 	})
 	if err != nil {
 		return nil, d.failed(result.Intent, intent, err)
