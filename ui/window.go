@@ -40,6 +40,8 @@ type Options struct {
 	// Desk is the queue of approved documents and what can be done with them; nil shows an
 	// empty queue that says why.
 	Desk DeskService
+	// Ledger shows the ledger's records, chain status and summary; nil says there is none.
+	Ledger LedgerService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -62,6 +64,7 @@ type UI struct {
 	tr    *tr
 	keys  *keyScreen
 	queue *queueScreen
+	led   *ledgerScreen
 	bar   *statusBar
 	tabs  *container.AppTabs
 
@@ -91,6 +94,7 @@ func New(a fyne.App, opt Options) *UI {
 				u.do(func() {
 					u.bar.showSync(opt.Sync.Status())
 					u.queue.refresh() // a round may have brought or withdrawn documents
+					u.led.refreshIfShown()
 				})
 			}
 		}()
@@ -164,12 +168,19 @@ func (u *UI) build() {
 		u.queue.preview.p.Close() // the screens are made anew; the document is opened again from the queue
 	}
 	u.queue = newQueueScreen(u)
+	u.led = newLedgerScreen(u)
 	u.bar = newStatusBar(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem(u.tr.T("nav.key"), u.keys.content),
 		container.NewTabItem(u.tr.T("nav.queue"), u.queue.content),
+		container.NewTabItem(u.tr.T("nav.ledger"), u.led.content),
 		container.NewTabItem(u.tr.T("nav.settings"), newSettingsScreen(u)),
 	)
+	u.tabs.OnSelected = func(ti *container.TabItem) {
+		if ti.Content == u.led.content {
+			u.led.refresh()
+		}
+	}
 	var top fyne.CanvasObject
 	if u.opt.Demo {
 		top = widget.NewLabelWithStyle(u.tr.T("app.demo")+" · "+u.tr.T("app.demo.note"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
@@ -217,6 +228,7 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 	if u.queue.preview != nil {
 		u.queue.preview.refresh()
 	}
+	u.led.keyChanged(s)
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

@@ -29,6 +29,8 @@ type Workspace struct {
 	// Link is nil when no server is configured or it could not be reached at start.
 	Link *Link
 	Desk *usecase.Desk
+	// LedgerView shows the ledger's records, chain status and reports (to a logged-in custodian).
+	LedgerView *usecase.LedgerView
 	// Problems are what went wrong opening it that still leaves it usable, for the custodian
 	// to see (the window shows them in a dialog, the command line prints them).
 	Problems []error
@@ -107,6 +109,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	dc.Renderer = render.New(render.Options{CacheDir: filepath.Join(cfg.Data(), "pdfium-cache")})
 	w.closers = append(w.closers, func() { dc.Renderer.Close() })
 	w.Desk = usecase.NewDesk(dc)
+	w.LedgerView = usecase.NewLedgerView(w.Ledger)
 	return w, nil
 }
 
