@@ -19,6 +19,8 @@ type DeskService interface {
 	// OpenPreview opens a document for placing the seal; StampPreview signs it as placed.
 	OpenPreview(docID string) (*usecase.Preview, error)
 	StampPreview(ctx context.Context, p *usecase.Preview) (*usecase.StampResult, error)
+	// StampQueued stamps several documents, each at its first place, with progress.
+	StampQueued(ctx context.Context, ids []string, progress func(usecase.BatchProgress)) ([]usecase.BatchItem, error)
 	// Verify checks a stamped file, for the result screen.
 	Verify(path string) (usecase.Verification, error)
 	// WarmUp readies the page renderer; the window calls it once it is on screen.
@@ -51,6 +53,8 @@ type queueScreen struct {
 	done    *resultView    // the last stamping's result, while shown
 	result  *widget.Label  // last return's or stamping's outcome, shown under the details
 	returnD *rejectDialog  // open reject dialog, if any
+	batch   *batchDialog   // open batch dialog, if any
+	several *widget.Button
 
 	reconciled dialog.Dialog // what the last login's reconciliation found, if anything
 }
@@ -81,12 +85,13 @@ func newQueueScreen(u *UI) *queueScreen {
 	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.openPreview}
 	q.reject = &widget.Button{Text: t.T("queue.reject"), OnTapped: q.openReject}
 	refresh := &widget.Button{Text: t.T("queue.refresh"), OnTapped: q.refresh}
+	q.several = &widget.Button{Text: t.T("queue.several"), OnTapped: q.openBatch}
 	q.search = &widget.Entry{PlaceHolder: t.T("queue.search"), OnChanged: func(string) { q.filter() }}
 	orders := []string{t.T("queue.order.approved"), t.T("queue.order.deadline"), t.T("queue.order.title"), t.T("queue.order.department")}
 	q.order = &widget.Select{Options: orders, Selected: orders[0], OnChanged: func(string) { q.filter() }}
 	right := container.NewVBox(q.detail, q.problem, container.NewHBox(q.stamp, q.reject), q.result)
 	top := container.NewBorder(nil, nil, nil, q.order, q.search)
-	split := container.NewHSplit(container.NewBorder(top, refresh, nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
+	split := container.NewHSplit(container.NewBorder(top, container.NewHBox(refresh, q.several), nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
 	split.Offset = 0.4
 	q.split = split
 	q.stack = container.NewStack(split)
@@ -176,6 +181,9 @@ func (q *queueScreen) show() {
 	q.detail.Items = nil
 	q.problem.SetText("")
 	loggedIn := q.u.opt.Keys.State().Phase == usecase.LoggedIn
+	if q.several != nil {
+		enable(q.several, loggedIn && len(q.items) > 0)
+	}
 	if q.sel < 0 || q.sel >= len(q.items) {
 		q.detail.Refresh()
 		q.stamp.Disable()
