@@ -7,7 +7,7 @@
 # With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
 # PIN and saves the logged-in screen too. With QUEUE_SHOTS=DIR as well it then opens the queue,
 # selects the first document, stamps it through the confirmation, and saves each screen
-# (DIR/screenshot-queue.png, -confirm.png, -stamped.png).
+# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -97,10 +97,20 @@ if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
   DISPLAY="$display" xdotool mousemove 150 104 click 1
   sleep 1
   shot "$QUEUE_SHOTS/screenshot-queue.png" "the queue"
-  click_blue "$QUEUE_SHOTS/screenshot-queue.png" 445 120 655 540 # Stamp, in the details pane
+  click_blue "$QUEUE_SHOTS/screenshot-queue.png" 445 120 655 540 # Place seal, in the details pane
+  sleep 4 # the page is drawn (PDFium, warmed up after the first frame)
+  # The seal follows the pointer over the page (it snaps to the centre line here) ...
+  DISPLAY="$display" xdotool mousemove 600 470
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-placing.png" "the seal on the pointer"
+  # ... and a click drops it.
+  DISPLAY="$display" xdotool click 1
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-preview.png" "the placed seal"
+  DISPLAY="$display" xdotool key ctrl+Return
   sleep 1
   shot "$QUEUE_SHOTS/screenshot-confirm.png" "the confirmation"
-  click_blue "$QUEUE_SHOTS/screenshot-confirm.png" 270 200 560 320 # Stamp, in the dialog
+  DISPLAY="$display" xdotool key space # the dialog's Stamp button has the focus
   sleep 4
   shot "$QUEUE_SHOTS/screenshot-stamped.png" "the result"
   stamped=$(find "$tmp/home/.local/share/sealkeeper/demo/data/stamped" -name '*.pdf' | head -1)

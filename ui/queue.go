@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -17,7 +16,15 @@ import (
 // DeskService is what the queue screen needs from the custodian's desk (usecase.Desk).
 type DeskService interface {
 	Queue() ([]usecase.QueueItem, error)
-	StampAt(ctx context.Context, docID string, at []usecase.Place) (*usecase.StampResult, error)
+	// OpenPreview opens a document for placing the seal; StampPreview signs it as placed.
+	OpenPreview(docID string) (*usecase.Preview, error)
+	StampPreview(ctx context.Context, p *usecase.Preview) (*usecase.StampResult, error)
+	// StampQueued stamps several documents, each at its first place, with progress.
+	StampQueued(ctx context.Context, ids []string, progress func(usecase.BatchProgress)) ([]usecase.BatchItem, error)
+	// Verify checks a stamped file, for the result screen.
+	Verify(path string) (usecase.Verification, error)
+	// WarmUp readies the page renderer; the window calls it once it is on screen.
+	WarmUp() error
 	RejectQueued(docID, reason string) (uint64, error)
 	// ReconcileNow settles the stampings a crash interrupted; called right after login.
 	ReconcileNow() ([]usecase.Interrupted, error)
@@ -27,8 +34,11 @@ type DeskService interface {
 // and stamps or returns it.
 type queueScreen struct {
 	u       *UI
-	items   []usecase.QueueItem
-	sel     int // index into items, -1 for none
+	all     []usecase.QueueItem // the queue as the desk lists it
+	items   []usecase.QueueItem // those the search and sort show
+	sel     int                 // index into items, -1 for none
+	search  *widget.Entry
+	order   *widget.Select
 	list    *widget.List
 	empty   *widget.Label
 	detail  *widget.Form
@@ -36,12 +46,15 @@ type queueScreen struct {
 	stamp   *widget.Button
 	reject  *widget.Button
 	content fyne.CanvasObject
+	split   fyne.CanvasObject // the list and the details
+	stack   *fyne.Container   // shows split, the preview or the result
 
-	confirm   *dialog.CustomDialog // open confirmation, if any
-	confirmOK *widget.Button
-	result    *widget.Label // last stamping's outcome, shown under the details
-	returnD   *rejectDialog // open reject dialog, if any
-	busy      bool          // a stamping is running
+	preview *previewScreen // the document being placed, if any
+	done    *resultView    // the last stamping's result, while shown
+	result  *widget.Label  // last return's or stamping's outcome, shown under the details
+	returnD *rejectDialog  // open reject dialog, if any
+	batch   *batchDialog   // open batch dialog, if any
+	several *widget.Button
 
 	reconciled dialog.Dialog // what the last login's reconciliation found, if anything
 }
@@ -65,17 +78,24 @@ func newQueueScreen(u *UI) *queueScreen {
 			if !it.Ready {
 				mark = " ⚠"
 			}
-			o.(*widget.Label).SetText(fmt.Sprintf("%s  %s%s", it.ID, it.Title, mark))
+			o.(*widget.Label).SetText(fmt.Sprintf("%s — %s · %s%s", it.Title, it.Department, q.u.tr.T("queue.due", it.Expires.Local().Format("01-02 15:04")), mark))
 		},
 		OnSelected: func(i widget.ListItemID) { q.selectItem(i) },
 	}
-	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.askStamp}
+	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.openPreview}
 	q.reject = &widget.Button{Text: t.T("queue.reject"), OnTapped: q.openReject}
 	refresh := &widget.Button{Text: t.T("queue.refresh"), OnTapped: q.refresh}
+	q.several = &widget.Button{Text: t.T("queue.several"), OnTapped: q.openBatch}
+	q.search = &widget.Entry{PlaceHolder: t.T("queue.search"), OnChanged: func(string) { q.filter() }}
+	orders := []string{t.T("queue.order.approved"), t.T("queue.order.deadline"), t.T("queue.order.title"), t.T("queue.order.department")}
+	q.order = &widget.Select{Options: orders, Selected: orders[0], OnChanged: func(string) { q.filter() }}
 	right := container.NewVBox(q.detail, q.problem, container.NewHBox(q.stamp, q.reject), q.result)
-	split := container.NewHSplit(container.NewBorder(nil, refresh, nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
+	top := container.NewBorder(nil, nil, nil, q.order, q.search)
+	split := container.NewHSplit(container.NewBorder(top, container.NewHBox(refresh, q.several), nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
 	split.Offset = 0.4
-	q.content = split
+	q.split = split
+	q.stack = container.NewStack(split)
+	q.content = q.stack
 	q.show()
 	return q
 }
@@ -83,25 +103,46 @@ func newQueueScreen(u *UI) *queueScreen {
 // refresh reads the queue again (after a sync round, a stamping or a return).
 func (q *queueScreen) refresh() {
 	if q.u.opt.Desk == nil {
-		q.items = nil
+		q.items, q.all = nil, nil
 		q.empty.SetText(q.u.tr.T("queue.noserver"))
 		q.show()
 		return
 	}
 	items, err := q.u.opt.Desk.Queue()
 	if err != nil {
-		q.items = nil
-		q.empty.SetText(err.Error())
+		q.items, q.all = nil, nil
+		q.empty.SetText(q.u.tr.explain(err))
 		q.show()
 		return
 	}
+	q.all = items
+	q.empty.SetText(q.u.tr.T("queue.empty"))
+	q.filter()
+}
+
+// filter shows the documents the search and sort choose, keeping the selection where it can.
+func (q *queueScreen) filter() {
 	keep := ""
 	if q.sel >= 0 && q.sel < len(q.items) {
 		keep = q.items[q.sel].ID
 	}
-	q.items, q.sel = items, -1
-	q.empty.SetText(q.u.tr.T("queue.empty"))
-	for i, it := range items {
+	order := usecase.OrderApproved
+	for i, o := range []string{usecase.OrderApproved, usecase.OrderDeadline, usecase.OrderTitle, usecase.OrderDepartment} {
+		if q.order != nil && q.order.SelectedIndex() == i {
+			order = o
+		}
+	}
+	text := ""
+	if q.search != nil {
+		text = q.search.Text
+	}
+	q.items, q.sel = usecase.FilterQueue(q.all, text, order), -1
+	if len(q.items) == 0 && len(q.all) > 0 {
+		q.empty.SetText(q.u.tr.T("queue.nomatch", text))
+	} else if len(q.all) > 0 {
+		q.empty.SetText(q.u.tr.T("queue.empty"))
+	}
+	for i, it := range q.items {
 		if it.ID == keep {
 			q.sel = i
 		}
@@ -113,6 +154,14 @@ func (q *queueScreen) refresh() {
 		q.list.UnselectAll()
 	}
 	q.show()
+}
+
+// selectNext moves the selection to the next document (the first when none is selected).
+func (q *queueScreen) selectNext() {
+	if len(q.items) == 0 {
+		return
+	}
+	q.list.Select((q.sel + 1) % len(q.items))
 }
 
 func (q *queueScreen) selectItem(i int) {
@@ -132,6 +181,9 @@ func (q *queueScreen) show() {
 	q.detail.Items = nil
 	q.problem.SetText("")
 	loggedIn := q.u.opt.Keys.State().Phase == usecase.LoggedIn
+	if q.several != nil {
+		enable(q.several, loggedIn && len(q.items) > 0)
+	}
 	if q.sel < 0 || q.sel >= len(q.items) {
 		q.detail.Refresh()
 		q.stamp.Disable()
@@ -160,67 +212,56 @@ func (q *queueScreen) show() {
 	case !loggedIn:
 		q.problem.SetText(t.T("queue.login"))
 	}
-	if it.Ready && loggedIn && !q.busy {
+	if it.Ready && loggedIn {
 		q.stamp.Enable()
 	} else {
 		q.stamp.Disable()
 	}
-	if loggedIn && !q.busy {
+	if loggedIn {
 		q.reject.Enable()
 	} else {
 		q.reject.Disable()
 	}
 }
 
-// askStamp shows what will be signed and asks to go on.
-func (q *queueScreen) askStamp() {
-	if q.sel < 0 || q.busy {
+// openPreview opens the selected document for placing the seal.
+func (q *queueScreen) openPreview() {
+	if q.sel < 0 || q.preview != nil || q.u.opt.Desk == nil {
 		return
 	}
-	t := q.u.tr
 	it := q.items[q.sel]
-	st := q.u.opt.Keys.State()
-	msg := t.T("confirm.body", it.Title, it.SHA256, it.Pages, it.SealID, st.Custodian)
-	if st.Seal != nil {
-		msg += "\n" + t.T("confirm.cert", st.Seal.Subject, st.Seal.NotAfter.Local().Format("2006-01-02"))
+	p, err := q.u.opt.Desk.OpenPreview(it.ID)
+	if err != nil {
+		q.problem.SetText(q.u.tr.T("queue.cannot", q.u.tr.explain(err)))
+		return
 	}
-	closeIt := func() {
-		q.confirm.Hide()
-		q.confirm, q.confirmOK = nil, nil
-	}
-	q.confirmOK = &widget.Button{Text: t.T("confirm.ok"), Importance: widget.HighImportance, OnTapped: func() { closeIt(); q.doStamp(it) }}
-	cancel := &widget.Button{Text: t.T("pin.cancel"), OnTapped: closeIt}
-	q.confirm = dialog.NewCustomWithoutButtons(t.T("confirm.title"), &widget.Label{Text: msg, Wrapping: fyne.TextWrapWord}, q.u.win)
-	q.confirm.SetButtons([]fyne.CanvasObject{cancel, q.confirmOK})
-	q.confirm.Resize(fyne.NewSize(560, 0))
-	q.confirm.Show()
+	q.preview = newPreviewScreen(q, p)
+	q.stack.Objects = []fyne.CanvasObject{q.preview.content}
+	q.stack.Refresh()
+	q.preview.focusView()
 }
 
-// doStamp signs off the UI thread: the key takes its time, and the window stays responsive.
-func (q *queueScreen) doStamp(it usecase.QueueItem) {
-	t := q.u.tr
-	q.busy = true
-	q.result.SetText(t.T("queue.signing", it.Title))
-	q.show()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		res, err := q.u.opt.Desk.StampAt(ctx, it.ID, nil)
-		q.u.do(func() {
-			q.busy = false
-			if err != nil {
-				q.result.SetText(t.T("queue.failed", err.Error()))
-				q.result.Importance = widget.DangerImportance
-			} else {
-				q.result.SetText(t.T("queue.stamped", it.Title, res.Out, res.Intent, res.Done))
-				q.result.Importance = widget.SuccessImportance
-			}
-			q.result.Refresh()
-			msg := q.result.Text
-			q.refresh()
-			q.result.SetText(msg)
-		})
-	}()
+// closePreview goes back to the list.
+func (q *queueScreen) closePreview() {
+	if q.preview != nil {
+		q.preview.p.Close()
+	}
+	q.preview, q.done = nil, nil
+	q.stack.Objects = []fyne.CanvasObject{q.split}
+	q.stack.Refresh()
+	q.refresh()
+}
+
+// showResult replaces the preview with what the stamping made.
+func (q *queueScreen) showResult(s *previewScreen, res *usecase.StampResult, v usecase.Verification, verr error) {
+	if q.preview != s {
+		return
+	}
+	q.done = newResultView(q, s.item.Title, res, v, verr)
+	q.stack.Objects = []fyne.CanvasObject{q.done.content}
+	q.stack.Refresh()
+	q.result.SetText(q.u.tr.T("queue.stamped", s.item.Title, res.Out, res.Intent, res.Done))
+	q.u.win.Canvas().Focus(q.done.back)
 }
 
 // rejectDialog asks why the document is returned: a required reason, with presets.
@@ -235,7 +276,7 @@ type rejectDialog struct {
 }
 
 func (q *queueScreen) openReject() {
-	if q.sel < 0 {
+	if q.sel < 0 || q.returnD != nil || q.u.opt.Keys.State().Phase != usecase.LoggedIn {
 		return
 	}
 	t := q.u.tr
@@ -260,11 +301,14 @@ func (r *rejectDialog) submit() {
 	}
 	seq, err := r.q.u.opt.Desk.RejectQueued(r.doc.ID, r.reason.Text)
 	if err != nil {
-		r.err.SetText(err.Error())
+		r.err.SetText(t.explain(err))
 		return
 	}
 	r.dlg.Hide()
 	r.q.returnD = nil
+	if r.q.preview != nil && r.q.preview.item.ID == r.doc.ID {
+		r.q.closePreview()
+	}
 	r.q.refresh()
 	r.q.result.SetText(t.T("reject.done", r.doc.Title, seq))
 }
@@ -288,7 +332,7 @@ func (q *queueScreen) reconcile() {
 				}
 			}
 			if err != nil {
-				lines = append(lines, err.Error())
+				lines = append(lines, t.explain(err))
 			}
 			if len(lines) == 0 {
 				return

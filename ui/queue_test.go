@@ -2,17 +2,21 @@ package ui
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/device/softhsmtest"
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
@@ -24,27 +28,37 @@ import (
 // real SoftHSM token, a real ledger file, the demo hub on 127.0.0.1 and the real use cases:
 // the documents arrive with a sync round; nothing can be stamped before login; Stamp asks for
 // confirmation, signs, and the stamped file verifies; Return needs a reason; the hub gets both.
-func TestQueueStampAndReturn(t *testing.T) {
-	const ws = "WS-UI-QUEUE"
-	tok := softhsmtest.New(t)
-	m := tok.Open(t)
+// deskWindow is the window on real parts: a SoftHSM token, a ledger file, the demo hub on
+// 127.0.0.1 (with more documents where a test adds them), the sync store and the use cases.
+type deskWindow struct {
+	u      *UI
+	tok    *softhsmtest.Token
+	h      *hub.Hub
+	led    *ledger.Ledger
+	syncer *upstream.Syncer
+	keys   *usecase.Keys
+	out    string
+}
+
+func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.Ledger)) *deskWindow {
+	t.Helper()
+	w := &deskWindow{tok: softhsmtest.New(t), out: t.TempDir()}
+	m := w.tok.Open(t)
 	h, srv, err := hub.Demo(t.TempDir(), ws)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(); h.Close() })
-	led, err := ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{
-		{Public: tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"},
+	w.h = h
+	w.led, err = ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{
+		{Public: w.tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"},
 	}, ledger.Options{Workstation: ws, Check: ledger.CheckFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { led.Close() })
-	// A stamping a crash cut short, before this start: its intent, and no output.
-	interrupted, err := led.Append(ledger.Record{Kind: ledger.KindStampIntent, DocID: "D00000005", DocTitle: "在职证明", SealID: hub.DemoSeal,
-		InputHash: "00", Output: filepath.Join(t.TempDir(), "never-written.pdf")})
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { w.led.Close() })
+	if setup != nil {
+		setup(h, w.led)
 	}
 	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: ws, ServerKey: h.TicketKey(), Timeout: 5 * time.Second})
 	if err != nil {
@@ -55,21 +69,59 @@ func TestQueueStampAndReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	syncer := upstream.NewSyncer(c, st, upstream.SyncOptions{Ledger: led})
-	keys := usecase.NewKeys(usecase.KeysConfig{
+	w.syncer = upstream.NewSyncer(c, st, upstream.SyncOptions{Ledger: w.led})
+	w.keys = usecase.NewKeys(usecase.KeysConfig{
 		Watch:     device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
-		Custodian: "张伟", SealKeyID: "454301", Ledger: led, Workstation: ws,
+		Custodian: "张伟", SealKeyID: "454301", Ledger: w.led, Workstation: ws,
 	})
-	out := t.TempDir()
-	desk := usecase.NewDesk(usecase.DeskConfig{Ledger: led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: out,
-		Workstation: ws, Keys: keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42},
-		Online: func() bool { return syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
-	u := New(test.NewTempApp(t), Options{Keys: keys, Sync: syncer, Desk: desk, Demo: true, Language: LangEnglish})
-	t.Cleanup(u.Close)
+	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
+	t.Cleanup(func() { r.Close() })
+	desk := usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
+		Workstation: ws, Keys: w.keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42}, Renderer: r,
+		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
+	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: desk, Demo: true, Language: LangEnglish})
+	t.Cleanup(w.u.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { keys.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; keys.Close() })
+	go func() { w.keys.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; w.keys.Close() })
+	return w
+}
+
+// login syncs the queue in and logs in with the token's PIN.
+func (w *deskWindow) login(t *testing.T, docs int) {
+	t.Helper()
+	u := w.u
+	if err := w.syncer.SyncOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, u, "the sync round brings the documents", func() bool { return len(u.queue.items) == docs })
+	eventually(t, u, "key found", func() bool { return w.keys.State().Phase == usecase.KeyPresent })
+	if err := w.keys.Login(w.tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, u, "logged in", func() bool { return w.keys.State().Phase == usecase.LoggedIn })
+}
+
+// TestQueueStampAndReturn drives the queue screen by taps on Fyne's headless driver, over a
+// real SoftHSM token, a real ledger file, the demo hub on 127.0.0.1 and the real use cases:
+// the documents arrive with a sync round; nothing can be stamped before login; Place seal opens
+// the preview, the seal is dropped with the keyboard, Stamp asks for confirmation, signs, and
+// the result screen shows the verifier's findings on the file; Return needs a reason; the hub
+// gets both.
+func TestQueueStampAndReturn(t *testing.T) {
+	const ws = "WS-UI-QUEUE"
+	var interrupted []uint64
+	w := newDeskWindow(t, ws, func(_ *hub.Hub, led *ledger.Ledger) {
+		// A stamping a crash cut short, before this start: its intent, and no output.
+		var err error
+		interrupted, err = led.Append(ledger.Record{Kind: ledger.KindStampIntent, DocID: "D00000005", DocTitle: "在职证明", SealID: hub.DemoSeal,
+			InputHash: "00", Output: filepath.Join(t.TempDir(), "never-written.pdf")})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	u, h, led, syncer, keys, tok, out := w.u, w.h, w.led, w.syncer, w.keys, w.tok, w.out
 
 	q := u.queue
 	if !q.empty.Visible() || q.empty.Text != "No approved documents are waiting to be stamped." {
@@ -85,6 +137,24 @@ func TestQueueStampAndReturn(t *testing.T) {
 	eventually(t, u, "before login the first document cannot be stamped and says why", func() bool {
 		return q.sel == 0 && q.stamp.Disabled() && strings.Contains(q.problem.Text, "Log in")
 	})
+	// Search narrows the list (every word must match), and says so when nothing matches.
+	test.Type(q.search, "no such document")
+	if len(q.items) != 0 || !q.empty.Visible() || !strings.Contains(q.empty.Text, "No waiting document matches") {
+		t.Errorf("a search matching nothing: %d items, %q", len(q.items), q.empty.Text)
+	}
+	u.mu.Lock()
+	q.search.SetText("")
+	q.order.SetSelected("By title")
+	u.mu.Unlock()
+	for i := 1; i < len(q.items); i++ {
+		if q.items[i-1].Title > q.items[i].Title {
+			t.Errorf("sorted by title: %q before %q", q.items[i-1].Title, q.items[i].Title)
+		}
+	}
+	u.mu.Lock()
+	q.order.SetSelected("Oldest approval first")
+	q.list.Select(0)
+	u.mu.Unlock()
 	eventually(t, u, "key found", func() bool { return keys.State().Phase == usecase.KeyPresent })
 	if err := keys.Login(tok.UserPIN); err != nil {
 		t.Fatal(err)
@@ -108,12 +178,31 @@ func TestQueueStampAndReturn(t *testing.T) {
 	first := q.items[0]
 
 	test.Tap(q.stamp)
-	if q.confirm == nil || q.confirmOK == nil {
-		t.Fatal("Stamp opened no confirmation")
+	p := q.preview
+	if p == nil {
+		t.Fatalf("Place seal opened no preview: %q", q.problem.Text)
 	}
-	test.Tap(q.confirmOK)
-	eventually(t, u, "stamped and gone from the queue", func() bool {
-		return strings.HasPrefix(q.result.Text, "Stamped “"+first.Title) && len(q.items) == 4
+	eventually(t, u, "the first page is drawn", func() bool { return p.view.pic != nil && p.view.pic.Image != nil })
+	// The keyboard alone: the seal starts on the pointer at the default place; Enter drops it.
+	if !p.placing || !p.stamp.Disabled() {
+		t.Fatalf("preview opened not placing (%v) or with Stamp enabled", p.placing)
+	}
+	p.view.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(p.p.Layout().Seals) != 1 || p.stamp.Disabled() {
+		t.Fatalf("Enter dropped no seal: %+v", p.p.Layout())
+	}
+	u.shortcut(scStamp) // Ctrl+Enter
+	if p.confirm == nil || p.confirmOK == nil || !strings.Contains(p.confirmed, "seal on page 1 at") {
+		t.Fatal("Ctrl+Enter opened no confirmation naming the place")
+	}
+	test.Tap(p.confirmOK)
+	eventually(t, u, "stamped: the result screen", func() bool { return q.done != nil })
+	if !strings.HasPrefix(q.done.heading.Text, "Stamped “"+first.Title) || !formHas(q.done.form, "Signatures", "valid") {
+		t.Fatalf("result says %q", q.done.heading.Text)
+	}
+	test.Tap(q.done.back)
+	eventually(t, u, "back in the queue, the document gone", func() bool {
+		return q.preview == nil && strings.HasPrefix(q.result.Text, "Stamped “"+first.Title) && len(q.items) == 4
 	})
 	rep, err := verify.File(filepath.Join(out, first.ID+".pdf"), verify.Options{})
 	if err != nil || !rep.Valid || len(rep.Signatures) != 1 {
@@ -154,4 +243,14 @@ func TestQueueStampAndReturn(t *testing.T) {
 	if got[first.ID] != upstream.OutcomeStamped || got[second.ID] != upstream.OutcomeRejected {
 		t.Fatalf("hub outcomes %v", got)
 	}
+}
+
+// formHas tells whether a form has a row whose label is key and whose value is want.
+func formHas(f *widget.Form, key, want string) bool {
+	for _, it := range f.Items {
+		if l, ok := it.Widget.(*widget.Label); ok && it.Text == key && l.Text == want {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
@@ -129,6 +130,16 @@ func (u *UI) Window() fyne.Window { return u.win }
 // ShowAndRun shows the window and runs the event loop until it is closed.
 func (u *UI) ShowAndRun() {
 	u.showProblems()
+	u.app.Lifecycle().SetOnStarted(func() {
+		// After the first frame: PDFium's start takes from 0.1 s (cached) to seconds.
+		if u.opt.Desk != nil {
+			go func() {
+				if err := u.opt.Desk.WarmUp(); err != nil {
+					u.do(func() { u.queue.problem.SetText(u.tr.explain(err)) })
+				}
+			}()
+		}
+	})
 	u.win.ShowAndRun()
 }
 
@@ -139,7 +150,7 @@ func (u *UI) showProblems() {
 	}
 	var msg []string
 	for _, p := range u.opt.Problems {
-		msg = append(msg, p.Error())
+		msg = append(msg, u.tr.explain(p))
 	}
 	u.problems = dialog.NewInformation(u.tr.T("error.title"), strings.Join(msg, "\n\n"), u.win)
 	u.problems.Show()
@@ -157,6 +168,9 @@ func (u *UI) title() string {
 func (u *UI) build() {
 	u.win.SetTitle(u.title())
 	u.keys = newKeyScreen(u)
+	if u.queue != nil && u.queue.preview != nil {
+		u.queue.preview.p.Close() // the screens are made anew; the document is opened again from the queue
+	}
 	u.queue = newQueueScreen(u)
 	u.led = newLedgerScreen(u)
 	u.bar = newStatusBar(u)
@@ -176,6 +190,38 @@ func (u *UI) build() {
 		top = widget.NewLabelWithStyle(u.tr.T("app.demo")+" · "+u.tr.T("app.demo.note"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	}
 	u.win.SetContent(container.NewBorder(top, u.bar.content, nil, nil, u.tabs))
+	for _, sc := range []fyne.Shortcut{scStamp, scReturn, scNext} {
+		u.win.Canvas().AddShortcut(sc, u.shortcut)
+	}
+}
+
+// The custodian's shortcuts, on every screen: stamp (open the selected document, or confirm the
+// placed seal), return the document, next document.
+var (
+	scStamp  = &desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}
+	scReturn = &desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}
+	scNext   = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
+)
+
+func (u *UI) shortcut(sc fyne.Shortcut) {
+	q := u.queue
+	switch sc.ShortcutName() {
+	case scStamp.ShortcutName():
+		u.tabs.Select(u.tabs.Items[1])
+		if q.preview != nil && q.done == nil {
+			q.preview.askStamp()
+		} else if q.done == nil {
+			q.openPreview()
+		}
+	case scReturn.ShortcutName():
+		u.tabs.Select(u.tabs.Items[1])
+		q.openReject()
+	case scNext.ShortcutName():
+		if q.preview == nil {
+			u.tabs.Select(u.tabs.Items[1])
+			q.selectNext()
+		}
+	}
 }
 
 func (u *UI) showKeyState(s usecase.KeyState) {
@@ -183,6 +229,9 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 	u.keys.show(s)
 	u.bar.showKey(s)
 	u.queue.show() // stamping needs a logged-in custodian
+	if u.queue.preview != nil {
+		u.queue.preview.refresh()
+	}
 	u.led.keyChanged(s)
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()

@@ -4,8 +4,10 @@ import (
 	"crypto"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
@@ -38,6 +40,9 @@ type DeskConfig struct {
 	// its picture.
 	Keys *Keys
 	Seal SealArt
+	// Renderer draws the pages of the preview; nil makes one on first use (without a
+	// compilation cache, so the first preview takes seconds).
+	Renderer *render.Renderer
 	// Workstation and Host say where, in the ledger's records.
 	Workstation, Host string
 	Log               *slog.Logger
@@ -49,6 +54,7 @@ type DeskConfig struct {
 // each (stamp, return with a reason), the stampings a crash interrupted, and every such act
 // recorded in the ledger.
 type Desk struct {
+	mu  sync.Mutex // guards cfg.Renderer's creation
 	cfg DeskConfig
 }
 

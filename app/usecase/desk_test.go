@@ -45,7 +45,7 @@ type day struct {
 	out  string
 }
 
-func newDay(t *testing.T, now func() time.Time) *day {
+func newDay(t testing.TB, now func() time.Time) *day {
 	t.Helper()
 	d := &day{tok: softhsmtest.New(t), out: t.TempDir()}
 	m := d.tok.Open(t)
@@ -111,7 +111,7 @@ func (d *day) add(t *testing.T, title string, pages int, allowed ...int) string 
 	return doc.ID
 }
 
-func (d *day) syncOnce(t *testing.T) {
+func (d *day) syncOnce(t testing.TB) {
 	t.Helper()
 	if err := d.sync.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)

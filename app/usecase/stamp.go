@@ -72,6 +72,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		Custodian: seal.Custodian, Token: seal.Token, Placements: ledgerPlacements(req.Placement)}
 	var (
 		in     string
+		sum    [32]byte // the SHA-256 checked against the ticket: SignFile signs only these bytes
 		doc    upstream.CachedDocument
 		extra  []ledger.Record
 		result = &StampResult{}
@@ -82,16 +83,19 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 			return nil, err
 		}
 		in = doc.File
-		sum, err := hashFile(in)
-		if err != nil {
+		if sum, err = hashFile(in); err != nil {
 			return nil, fmt.Errorf("reading %q: %w", doc.Title, err)
 		}
 		tk, err := d.cfg.Store.CheckStamp(upstream.StampCheck{DocumentID: doc.ID, DocSHA256: sum, SealID: d.cfg.SealID,
-			Workstation: d.cfg.Workstation, ServerKey: d.cfg.ServerKey, Online: d.online(), Policy: d.cfg.Policy, Now: now})
+			Workstation: d.cfg.Workstation, ServerKey: d.cfg.ServerKey, Online: d.online(), Policy: d.cfg.Policy, Now: now,
+			Used: usedTickets{d.cfg.Ledger, d.cfg.Store}})
 		if err != nil {
 			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
 		}
 		if err := allowedPages(doc.AllowedPages, req.Placement); err != nil {
+			return nil, fmt.Errorf("%q: %w", doc.Title, err)
+		}
+		if err := allowedPositions(doc.Positions, req.Placement); err != nil {
 			return nil, fmt.Errorf("%q: %w", doc.Title, err)
 		}
 		result.TicketID, result.InputSHA256 = tk.ID(), hex.EncodeToString(sum[:])
@@ -101,8 +105,8 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		}
 	} else {
 		in = req.File
-		sum, err := hashFile(in)
-		if err != nil {
+		var err error
+		if sum, err = hashFile(in); err != nil {
 			return nil, err
 		}
 		result.InputSHA256 = hex.EncodeToString(sum[:])
@@ -118,6 +122,12 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 	intent.Output = req.Out
 
 	seqs, err := d.record(append([]ledger.Record{intent}, extra...)...)
+	var used *ledger.TicketUsedError
+	if errors.As(err, &used) {
+		// The ledger refuses a second intent for a ticket in the intent's own transaction,
+		// whatever the check above was told.
+		return nil, fmt.Errorf("%q cannot be stamped: %w (ledger record %d)", doc.Title, ledger.ErrTicketUsed, used.Intent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("recording the stamping in the ledger failed, so nothing was signed: %w", err)
 	}
@@ -134,7 +144,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 	}
 	res, err := stamp.SignFile(ctx, in, req.Out, req.Overwrite, stamp.Request{
 		Placement: req.Placement, Image: req.Image, Signer: seal.Signer, Chain: seal.Chain,
-		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now,
+		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now, InputSHA256: sum[:],
 	})
 	if err != nil {
 		return nil, d.failed(result.Intent, intent, err)
@@ -195,22 +205,7 @@ func (d *Desk) Precheck(req StampRequest) error {
 	case req.File != "" && req.Out == "":
 		return errors.New("name the output file for a local file")
 	case req.DocID != "":
-		if d.cfg.Store == nil {
-			return ErrNoServer
-		}
-		doc, err := d.cfg.Store.Document(req.DocID)
-		if err != nil {
-			return err
-		}
-		switch {
-		case doc.State == upstream.DocDone:
-			return fmt.Errorf("%q was already stamped or returned on this workstation; stamping again needs a new approval (重印流程)", doc.Title)
-		case doc.State == upstream.DocWithdrawn:
-			return fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
-		case doc.State == upstream.DocRefused:
-			return fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
-		}
-		if _, err := d.DocumentFile(req.DocID); err != nil {
+		if _, err := d.stampable(req.DocID); err != nil {
 			return err
 		}
 	}
@@ -226,6 +221,29 @@ func (d *Desk) Precheck(req StampRequest) error {
 	return nil
 }
 
+// stampable is a queue document that may be opened for stamping: pending, not refused, its
+// file downloaded.
+func (d *Desk) stampable(id string) (upstream.CachedDocument, error) {
+	if d.cfg.Store == nil {
+		return upstream.CachedDocument{}, ErrNoServer
+	}
+	doc, err := d.cfg.Store.Document(id)
+	if err != nil {
+		return doc, err
+	}
+	switch {
+	case doc.State == upstream.DocDone:
+		return doc, fmt.Errorf("%q was already stamped or returned on this workstation; stamping again needs a new approval (重印流程)", doc.Title)
+	case doc.State == upstream.DocWithdrawn:
+		return doc, fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
+	case doc.State == upstream.DocRefused:
+		return doc, fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
+	case doc.File == "":
+		return doc, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+	}
+	return doc, nil
+}
+
 // failed records that the signing of intent did not happen and returns err.
 func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
 	f := ledger.Record{Kind: ledger.KindStampFailed, Intent: seq, DocID: intent.DocID, TicketID: intent.TicketID, SealID: intent.SealID,
@@ -237,12 +255,12 @@ func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
 }
 
 func ledgerPlacements(p placement.Placement) []ledger.Placement {
-	kind := "normal"
-	if p.Kind == placement.RidingSeam {
-		kind = "riding-seam"
-	}
 	var out []ledger.Placement
 	for _, w := range p.Widgets {
+		kind := "normal"
+		if w.Slices > 0 {
+			kind = "riding-seam"
+		}
 		out = append(out, ledger.Placement{Page: w.Page, X: w.Rect.X0, Y: w.Rect.Y0, W: w.Rect.W(), H: w.Rect.H(), Kind: kind})
 	}
 	return out
@@ -259,6 +277,21 @@ func allowedPages(allowed []int, p placement.Placement) error {
 		}
 	}
 	return nil
+}
+
+// usedTickets is the used-ticket set a stamping is checked against: the ledger's index, which
+// the stamp.intent writes in its own transaction and the meta MAC authenticates (issue 16), and
+// the marks in sync.db besides.
+type usedTickets struct {
+	led *ledger.Ledger
+	st  *upstream.Store
+}
+
+func (u usedTickets) TicketUsed(id string) (bool, error) {
+	if used, err := u.led.TicketUsed(id); err != nil || used {
+		return used, err
+	}
+	return u.st.TicketUsed(id)
 }
 
 func hashFile(path string) ([32]byte, error) {

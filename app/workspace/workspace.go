@@ -11,6 +11,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -103,6 +104,10 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 		dc.Online = func() bool { return link.Syncer.Status().Online }
 		dc.Trigger = link.Syncer.Trigger
 	}
+	// PDFium's compiled code is kept in the data directory: the first preview after a restart
+	// then opens in milliseconds, not the seconds a compilation takes.
+	dc.Renderer = render.New(render.Options{CacheDir: filepath.Join(cfg.Data(), "pdfium-cache")})
+	w.closers = append(w.closers, func() { dc.Renderer.Close() })
 	w.Desk = usecase.NewDesk(dc)
 	w.LedgerView = usecase.NewLedgerView(w.Ledger)
 	return w, nil

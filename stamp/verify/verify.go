@@ -582,19 +582,27 @@ func drawnWidth(content []byte, name string) float64 {
 // ridingSeam: one widget per page, at least two, all on a page edge, and the shown slices
 // add up to the whole seal.
 func ridingSeam(ws []Widget) bool {
-	if len(ws) < 2 {
+	// Whole seals may sit beside the seam in the same signature (a seal on the signature
+	// page and a seam across all pages): only the slices must add up.
+	var slices []Widget
+	for _, w := range ws {
+		if w.SealWidth > 0 && w.ShownWidth < w.SealWidth-0.5 {
+			slices = append(slices, w)
+		}
+	}
+	if len(slices) < 2 {
 		return false
 	}
 	pages := map[int]bool{}
 	sum := 0.0
-	for _, w := range ws {
-		if w.OnEdge == "" || pages[w.Page] || w.SealWidth == 0 {
+	for _, w := range slices {
+		if w.OnEdge == "" || pages[w.Page] || math.Abs(w.SealWidth-slices[0].SealWidth) > 0.5 {
 			return false
 		}
 		pages[w.Page] = true
 		sum += w.ShownWidth
 	}
-	return math.Abs(sum-ws[0].SealWidth) < 0.5
+	return math.Abs(sum-slices[0].SealWidth) < 0.5
 }
 
 // unreachable finds byte ranges written in the file that no signature field leads to: a

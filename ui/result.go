@@ -1,0 +1,82 @@
+package ui
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+)
+
+// resultView says what the stamping made: where the file went, its ledger records, and what
+// the verifier finds in the file as written.
+type resultView struct {
+	heading *widget.Label
+	form    *widget.Form
+	open    *widget.Button
+	back    *widget.Button
+	content fyne.CanvasObject
+}
+
+func newResultView(q *queueScreen, title string, res *usecase.StampResult, v usecase.Verification, verr error) *resultView {
+	t := q.u.tr
+	r := &resultView{
+		heading: &widget.Label{Text: t.T("result.ok", title), TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord, Importance: widget.SuccessImportance},
+		form:    &widget.Form{},
+	}
+	row := func(k, val string) { r.form.Append(t.T(k), &widget.Label{Text: val, Wrapping: fyne.TextWrapWord}) }
+	row("result.file", res.Out)
+	row("result.sha256", res.OutputSHA256)
+	row("result.records", t.T("result.recordsv", res.Intent, res.Done))
+	switch {
+	case verr != nil:
+		r.heading.SetText(t.T("result.unchecked", title))
+		r.heading.Importance = widget.WarningImportance
+		row("result.check", t.explain(verr))
+	default:
+		state := t.T("result.valid")
+		if !v.Valid {
+			state = t.T("result.invalid")
+			r.heading.SetText(t.T("result.bad", title))
+			r.heading.Importance = widget.DangerImportance
+		}
+		row("result.check", state)
+		row("result.signer", v.Signer+" ("+v.Issuer+")")
+		when := v.Time.Local().Format("2006-01-02 15:04:05")
+		if v.TimeSource != "" {
+			when += " (" + t.T("result.time."+v.TimeSource) + ")"
+		}
+		row("result.time", when)
+		kind := t.T("result.seals", v.Widgets)
+		if v.RidingSeam {
+			kind += ", " + t.T("result.seam")
+		}
+		row("result.appearance", kind)
+		row("result.covers", yesNoT(t, v.CoversFile))
+		row("result.trusted", yesNoT(t, v.Trusted))
+		if len(v.Problems) > 0 {
+			row("result.problems", strings.Join(v.Problems, "\n"))
+		}
+	}
+	dir := filepath.Dir(res.Out)
+	r.open = &widget.Button{Text: t.T("result.open"), OnTapped: func() {
+		if err := q.u.app.OpenURL(&url.URL{Scheme: "file", Path: dir}); err != nil {
+			r.heading.SetText(fmt.Sprintf("%s: %v", dir, err))
+		}
+	}}
+	r.back = &widget.Button{Text: t.T("result.back"), Importance: widget.HighImportance, OnTapped: q.closePreview}
+	r.content = container.NewVScroll(container.NewVBox(r.heading, r.form, container.NewHBox(r.back, r.open)))
+	return r
+}
+
+func yesNoT(t *tr, b bool) string {
+	if b {
+		return t.T("result.yes")
+	}
+	return t.T("result.no")
+}
