@@ -134,7 +134,8 @@ func (s *ledgerScreen) filter() (usecase.LedgerFilter, error) {
 	return f, err
 }
 
-// errText says in the window's language why nothing could be read, the detail beside it.
+// errText says in the window's language why nothing could be read or written: the screen's
+// own words for a ledger that is locked or missing, else the use cases' kind with its detail.
 func (s *ledgerScreen) errText(err error) string {
 	t := s.u.tr
 	switch {
@@ -142,14 +143,8 @@ func (s *ledgerScreen) errText(err error) string {
 		return t.T("ledger.locked")
 	case errors.Is(err, usecase.ErrNoLedger):
 		return t.T("ledger.none")
-	case errors.Is(err, usecase.ErrBadDate):
-		return t.T("ledger.baddate")
-	case errors.Is(err, usecase.ErrBadPeriod):
-		return t.T("ledger.badperiod")
-	case errors.Is(err, usecase.ErrExportPath):
-		return t.T("ledger.export.ownfile")
 	}
-	return t.T("ledger.error", err.Error())
+	return t.explain(err)
 }
 
 // clear forgets every record shown (the ledger was locked) and says why.

@@ -147,7 +147,7 @@ func TestLedgerTab(t *testing.T) {
 	s.from.SetText("")
 	s.apply.OnTapped()
 	u.mu.Unlock()
-	if bad != "Write dates like 2026-11-01." {
+	if !strings.HasPrefix(bad, "Write dates like 2026-11-01.") || !strings.Contains(bad, `"2026/11/01" is not a date`) {
 		t.Errorf("bad date says %q", bad)
 	}
 
