@@ -16,8 +16,8 @@ import (
 
 // LedgerService is what the ledger screen needs from the ledger use case (usecase.LedgerView).
 type LedgerService interface {
-	Records(f usecase.LedgerFilter) ([]usecase.LedgerEntry, error)
-	Status() (usecase.ChainStatus, error)
+	// Read returns the records that pass f and the chain's status, from one pass.
+	Read(f usecase.LedgerFilter) ([]usecase.LedgerEntry, usecase.ChainStatus, error)
 	ExportCSV(path string, f usecase.LedgerFilter) (int, error)
 	Report(f usecase.LedgerFilter) (usecase.LedgerReport, error)
 	ExportReportPDF(path string, f usecase.LedgerFilter) error
@@ -29,6 +29,9 @@ type ledgerScreen struct {
 	u       *UI
 	entries []usecase.LedgerEntry
 	sel     int // index into entries, -1 for none
+	// gen counts reads: a read's result is shown only if no newer read or clear came since
+	// (never records that arrive after a logout).
+	gen int
 
 	kind      *widget.Select
 	kinds     map[string]string // the select's label → kind ("" for every kind)
@@ -63,9 +66,9 @@ func newLedgerScreen(u *UI) *ledgerScreen {
 		opts = append(opts, l)
 		s.kinds[l] = k
 	}
-	s.kind = &widget.Select{Options: opts, Selected: all, OnChanged: func(string) { s.refresh() }}
+	s.kind = &widget.Select{Options: opts, Selected: all, OnChanged: func(string) { s.applyFilter() }}
 	entry := func(placeholder string) *widget.Entry {
-		e := &widget.Entry{PlaceHolder: placeholder, OnSubmitted: func(string) { s.refresh() }}
+		e := &widget.Entry{PlaceHolder: placeholder, OnSubmitted: func(string) { s.applyFilter() }}
 		e.ExtendBaseWidget(e)
 		return e
 	}
@@ -74,7 +77,7 @@ func newLedgerScreen(u *UI) *ledgerScreen {
 	s.from = entry(t.T("ledger.filter.from"))
 	s.to = entry(t.T("ledger.filter.to"))
 	s.search = entry(t.T("ledger.filter.search"))
-	s.apply = &widget.Button{Text: t.T("ledger.filter.apply"), OnTapped: s.refresh}
+	s.apply = &widget.Button{Text: t.T("ledger.filter.apply"), OnTapped: s.applyFilter}
 	s.empty = &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord}
 	s.detail = &widget.Form{}
 	s.status = &widget.Label{Wrapping: fyne.TextWrapWord}
@@ -131,7 +134,8 @@ func (s *ledgerScreen) filter() (usecase.LedgerFilter, error) {
 	return f, err
 }
 
-// errText says in the window's language why nothing could be read, the detail beside it.
+// errText says in the window's language why nothing could be read or written: the screen's
+// own words for a ledger that is locked or missing, else the use cases' kind with its detail.
 func (s *ledgerScreen) errText(err error) string {
 	t := s.u.tr
 	switch {
@@ -139,18 +143,13 @@ func (s *ledgerScreen) errText(err error) string {
 		return t.T("ledger.locked")
 	case errors.Is(err, usecase.ErrNoLedger):
 		return t.T("ledger.none")
-	case errors.Is(err, usecase.ErrBadDate):
-		return t.T("ledger.baddate")
-	case errors.Is(err, usecase.ErrBadPeriod):
-		return t.T("ledger.badperiod")
-	case errors.Is(err, usecase.ErrExportPath):
-		return t.T("ledger.export.ownfile")
 	}
-	return t.T("ledger.error", err.Error())
+	return t.explain(err)
 }
 
 // clear forgets every record shown (the ledger was locked) and says why.
 func (s *ledgerScreen) clear(why string) {
+	s.gen++
 	s.entries, s.sel = nil, -1
 	s.list.UnselectAll()
 	s.list.Refresh()
@@ -190,7 +189,15 @@ func (s *ledgerScreen) refreshIfShown() {
 	}
 }
 
-// refresh reads the records that pass the filter and the chain status.
+// applyFilter is the custodian asking for the records again: the last action's message goes.
+func (s *ledgerScreen) applyFilter() {
+	s.msg.SetText("")
+	s.refresh()
+}
+
+// refresh reads the records that pass the filter and the chain status. Reading decrypts the
+// whole ledger (about 25 µs a record), so it runs off the UI thread and the window stays
+// responsive.
 func (s *ledgerScreen) refresh() {
 	t := s.u.tr
 	if s.u.opt.Ledger == nil {
@@ -207,7 +214,21 @@ func (s *ledgerScreen) refresh() {
 		s.msg.SetText(s.errText(err))
 		return
 	}
-	entries, err := s.u.opt.Ledger.Records(f)
+	s.gen++
+	gen, svc := s.gen, s.u.opt.Ledger
+	go func() {
+		entries, st, err := svc.Read(f)
+		s.u.do(func() {
+			if gen == s.gen {
+				s.show(entries, st, err)
+			}
+		})
+	}()
+}
+
+// show puts a read on the screen, keeping the selected record selected if it is still listed.
+func (s *ledgerScreen) show(entries []usecase.LedgerEntry, st usecase.ChainStatus, err error) {
+	t := s.u.tr
 	if errors.Is(err, usecase.ErrLedgerLocked) || errors.Is(err, usecase.ErrNoLedger) {
 		s.clear(s.errText(err))
 		return
@@ -217,7 +238,7 @@ func (s *ledgerScreen) refresh() {
 		keep = s.entries[s.sel].Seq
 	}
 	s.entries, s.sel = entries, -1
-	s.msg.SetText("")
+	// s.msg keeps the last action's outcome: a refresh after a sync round must not wipe it.
 	if err != nil { // the records before a bad one are shown, with the problem
 		s.msg.SetText(s.errText(err))
 	}
@@ -240,18 +261,12 @@ func (s *ledgerScreen) refresh() {
 	}
 	s.export.Enable()
 	s.report.Enable()
-	s.showStatus()
+	s.showStatus(st)
 	s.showDetail()
 }
 
-func (s *ledgerScreen) showStatus() {
+func (s *ledgerScreen) showStatus(st usecase.ChainStatus) {
 	t := s.u.tr
-	st, err := s.u.opt.Ledger.Status()
-	if err != nil {
-		s.status.SetText("")
-		s.problems.SetText(s.errText(err))
-		return
-	}
 	at := func(x time.Time) string { return x.Local().Format("2006-01-02 15:04") }
 	parts := []string{t.T("ledger.status.verified", st.VerifiedTo, st.Records)}
 	if st.Signed > 0 {
@@ -320,30 +335,50 @@ func (s *ledgerScreen) askExport() {
 }
 
 // exportCSV writes the records that pass the filter to path.
+// Like refresh, it reads off the UI thread.
 func (s *ledgerScreen) exportCSV(path string) {
 	f, err := s.filter()
-	if err == nil {
-		var n int
-		if n, err = s.u.opt.Ledger.ExportCSV(path, f); err == nil {
-			s.msg.SetText(s.u.tr.T("ledger.export.done", n, path))
-			return
-		}
-	}
-	s.msg.SetText(s.errText(err))
-}
-
-// showReport shows the summary of the records that pass the filter, with a PDF to save.
-func (s *ledgerScreen) showReport() {
-	t := s.u.tr
-	f, err := s.filter()
-	var rep usecase.LedgerReport
-	if err == nil {
-		rep, err = s.u.opt.Ledger.Report(f)
-	}
 	if err != nil {
 		s.msg.SetText(s.errText(err))
 		return
 	}
+	svc := s.u.opt.Ledger
+	go func() {
+		n, err := svc.ExportCSV(path, f)
+		s.u.do(func() {
+			if err != nil {
+				s.msg.SetText(s.errText(err))
+			} else {
+				s.msg.SetText(s.u.tr.T("ledger.export.done", n, path))
+			}
+		})
+	}()
+}
+
+// showReport shows the summary of the records that pass the filter, with a PDF to save.
+func (s *ledgerScreen) showReport() {
+	f, err := s.filter()
+	if err != nil {
+		s.msg.SetText(s.errText(err))
+		return
+	}
+	svc := s.u.opt.Ledger
+	go func() {
+		rep, err := svc.Report(f)
+		s.u.do(func() {
+			switch {
+			case s.u.opt.Keys.State().Phase != usecase.LoggedIn: // logged out meanwhile: show nothing
+			case err != nil:
+				s.msg.SetText(s.errText(err))
+			default:
+				s.openReport(f, rep)
+			}
+		})
+	}()
+}
+
+func (s *ledgerScreen) openReport(f usecase.LedgerFilter, rep usecase.LedgerReport) {
+	t := s.u.tr
 	day := func(x time.Time) string {
 		if x.IsZero() {
 			return "…"
@@ -397,9 +432,15 @@ func (s *ledgerScreen) askReportPDF(f usecase.LedgerFilter) {
 }
 
 func (s *ledgerScreen) exportReportPDF(path string, f usecase.LedgerFilter) {
-	if err := s.u.opt.Ledger.ExportReportPDF(path, f); err != nil {
-		s.msg.SetText(s.errText(err))
-		return
-	}
-	s.msg.SetText(s.u.tr.T("ledger.report.saved", path))
+	svc := s.u.opt.Ledger
+	go func() {
+		err := svc.ExportReportPDF(path, f)
+		s.u.do(func() {
+			if err != nil {
+				s.msg.SetText(s.errText(err))
+			} else {
+				s.msg.SetText(s.u.tr.T("ledger.report.saved", path))
+			}
+		})
+	}()
 }

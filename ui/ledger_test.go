@@ -82,9 +82,9 @@ func TestLedgerTab(t *testing.T) {
 		}
 	}
 	selectTab(s.content)
-	if len(s.entries) != 0 || s.empty.Text != "Log in with the seal key to see the ledger." || !s.export.Disabled() {
-		t.Fatalf("locked ledger tab: %d records, %q", len(s.entries), s.empty.Text)
-	}
+	eventually(t, u, "locked, the tab shows no record and says why", func() bool {
+		return len(s.entries) == 0 && s.empty.Text == "Log in with the seal key to see the ledger." && s.export.Disabled()
+	})
 
 	if err := syncer.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -114,12 +114,11 @@ func TestLedgerTab(t *testing.T) {
 		}
 		return -1
 	}
+	eventually(t, u, "after the stamping the tab lists every record, its intent and done among them", func() bool {
+		return find(res.Intent) >= 0 && find(res.Done) >= 0 && uint64(len(s.entries)) == led.Size()
+	})
 	u.mu.Lock()
 	i := find(res.Done)
-	if find(res.Intent) < 0 || i < 0 || uint64(len(s.entries)) != led.Size() {
-		u.mu.Unlock()
-		t.Fatalf("after the stamping the tab lists %d records (ledger %d), intent %d done %d", len(s.entries), led.Size(), res.Intent, res.Done)
-	}
 	if !strings.Contains(s.status.Text, "Chain verified up to record "+itoa(led.Size())+" of "+itoa(led.Size())) || s.problems.Text != "" {
 		t.Errorf("chain status %q, problems %q", s.status.Text, s.problems.Text)
 	}
@@ -137,11 +136,10 @@ func TestLedgerTab(t *testing.T) {
 	// Filtering by kind narrows the list to the one finished stamping; the selection stays.
 	u.mu.Lock()
 	s.kind.SetSelected("Stamped")
-	n, sel := len(s.entries), s.sel
 	u.mu.Unlock()
-	if n != 1 || s.entries[0].Seq != res.Done || sel != 0 {
-		t.Fatalf("filtered by stamp.done: %d records, selected %d", n, sel)
-	}
+	eventually(t, u, "filtered by stamp.done, one record, still selected", func() bool {
+		return len(s.entries) == 1 && s.entries[0].Seq == res.Done && s.sel == 0 && len(s.detail.Items) > 0
+	})
 	u.mu.Lock()
 	test.Type(s.from, "2026/11/01")
 	s.apply.OnTapped()
@@ -149,7 +147,7 @@ func TestLedgerTab(t *testing.T) {
 	s.from.SetText("")
 	s.apply.OnTapped()
 	u.mu.Unlock()
-	if bad != "Write dates like 2026-11-01." {
+	if !strings.HasPrefix(bad, "Write dates like 2026-11-01.") || !strings.Contains(bad, `"2026/11/01" is not a date`) {
 		t.Errorf("bad date says %q", bad)
 	}
 
@@ -157,11 +155,11 @@ func TestLedgerTab(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.csv")
 	u.mu.Lock()
 	s.exportCSV(path)
-	msg := s.msg.Text
 	u.mu.Unlock()
+	eventually(t, u, "exported", func() bool { return s.msg.Text == "Exported 1 records to "+path+"." })
 	raw, err := os.ReadFile(path)
-	if err != nil || msg != "Exported 1 records to "+path+"." {
-		t.Fatalf("export: %q, %v", msg, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff")))).ReadAll()
 	if err != nil || len(rows) != 2 || rows[1][0] != itoa(res.Done) || rows[1][2] != "stamp.done" {
@@ -171,10 +169,10 @@ func TestLedgerTab(t *testing.T) {
 	// The summary of what the filter selects.
 	u.mu.Lock()
 	test.Tap(s.report)
-	text := ""
-	if s.reportD != nil {
-		text = s.reportText.Text
-	}
+	u.mu.Unlock()
+	eventually(t, u, "the summary opens", func() bool { return s.reportD != nil })
+	u.mu.Lock()
+	text := s.reportText.Text
 	u.mu.Unlock()
 	if !strings.Contains(text, "1 records · 1 stampings") || !strings.Contains(text, "Stamped: 1") || !strings.Contains(text, hub.DemoSeal+": 1") {
 		t.Fatalf("report says %q", text)

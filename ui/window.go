@@ -83,6 +83,10 @@ func New(a fyne.App, opt Options) *UI {
 	u.build()
 	// Show the state as it is when the update runs, not as it was when it was sent: two
 	// notifications from different goroutines may arrive in either order.
+	// New holds the mutex from here on: an update from the key or sync goroutine waits until
+	// the screens have their first state (the test driver runs it on that goroutine at once).
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
 	u.queue.refresh()

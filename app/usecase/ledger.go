@@ -256,29 +256,6 @@ func (v *LedgerView) scan(f LedgerFilter, fn func(ledger.Record)) error {
 	return err
 }
 
-// Records returns the records that pass f in ledger order (seq, the order they were written).
-// A done stamping also shows where its intent wrote the file ("output"). When a record does
-// not verify, the records before it are returned with the error.
-func (v *LedgerView) Records(f LedgerFilter) ([]LedgerEntry, error) {
-	var out []LedgerEntry
-	outputs := map[uint64]string{} // intent seq → output, for the done record that settles it
-	all := LedgerFilter{}
-	match := f.matcher()
-	err := v.scan(all, func(r ledger.Record) {
-		if r.Kind == ledger.KindStampIntent && r.Output != "" {
-			outputs[r.Seq] = r.Output
-		}
-		if !match(r) {
-			return
-		}
-		if s := r.Settles(); s != 0 && r.Kind == ledger.KindStampDone && r.Output == "" {
-			r.Output = outputs[s]
-		}
-		out = append(out, LedgerEntryOf(r))
-	})
-	return out, err
-}
-
 // ChainStatus is what the ledger's checks say now.
 type ChainStatus struct {
 	Records uint64 // records in the ledger
@@ -300,20 +277,71 @@ type ChainStatus struct {
 	Problems []string
 }
 
-// Status checks the whole chain now and reports where it stands.
+// Records returns the records that pass f in ledger order (seq, the order they were written).
+// A done stamping also shows where its intent wrote the file ("output"). When a record does
+// not verify, the records before it are returned with the error.
+func (v *LedgerView) Records(f LedgerFilter) ([]LedgerEntry, error) {
+	es, _, err := v.read(&f)
+	return es, err
+}
+
+// Status checks the whole chain now and reports where it stands; what does not verify is in
+// its Problems. The error is only for a ledger that cannot be read (none, locked).
 func (v *LedgerView) Status() (ChainStatus, error) {
-	var st ChainStatus
-	if err := v.ready(); err != nil {
+	_, st, err := v.read(nil)
+	if errors.Is(err, ErrNoLedger) || errors.Is(err, ErrLedgerLocked) {
 		return st, err
 	}
+	return st, nil
+}
+
+// Read is Records and Status from one pass over the ledger: what a screen shows on a refresh.
+func (v *LedgerView) Read(f LedgerFilter) ([]LedgerEntry, ChainStatus, error) {
+	return v.read(&f)
+}
+
+// read scans every record once: the entries that pass f (none when f is nil) and the status.
+func (v *LedgerView) read(f *LedgerFilter) ([]LedgerEntry, ChainStatus, error) {
+	var st ChainStatus
+	if err := v.ready(); err != nil {
+		return nil, st, err
+	}
 	st.Records, st.Pending = v.led.Size(), v.led.Pending()
-	err := v.led.Records(1, func(r ledger.Record) error { st.VerifiedTo = r.Seq; return nil })
-	if errors.Is(err, ledger.ErrLocked) {
-		return ChainStatus{}, ErrLedgerLocked
+	var out []LedgerEntry
+	outputs := map[uint64]string{} // intent seq → output, for the done record that settles it
+	match := func(ledger.Record) bool { return false }
+	if f != nil {
+		match = f.matcher()
+	}
+	err := v.scan(LedgerFilter{}, func(r ledger.Record) {
+		st.VerifiedTo = r.Seq
+		if f == nil {
+			return
+		}
+		if r.Kind == ledger.KindStampIntent && r.Output != "" {
+			outputs[r.Seq] = r.Output
+		}
+		if !match(r) {
+			return
+		}
+		if s := r.Settles(); s != 0 && r.Kind == ledger.KindStampDone && r.Output == "" {
+			r.Output = outputs[s]
+		}
+		out = append(out, LedgerEntryOf(r))
+	})
+	if errors.Is(err, ErrLedgerLocked) {
+		return nil, ChainStatus{}, err
 	}
 	if err != nil {
 		st.Problems = append(st.Problems, err.Error())
 	}
+	v.checkpoints(&st)
+	return out, st, err
+}
+
+// checkpoints adds the newest signed and co-signed checkpoints to st, each held against the
+// record at its size.
+func (v *LedgerView) checkpoints(st *ChainStatus) {
 	// headAt is the entry hash of record seq, to hold each checkpoint against.
 	headAt := func(seq uint64) (h [ledger.HashSize]byte, ok bool) {
 		v.led.Envelopes(seq, func(e ledger.Envelope) error {
@@ -354,7 +382,6 @@ func (v *LedgerView) Status() (ChainStatus, error) {
 	for _, r := range open {
 		st.Interrupted = append(st.Interrupted, r.Seq)
 	}
-	return st, nil
 }
 
 var errStop = errors.New("stop")

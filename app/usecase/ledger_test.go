@@ -197,6 +197,10 @@ func TestLedgerView(t *testing.T) {
 		len(st.Problems) != 0 || len(st.Interrupted) != 0 {
 		t.Fatalf("status %+v, ledger size %d", st, size)
 	}
+	// The screen's refresh: the same records and status from one pass.
+	if es, st2, err := v.Read(usecase.LedgerFilter{Kinds: []string{"stamp.done"}}); err != nil || !slices.Equal(seqs(es), []uint64{ra.Done, rb.Done}) || st2.VerifiedTo != size || st2.Cosigned != size {
+		t.Fatalf("read: %v, %+v, %v", seqs(es), st2, err)
+	}
 	// A co-signed checkpoint of another record at that size (a fork) is named by its seq.
 	cosigned := d.led.Path() + ".cosigned"
 	good, _ := os.ReadFile(cosigned)

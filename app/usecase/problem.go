@@ -26,6 +26,9 @@ const (
 	ProblemSealTooBig      = "seal-too-big"
 	ProblemSealCertificate = "seal-certificate"
 	ProblemReasonRequired  = "reason-required"
+	ProblemBadDate         = "bad-date"
+	ProblemBadPeriod       = "bad-period"
+	ProblemExportPath      = "export-path"
 )
 
 var problemKinds = []struct {
@@ -49,6 +52,9 @@ var problemKinds = []struct {
 	{ErrSealTooBig, ProblemSealTooBig},
 	{ErrSealCertificate, ProblemSealCertificate},
 	{ErrReasonRequired, ProblemReasonRequired},
+	{ErrBadDate, ProblemBadDate},
+	{ErrBadPeriod, ProblemBadPeriod},
+	{ErrExportPath, ProblemExportPath},
 }
 
 // Explain sorts an error from a use case into a kind the screens translate ("" when it is
