@@ -124,9 +124,9 @@ func TestQueueStampAndReturn(t *testing.T) {
 	u, h, led, syncer, keys, tok, out := w.u, w.h, w.led, w.syncer, w.keys, w.tok, w.out
 
 	q := u.queue
-	if !q.empty.Visible() || q.empty.Text != "No approved documents are waiting to be stamped." {
-		t.Errorf("empty queue says %q", q.empty.Text)
-	}
+	eventually(t, u, "the empty queue says so", func() bool {
+		return q.empty.Visible() && q.empty.Text == "No approved documents are waiting to be stamped."
+	})
 	if err := syncer.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +138,11 @@ func TestQueueStampAndReturn(t *testing.T) {
 		return q.sel == 0 && q.stamp.Disabled() && strings.Contains(q.problem.Text, "Log in")
 	})
 	// Search narrows the list (every word must match), and says so when nothing matches.
+	u.mu.Lock() // the sync loop's updates wait meanwhile
 	test.Type(q.search, "no such document")
 	if len(q.items) != 0 || !q.empty.Visible() || !strings.Contains(q.empty.Text, "No waiting document matches") {
 		t.Errorf("a search matching nothing: %d items, %q", len(q.items), q.empty.Text)
 	}
-	u.mu.Lock()
 	q.search.SetText("")
 	q.order.SetSelected("By title")
 	u.mu.Unlock()
