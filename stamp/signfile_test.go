@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"errors"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -190,4 +191,37 @@ func TestSignFileRefusesSwappedInput(t *testing.T) {
 		}
 		checkAll(t, out, 1)
 	}
+}
+
+// A seal image read by LoadImage is encoded once for all its stampings, to the same bytes as
+// the decoded picture, and stamps valid files one after the other.
+func TestLoadedImageEncodedOnce(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, sealImg); err != nil {
+		t.Fatal(err)
+	}
+	path := write(t, "seal.png", buf.Bytes())
+	loaded, err := stamp.LoadImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := png.Decode(bytes.NewReader(buf.Bytes()))
+	wantRGB, wantAlpha, err := stamp.EncodeImage(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		rgb, alpha, err := stamp.EncodeImage(loaded)
+		if err != nil || !bytes.Equal(rgb, wantRGB) || !bytes.Equal(alpha, wantAlpha) {
+			t.Fatalf("encoding %d of the loaded image differs from the decoded one's (%v)", i+1, err)
+		}
+	}
+	id := padestest.NewIdentity(t, padestest.ECDSA)
+	data := pdftest.PDF(pdftest.Options{Pages: 2})
+	for page := 1; page <= 2; page++ {
+		req := request(id, centre(t, read(t, data), page))
+		req.Image = loaded
+		data = stampOnce(t, data, req)
+	}
+	checkAll(t, write(t, "twice.pdf", data), 2)
 }
