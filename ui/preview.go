@@ -87,6 +87,8 @@ type previewScreen struct {
 	confirm   *dialog.CustomDialog
 	confirmOK *widget.Button
 	confirmed string // what the confirmation says
+	certify   *widget.Check
+	lock      *widget.Check
 }
 
 type picKey struct{ page, dpi int }
@@ -529,7 +531,18 @@ func (s *previewScreen) askStamp() {
 	}
 	s.confirmOK = &widget.Button{Text: t.T("confirm.ok"), Importance: widget.HighImportance, OnTapped: func() { closeIt(); s.doStamp() }}
 	cancel := &widget.Button{Text: t.T("pin.cancel"), OnTapped: closeIt}
-	s.confirm = dialog.NewCustomWithoutButtons(t.T("confirm.title"), &widget.Label{Text: msg, Wrapping: fyne.TextWrapWord}, s.q.u.win)
+	sign := s.p.Signing()
+	s.certify = &widget.Check{Text: t.T("confirm.certify"), Checked: sign.Certify}
+	s.lock = &widget.Check{Text: t.T("confirm.lock"), Checked: sign.Lock}
+	choose := func(bool) { s.p.SetSigning(usecase.Signing{Certify: s.certify.Checked, Lock: s.lock.Checked}) }
+	s.certify.OnChanged, s.lock.OnChanged = choose, choose
+	if s.p.Signed() {
+		// Only a document's first signature can certify it.
+		s.certify.SetChecked(false)
+		s.certify.Disable()
+	}
+	body := container.NewVBox(&widget.Label{Text: msg, Wrapping: fyne.TextWrapWord}, s.certify, s.lock)
+	s.confirm = dialog.NewCustomWithoutButtons(t.T("confirm.title"), body, s.q.u.win)
 	s.confirm.SetButtons([]fyne.CanvasObject{cancel, s.confirmOK})
 	s.confirm.Resize(fyne.NewSize(560, 0))
 	s.confirm.Show()

@@ -137,6 +137,7 @@ func TestPreviewDropLandsOnThePDF(t *testing.T) {
 			t.Errorf("the confirmation lacks %q:\n%s", s, p.confirmed)
 		}
 	}
+	test.Tap(p.lock)
 	test.Tap(p.confirmOK)
 	eventually(t, u, "the result screen", func() bool { return q.done != nil })
 	if !formHas(q.done.form, "Appearance", "8 seal image(s), a riding seam") {
@@ -145,8 +146,8 @@ func TestPreviewDropLandsOnThePDF(t *testing.T) {
 
 	out := filepath.Join(w.out, id+".pdf")
 	rep, err := verify.File(out, verify.Options{})
-	if err != nil || !rep.Valid || len(rep.Signatures) != 1 {
-		t.Fatalf("verify %+v, %v", rep, err)
+	if err != nil || !rep.Valid || len(rep.Signatures) != 1 || !rep.Signatures[0].Locked {
+		t.Fatalf("verify (locked) %+v, %v", rep, err)
 	}
 	doc, err := pdfinspect.OpenFile(out)
 	if err != nil {

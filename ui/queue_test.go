@@ -195,6 +195,7 @@ func TestQueueStampAndReturn(t *testing.T) {
 	if p.confirm == nil || p.confirmOK == nil || !strings.Contains(p.confirmed, "seal on page 1 at") {
 		t.Fatal("Ctrl+Enter opened no confirmation naming the place")
 	}
+	test.Tap(p.certify) // the first seal of this document certifies it
 	test.Tap(p.confirmOK)
 	eventually(t, u, "stamped: the result screen", func() bool { return q.done != nil })
 	if !strings.HasPrefix(q.done.heading.Text, "Stamped “"+first.Title) || !formHas(q.done.form, "Signatures", "valid") {
@@ -205,8 +206,8 @@ func TestQueueStampAndReturn(t *testing.T) {
 		return q.preview == nil && strings.HasPrefix(q.result.Text, "Stamped “"+first.Title) && len(q.items) == 4
 	})
 	rep, err := verify.File(filepath.Join(out, first.ID+".pdf"), verify.Options{})
-	if err != nil || !rep.Valid || len(rep.Signatures) != 1 {
-		t.Fatalf("the window's stamped file: %+v, %v", rep, err)
+	if err != nil || !rep.Valid || len(rep.Signatures) != 1 || rep.Signatures[0].DocMDP != 2 {
+		t.Fatalf("the window's stamped file (certified, DocMDP P=2): %+v, %v", rep, err)
 	}
 
 	u.mu.Lock()

@@ -49,10 +49,10 @@ func (d *Desk) StampPreview(ctx context.Context, p *Preview) (*StampResult, erro
 	if err != nil {
 		return nil, err
 	}
-	return d.stampLayout(ctx, p.item.ID, func(*pdfinspect.Document, placement.Size) (placement.Placement, error) { return pl, nil })
+	return d.stampLayout(ctx, p.item.ID, func(*pdfinspect.Document, placement.Size) (placement.Placement, error) { return pl, nil }, p.Signing())
 }
 
-func (d *Desk) stampLayout(ctx context.Context, docID string, layout func(*pdfinspect.Document, placement.Size) (placement.Placement, error)) (*StampResult, error) {
+func (d *Desk) stampLayout(ctx context.Context, docID string, layout func(*pdfinspect.Document, placement.Size) (placement.Placement, error), opt ...Signing) (*StampResult, error) {
 	if d.cfg.Keys == nil {
 		return nil, errors.New("no seal key use case is connected")
 	}
@@ -80,7 +80,11 @@ func (d *Desk) stampLayout(ctx context.Context, docID string, layout func(*pdfin
 	if err != nil {
 		return nil, err
 	}
-	return d.Stamp(ctx, seal, StampRequest{DocID: docID, Placement: pl, Image: d.cfg.Seal.Image})
+	req := StampRequest{DocID: docID, Placement: pl, Image: d.cfg.Seal.Image}
+	for _, o := range opt {
+		req.Certify, req.Lock = o.Certify, o.Lock
+	}
+	return d.Stamp(ctx, seal, req)
 }
 
 // RejectQueued returns a queue document in the name of the logged-in custodian.

@@ -88,6 +88,7 @@ type Preview struct {
 	allowed   []int          // empty: every page
 	positions []upstream.Position
 	layout    Layout
+	signing   Signing
 	undo      []Layout
 	nudging   int // the seal the last Nudge moved, so a run of nudges is one undo step; -1 none
 	hits      []Place
@@ -357,6 +358,24 @@ func (p *Preview) save() {
 	p.undo = append(p.undo, p.layout.clone())
 	p.nudging = -1
 }
+
+// Signing is how the seal's signature treats later changes (RULES.md 7).
+type Signing struct {
+	// Certify makes it the certifying signature (DocMDP: later, only form filling and further
+	// signatures are allowed); only the document's first signature can certify.
+	Certify bool
+	// Lock allows no change at all after this seal, further seals included.
+	Lock bool
+}
+
+// SetSigning chooses certify or lock for the stamping; the confirmation shows it.
+func (p *Preview) SetSigning(s Signing) { p.signing = s }
+
+// Signing is the choice made with SetSigning (none by default).
+func (p *Preview) Signing() Signing { return p.signing }
+
+// Signed tells whether the document carries signatures already (so it cannot be certified).
+func (p *Preview) Signed() bool { return len(p.doc.Signatures) > 0 }
 
 // Layout is the layout so far.
 func (p *Preview) Layout() Layout { return p.layout.clone() }
