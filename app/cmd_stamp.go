@@ -165,13 +165,20 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var failed []error
-	for _, j := range jobs {
-		res, err := w.Desk.Stamp(ctx, seal, j.req)
-		if err != nil {
-			failed = append(failed, err)
-			fmt.Fprintf(stderr, "sealkeeper stamp: %v\n", err)
-			continue
+	reqs := make([]usecase.StampRequest, len(jobs))
+	for i, j := range jobs {
+		reqs[i] = j.req
+	}
+	// One path for one document and for many: each its own check, intent and done or failed;
+	// the results are printed as each document finishes.
+	items, err := w.Desk.StampBatch(ctx, seal, reqs, func(p usecase.BatchProgress) {
+		if p.Last == nil {
+			return
+		}
+		j, res := jobs[p.Done-1], p.Last.Result
+		if p.Last.Err != nil {
+			fmt.Fprintf(stderr, "sealkeeper stamp: %v\n", p.Last.Err)
+			return
 		}
 		src := j.req.File
 		if j.req.DocID != "" {
@@ -190,13 +197,25 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 		if *tsa != "" {
 			fmt.Fprintf(stdout, "  timestamp: %s\n", *tsa)
 		}
+	})
+	failed := 0
+	for _, it := range items {
+		if it.Err != nil {
+			failed++
+		}
+		if errors.Is(it.Err, usecase.ErrBatchCancelled) { // the timeout: not started, so not printed above
+			fmt.Fprintf(stderr, "sealkeeper stamp: document %s: %v\n", it.Request.DocID, it.Err)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sealkeeper stamp: %v\n", err)
 	}
 	push(ctx, w, stdout, stderr)
 	switch {
-	case len(failed) == 1 && len(jobs) == 1:
+	case failed == 1 && len(jobs) == 1:
 		return exitError{code: 1, err: errors.New("nothing was stamped")}
-	case len(failed) > 0:
-		return exitError{code: 1, err: fmt.Errorf("%d of %d documents were not stamped (see above)", len(failed), len(jobs))}
+	case failed > 0:
+		return exitError{code: 1, err: fmt.Errorf("%d of %d documents were not stamped (see above)", failed, len(jobs))}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package stamp
 
 import (
 	"context"
+	"image"
 	"io"
 
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
@@ -20,3 +21,7 @@ func SetSmallFile(n int64) (restore func()) {
 func SignValidating(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (*Result, error) {
 	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, doc.Validate))
 }
+
+// EncodeImage is the seal image's PDF encoding (RGB and soft mask, deflated), as stamping
+// embeds it.
+func EncodeImage(img image.Image) (rgb, alpha []byte, err error) { return encodeImage(img) }

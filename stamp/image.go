@@ -9,6 +9,7 @@ import (
 	_ "image/jpeg" // seal images may come as JPEG (then without transparency)
 	_ "image/png"
 	"os"
+	"sync"
 )
 
 // LoadImage reads a seal image (PNG with transparency, or JPEG).
@@ -25,7 +26,18 @@ func LoadImage(path string) (image.Image, error) {
 	if b := img.Bounds(); b.Dx() > 6000 || b.Dy() > 6000 {
 		return nil, fmt.Errorf("%s: the seal image is %dx%d pixels; use one under 6000 pixels a side", path, b.Dx(), b.Dy())
 	}
-	return img, nil
+	return &loadedImage{Image: img}, nil
+}
+
+// loadedImage is a seal image read by LoadImage, with its PDF encoding made once: every
+// stamping with it (a batch, a day at the window) embeds the same image, and encoding a 512 px
+// seal costs more than the rest of a stamping. Nobody outside this package can reach the
+// pixels to change them, so the encoding stays the image's.
+type loadedImage struct {
+	image.Image
+	once       sync.Once
+	rgb, alpha []byte
+	err        error
 }
 
 // encodeImage splits the seal into an RGB image and an alpha soft mask, both deflated. PDF
@@ -34,6 +46,15 @@ func LoadImage(path string) (image.Image, error) {
 // value, so that interpolation at the edges blends toward the seal's colour, not toward black:
 // that is what makes a dark fringe.
 func encodeImage(img image.Image) (rgb, alpha []byte, err error) {
+	if li, ok := img.(*loadedImage); ok {
+		// The callers embed the slices in the update as they are and never change them.
+		li.once.Do(func() { li.rgb, li.alpha, li.err = encodePixels(li.Image) })
+		return li.rgb, li.alpha, li.err
+	}
+	return encodePixels(img)
+}
+
+func encodePixels(img image.Image) (rgb, alpha []byte, err error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	px := make([]color.NRGBA, w*h)

@@ -59,6 +59,11 @@ type Request struct {
 	Reason, Location string
 	// Time is written as /M; now when zero.
 	Time time.Time
+	// InputSHA256, when set, is the SHA-256 the caller checked the input against (the approval
+	// ticket's hash). The digest of the very bytes that are signed must equal it, else nothing
+	// is signed (ErrInputChanged): a file swapped between the caller's check and the signing is
+	// refused here, where the bytes are read once for both.
+	InputSHA256 []byte
 }
 
 // Result describes the update that Sign made.
@@ -79,6 +84,9 @@ var (
 	ErrLocked      = errors.New("the document is locked by an earlier signature: no further seal may be added")
 	ErrCertified   = errors.New("only the first seal may certify the document, and this one already has a signature")
 	ErrNoPlacement = errors.New("no place for the seal was given")
+	// ErrInputChanged: the bytes about to be signed are not the ones the caller checked
+	// (Request.InputSHA256).
+	ErrInputChanged = errors.New("the document's bytes are not the ones that were checked against the approval (the file was replaced or changed after the check)")
 )
 
 // SignFile stamps the file at in and writes the result to out atomically. An existing out is
@@ -255,6 +263,10 @@ func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 	}
 	if herr != nil {
 		return nil, herr
+	}
+	// The bytes hashed here are the bytes the update is built on and signed over.
+	if req.InputSHA256 != nil && !bytes.Equal(h.Sum(nil), req.InputSHA256) {
+		return nil, fmt.Errorf("%s: %w; nothing was signed: fetch the document again and have it approved again if it really changed", doc.File, ErrInputChanged)
 	}
 	// The update's hash continues from a copy of the input's state (for a second try).
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()

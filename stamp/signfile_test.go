@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"errors"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -145,4 +148,80 @@ func TestSignFileOver32MB(t *testing.T) {
 		}
 		checkAll(t, out, 1, id.Root)
 	}
+}
+
+// Issue 16, "SignFile takes no expected input hash": the caller hashes the approved file (the
+// ticket check), the file is swapped for another valid PDF before the signing; with the
+// checked hash given, SignFile refuses before the key signs and writes nothing, in memory and
+// on the path for large files. With the hash of the file as it now is, it signs.
+func TestSignFileRefusesSwappedInput(t *testing.T) {
+	id := padestest.NewIdentity(t, padestest.ECDSA)
+	approved := pdftest.PDF(pdftest.Options{Pages: 2})
+	swapped := pdftest.PDF(pdftest.Options{Pages: 2, Scanned: true})
+	checked := sha256.Sum256(approved)
+	for _, large := range []bool{false, true} {
+		if large {
+			defer stamp.SetSmallFile(0)()
+		}
+		dir := t.TempDir()
+		in, out := filepath.Join(dir, "doc.pdf"), filepath.Join(dir, "out.pdf")
+		os.WriteFile(in, approved, 0o600)
+		// Between the check and the signing, another file takes the approved one's place.
+		os.WriteFile(in+".new", swapped, 0o600)
+		if err := os.Rename(in+".new", in); err != nil {
+			t.Fatal(err)
+		}
+		req := request(id, centre(t, read(t, swapped), 1))
+		cs := &countingSigner{Signer: id.Signer}
+		req.Signer, req.InputSHA256 = cs, checked[:]
+		_, err := stamp.SignFile(context.Background(), in, out, false, req)
+		if !errors.Is(err, stamp.ErrInputChanged) || !strings.Contains(err.Error(), in) {
+			t.Errorf("large=%v: swapped input: %v", large, err)
+		}
+		if n := cs.n.Load(); n != 0 {
+			t.Errorf("large=%v: the key signed %d times", large, n)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Errorf("large=%v: left %d files", large, len(entries))
+		}
+		now := sha256.Sum256(swapped)
+		req.InputSHA256 = now[:]
+		if _, err := stamp.SignFile(context.Background(), in, out, false, req); err != nil {
+			t.Fatalf("large=%v: the file as it is, with its own hash: %v", large, err)
+		}
+		checkAll(t, out, 1)
+	}
+}
+
+// A seal image read by LoadImage is encoded once for all its stampings, to the same bytes as
+// the decoded picture, and stamps valid files one after the other.
+func TestLoadedImageEncodedOnce(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, sealImg); err != nil {
+		t.Fatal(err)
+	}
+	path := write(t, "seal.png", buf.Bytes())
+	loaded, err := stamp.LoadImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := png.Decode(bytes.NewReader(buf.Bytes()))
+	wantRGB, wantAlpha, err := stamp.EncodeImage(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		rgb, alpha, err := stamp.EncodeImage(loaded)
+		if err != nil || !bytes.Equal(rgb, wantRGB) || !bytes.Equal(alpha, wantAlpha) {
+			t.Fatalf("encoding %d of the loaded image differs from the decoded one's (%v)", i+1, err)
+		}
+	}
+	id := padestest.NewIdentity(t, padestest.ECDSA)
+	data := pdftest.PDF(pdftest.Options{Pages: 2})
+	for page := 1; page <= 2; page++ {
+		req := request(id, centre(t, read(t, data), page))
+		req.Image = loaded
+		data = stampOnce(t, data, req)
+	}
+	checkAll(t, write(t, "twice.pdf", data), 2)
 }

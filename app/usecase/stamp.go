@@ -72,6 +72,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		Custodian: seal.Custodian, Token: seal.Token, Placements: ledgerPlacements(req.Placement)}
 	var (
 		in     string
+		sum    [32]byte // the SHA-256 checked against the ticket: SignFile signs only these bytes
 		doc    upstream.CachedDocument
 		extra  []ledger.Record
 		result = &StampResult{}
@@ -82,12 +83,12 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 			return nil, err
 		}
 		in = doc.File
-		sum, err := hashFile(in)
-		if err != nil {
+		if sum, err = hashFile(in); err != nil {
 			return nil, fmt.Errorf("reading %q: %w", doc.Title, err)
 		}
 		tk, err := d.cfg.Store.CheckStamp(upstream.StampCheck{DocumentID: doc.ID, DocSHA256: sum, SealID: d.cfg.SealID,
-			Workstation: d.cfg.Workstation, ServerKey: d.cfg.ServerKey, Online: d.online(), Policy: d.cfg.Policy, Now: now})
+			Workstation: d.cfg.Workstation, ServerKey: d.cfg.ServerKey, Online: d.online(), Policy: d.cfg.Policy, Now: now,
+			Used: usedTickets{d.cfg.Ledger, d.cfg.Store}})
 		if err != nil {
 			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
 		}
@@ -104,8 +105,8 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		}
 	} else {
 		in = req.File
-		sum, err := hashFile(in)
-		if err != nil {
+		var err error
+		if sum, err = hashFile(in); err != nil {
 			return nil, err
 		}
 		result.InputSHA256 = hex.EncodeToString(sum[:])
@@ -121,6 +122,12 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 	intent.Output = req.Out
 
 	seqs, err := d.record(append([]ledger.Record{intent}, extra...)...)
+	var used *ledger.TicketUsedError
+	if errors.As(err, &used) {
+		// The ledger refuses a second intent for a ticket in the intent's own transaction,
+		// whatever the check above was told.
+		return nil, fmt.Errorf("%q cannot be stamped: %w (ledger record %d)", doc.Title, ledger.ErrTicketUsed, used.Intent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("recording the stamping in the ledger failed, so nothing was signed: %w", err)
 	}
@@ -137,7 +144,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 	}
 	res, err := stamp.SignFile(ctx, in, req.Out, req.Overwrite, stamp.Request{
 		Placement: req.Placement, Image: req.Image, Signer: seal.Signer, Chain: seal.Chain,
-		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now,
+		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now, InputSHA256: sum[:],
 	})
 	if err != nil {
 		return nil, d.failed(result.Intent, intent, err)
@@ -270,6 +277,21 @@ func allowedPages(allowed []int, p placement.Placement) error {
 		}
 	}
 	return nil
+}
+
+// usedTickets is the used-ticket set a stamping is checked against: the ledger's index, which
+// the stamp.intent writes in its own transaction and the meta MAC authenticates (issue 16), and
+// the marks in sync.db besides.
+type usedTickets struct {
+	led *ledger.Ledger
+	st  *upstream.Store
+}
+
+func (u usedTickets) TicketUsed(id string) (bool, error) {
+	if used, err := u.led.TicketUsed(id); err != nil || used {
+		return used, err
+	}
+	return u.st.TicketUsed(id)
 }
 
 func hashFile(path string) ([32]byte, error) {

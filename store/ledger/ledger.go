@@ -37,6 +37,7 @@ import (
 //	checkpoints size (u64 big-endian) → SignedCheckpoint (JSON)
 //	pending     u64 → ["SKP2" ‖ MAC] ‖ keyslot.Seal(record JSON): events written while locked
 //	intents     seq → "" for each stamp.intent with no done/failed yet (under the meta MAC)
+//	tickets     ticket id → seq of its stamp.intent: the used-ticket index (see tickets.go)
 //
 // Beside it: ledger.db.cosigned (last server co-signed checkpoint, see floor.go) and, while
 // closed, ledger.db.digest (see check.go).
@@ -156,6 +157,7 @@ type Ledger struct {
 	key         []byte      // nil while locked
 	aead        cipher.AEAD // over key; used under mu only
 	macKey      []byte      // subkey(key, metaMACInfo); nil while locked
+	ticketKey   []byte      // subkey(key, ticketIndexInfo); nil while locked
 	digestKey   []byte      // subkey(key, digestMACInfo); from the first unlock until Close
 	pendingKey  []byte      // subkey(key, pendingMACInfo); from the first unlock until Close
 	session     crypto.Signer
@@ -211,18 +213,21 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 		return nil, fmt.Errorf("creating ledger %s: %w", path, err)
 	}
 	l := &Ledger{path: path, workstation: opts.Workstation, opts: opts, db: db, key: key, aead: aead, interrupted: map[uint64]bool{},
-		macKey: subkey(key, metaMACInfo), digestKey: subkey(key, digestMACInfo), pendingKey: subkey(key, pendingMACInfo)}
+		macKey: subkey(key, metaMACInfo), ticketKey: subkey(key, ticketIndexInfo), digestKey: subkey(key, digestMACInfo), pendingKey: subkey(key, pendingMACInfo)}
 	var ids []string
 	for _, s := range slots {
 		ids = append(ids, fmt.Sprintf("%s %s %s", s.Role, s.ID, s.Label))
 	}
 	err = l.update(func(tx *bolt.Tx, c *chain) error {
-		for _, b := range [][]byte{bucketMeta, bucketSlots, bucketRecords, bucketCheckpoints, bucketPending, bucketIntents} {
+		for _, b := range [][]byte{bucketMeta, bucketSlots, bucketRecords, bucketCheckpoints, bucketPending, bucketIntents, bucketTickets} {
 			if _, err := tx.CreateBucket(b); err != nil {
 				return err
 			}
 		}
 		m := tx.Bucket(bucketMeta)
+		if err := m.Put(keyTickets, ticketMark{}.bytes()); err != nil { // an empty index, under the MAC
+			return err
+		}
 		nonce := make([]byte, NonceSize)
 		rand.Read(nonce)
 		check := append(nonce, aead.Seal(nil, nonce, []byte(keyCheckText), nil)...)
@@ -489,8 +494,9 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 	if pt, err := aead.Open(nil, check[:NonceSize], check[NonceSize:], nil); err != nil || string(pt) != keyCheckText {
 		return &VerifyError{Path: l.path, Reason: ReasonBadTag, Detail: "the key slot opened, but the key does not match this ledger (slot replaced?)"}
 	}
-	mk := subkey(key, metaMACInfo)
+	mk, tk := subkey(key, metaMACInfo), subkey(key, ticketIndexInfo)
 	var mv metaView
+	indexed := false
 	var trusted *SignedCheckpoint
 	interrupted := map[uint64]bool{}
 	err = guard(l.path, func() error {
@@ -500,12 +506,15 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 			if err := checkMetaMAC(l.path, tx, mk); err != nil {
 				return err
 			}
+			var err error
+			if indexed, err = checkTicketIndex(l.path, tx, tk); err != nil {
+				return err
+			}
 			if l.openDigest != nil {
 				if _, err := l.openDigest.checkMAC(l.path, key); err != nil {
 					return err
 				}
 			}
-			var err error
 			if mv, err = readMeta(l.path, tx); err != nil {
 				return err
 			}
@@ -540,20 +549,21 @@ func (l *Ledger) Unlock(h keyslot.Holder) error {
 		clear(key)
 		return err
 	}
-	l.key, l.aead, l.macKey = key, aead, mk
+	l.key, l.aead, l.macKey, l.ticketKey = key, aead, mk, tk
 	l.digestKey, l.pendingKey = subkey(key, digestMACInfo), subkey(key, pendingMACInfo)
 	l.verifiedTo, l.pins, l.interrupted = l.size, mv.pins, interrupted
 	l.lastCP, l.lastCPTime = 0, time.Time{}
 	if trusted != nil {
 		l.lastCP, l.lastCPTime = trusted.Size, trusted.Time
 	}
-	return l.afterUnlock(h, mv, fr)
+	return l.afterUnlock(h, mv, fr, !indexed)
 }
 
 // afterUnlock writes what the first keyed transaction of a login has to: the upgrade of a
-// format-1 ledger, the checkpoint signer's pin, the floor mark, the pending events. Nothing is
-// written when there is nothing to do.
-func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult) error {
+// format-1 ledger, the used-ticket index of a ledger that has none (buildIndex), the checkpoint
+// signer's pin, the floor mark, the pending events. Nothing is written when there is nothing
+// to do.
+func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult, buildIndex bool) error {
 	var signers []crypto.Signer
 	for _, s := range []crypto.Signer{l.session, l.opts.Signer} {
 		if s != nil && !isPinned(l.pins, s.Public()) {
@@ -566,7 +576,7 @@ func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult) erro
 	pending := 0
 	l.db.View(func(tx *bolt.Tx) error { pending = tx.Bucket(bucketPending).Stats().KeyN; return nil })
 	l.unreadable = 0
-	if mv.v2 && len(signers) == 0 && !raise && pending == 0 {
+	if mv.v2 && len(signers) == 0 && !raise && pending == 0 && !buildIndex {
 		return nil
 	}
 	err := l.update(func(tx *bolt.Tx, c *chain) error {
@@ -578,6 +588,11 @@ func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult) erro
 				return err
 			}
 			c.meta = true
+		}
+		if buildIndex {
+			if err := l.buildTicketIndexTx(tx, c); err != nil {
+				return err
+			}
 		}
 		for _, s := range signers {
 			if err := l.pinTx(tx, c, s); err != nil {
@@ -708,7 +723,8 @@ func (l *Ledger) Lock() {
 	defer l.mu.Unlock()
 	clear(l.key)
 	clear(l.macKey)
-	l.key, l.aead, l.macKey, l.session = nil, nil, nil, nil
+	clear(l.ticketKey)
+	l.key, l.aead, l.macKey, l.ticketKey, l.session = nil, nil, nil, nil, nil
 }
 
 // SetSigner gives the ledger the logged-in custodian's seal key for checkpoints, until Lock or
@@ -916,6 +932,12 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 		case KindStampIntent:
 			if err := in.Put(k[:], nil); err != nil {
 				return nil, err
+			}
+			if r.TicketID != "" { // used once: refused here if an earlier intent named it
+				if err := useTicketTx(l.path, tx, l.ticketKey, r.TicketID, seq); err != nil {
+					return nil, err
+				}
+				c.meta = true
 			}
 			c.opened = append(c.opened, seq)
 		case KindStampDone, KindStampFailed:

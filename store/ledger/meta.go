@@ -31,7 +31,8 @@ import (
 // Invariants:
 //   - metamac is HMAC-SHA256 under HKDF(data key, "sealkeeper ledger meta mac") over the
 //     workstation name, the creation time, every slot and, from MAC version 2 on, state,
-//     cpkeys, legacy, floor and the key of every open stamp intent (the intents bucket). Every
+//     cpkeys, legacy, floor, the used-ticket index's mark once there is one (tickets.go) and
+//     the key of every open stamp intent (the intents bucket). Every
 //     write transaction made with the data key (appends, slot changes, pinning, the floor)
 //     rewrites state and metamac in the same transaction (Ledger.update), so state always names
 //     the chain's size and head.
@@ -230,6 +231,12 @@ func metaMAC(path string, tx *bolt.Tx, mk []byte) ([]byte, error) {
 	for _, k := range [][]byte{keyState, keyCPKeys, keyLegacy, keyFloor} {
 		macField(m, k, true)
 		macField(m, meta.Get(k), true)
+	}
+	// The used-ticket index's mark (tickets.go), once the ledger has one: a ledger from before
+	// it keeps its MAC until the first login builds the index.
+	if v := meta.Get(keyTickets); v != nil {
+		macField(m, keyTickets, true)
+		macField(m, v, true)
 	}
 	macField(m, []byte("intents"), true)
 	err = tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {

@@ -199,6 +199,9 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		if err := checkMetaMAC(path, tx, subkey(key, metaMACInfo)); err != nil {
 			return err
 		}
+		if _, err := checkTicketIndex(path, tx, subkey(key, ticketIndexInfo)); err != nil {
+			return err
+		}
 		vs.key = key
 		rep.Decrypted, rep.Slot = true, slot.ID
 		s.newAEAD = func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) }
