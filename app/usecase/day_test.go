@@ -213,6 +213,13 @@ func TestFullDay(t *testing.T) {
 	d.stop()
 	d.killDuringStamping(t, killed)
 	kill := time.Since(tk)
+	// As the kill left it (no clean close), the chain holds, with the one intent open.
+	key, logout := d.ledgerKey(t)
+	rep, err := ledger.Verify(d.ledPath, key, ledger.VerifyOptions{Check: ledger.CheckFile})
+	logout()
+	if err != nil || len(rep.Interrupted) != 1 {
+		t.Fatalf("the ledger after the kill: %+v, %v", rep, err)
+	}
 	d.start(t) // the next start, with a login
 	open, err := d.led.Interrupted()
 	if err != nil || len(open) != 1 || open[0].DocID != killed {
@@ -320,7 +327,9 @@ func TestFullDay(t *testing.T) {
 	}
 	size := d.led.Size()
 	d.stop()
-	rep, err := ledger.Verify(d.ledPath, d.ledgerKey(t), ledger.VerifyOptions{Check: ledger.CheckFile, ServerKey: d.serverKey})
+	key, logout = d.ledgerKey(t)
+	rep, err = ledger.Verify(d.ledPath, key, ledger.VerifyOptions{Check: ledger.CheckFile, ServerKey: d.serverKey})
+	logout()
 	if err != nil || !rep.Decrypted || rep.Records != size || len(rep.Interrupted) != 0 || rep.Kinds[ledger.KindStampDone] != len(did) {
 		t.Fatalf("full ledger verify: %+v, %v", rep, err)
 	}
@@ -404,27 +413,31 @@ func runDayChild(t *testing.T, spec string) {
 	t.Fatalf("the stamping finished (%v) although it was to be killed before its done", err)
 }
 
-// ledgerKey opens the ledger's key slot with the token's seal key, for a full Verify.
-func (d *day) ledgerKey(t *testing.T) *device.ECDHKey {
+// ledgerKey is the token's seal key, which opens the ledger's key slot, for a full Verify
+// while the workstation is stopped; logout ends its session.
+func (d *day) ledgerKey(t *testing.T) (key *device.ECDHKey, logout func()) {
 	t.Helper()
 	sess, err := d.mod.Login(d.tok.Info, d.pin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sess.Close() })
+	logout = func() { sess.Close() }
 	keys, err := sess.Seals()
 	if err != nil {
+		logout()
 		t.Fatal(err)
 	}
 	i := slices.IndexFunc(keys, func(k device.SealKey) bool { return bytes.Equal(k.ID, softhsmtest.ECKeyID) })
 	if i < 0 {
+		logout()
 		t.Fatalf("no EC seal key on the token: %+v", keys)
 	}
 	h, err := sess.ECDH(keys[i])
 	if err != nil {
+		logout()
 		t.Fatal(err)
 	}
-	return h
+	return h, logout
 }
 
 func sum(xs []int) int {
