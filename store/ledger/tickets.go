@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -71,13 +72,14 @@ func parseTicketMark(b []byte) (ticketMark, bool) {
 	return m, true
 }
 
-// add folds one entry (id → seq) into the mark.
-func (m *ticketMark) add(tk []byte, id, seq []byte) {
-	h := hmac.New(sha256.New, tk)
-	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(id))))
-	h.Write(id)
-	h.Write(seq)
-	for i, b := range h.Sum(nil) {
+// add folds one entry (id → seq) into the mark; mac is HMAC-SHA256 under the index key, reused
+// across entries.
+func (m *ticketMark) add(mac hash.Hash, id, seq []byte) {
+	mac.Reset()
+	mac.Write(binary.BigEndian.AppendUint32(nil, uint32(len(id))))
+	mac.Write(id)
+	mac.Write(seq)
+	for i, b := range mac.Sum(nil) {
 		m.sum[i] ^= b
 	}
 	m.n++
@@ -98,7 +100,7 @@ func useTicketTx(path string, tx *bolt.Tx, tk []byte, id string, seq uint64) err
 	if err := b.Put([]byte(id), k); err != nil {
 		return err
 	}
-	m.add(tk, []byte(id), k)
+	m.add(hmac.New(sha256.New, tk), []byte(id), k)
 	return tx.Bucket(bucketMeta).Put(keyTickets, m.bytes())
 }
 
@@ -116,11 +118,12 @@ func checkTicketIndex(path string, tx *bolt.Tx, tk []byte) (bool, error) {
 		return true, &VerifyError{Path: path, Reason: ReasonMetaChanged, Detail: "the index of used approval tickets is damaged or missing"}
 	}
 	var got ticketMark
+	mac := hmac.New(sha256.New, tk)
 	err := b.ForEach(func(k, v []byte) error {
 		if len(v) != 8 {
 			return &VerifyError{Path: path, Reason: ReasonMetaChanged, Detail: fmt.Sprintf("the entry for approval ticket %q in the index of used tickets is damaged", k)}
 		}
-		got.add(tk, k, v)
+		got.add(mac, k, v)
 		return nil
 	})
 	if err != nil {
@@ -142,6 +145,7 @@ func (l *Ledger) buildTicketIndexTx(tx *bolt.Tx, c *chain) error {
 		return err
 	}
 	var m ticketMark
+	mac := hmac.New(sha256.New, l.ticketKey)
 	err = tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
 		var e Envelope
 		if err := e.UnmarshalBinary(v); err != nil {
@@ -162,7 +166,7 @@ func (l *Ledger) buildTicketIndexTx(tx *bolt.Tx, c *chain) error {
 		if err := b.Put([]byte(r.Ticket), seq); err != nil {
 			return err
 		}
-		m.add(l.ticketKey, []byte(r.Ticket), seq)
+		m.add(mac, []byte(r.Ticket), seq)
 		return nil
 	})
 	if err != nil {

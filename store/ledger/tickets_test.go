@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -142,5 +143,55 @@ func TestTicketIndexBuiltAtFirstLogin(t *testing.T) {
 	}
 	if _, err := l.Append(intentFor("t3")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkUnlockTicketIndex is the price of the used-ticket index at login: Unlock of a ledger
+// of 100,000 records after genesis, once with no stampings and once with 50,000 stampings
+// (intent and failed), each naming its own ticket: 50,000 entries to check against the mark.
+func BenchmarkUnlockTicketIndex(b *testing.B) {
+	const total, batch = 100_000, 10_000
+	for _, intents := range []bool{false, true} {
+		b.Run(fmt.Sprintf("intents=%v", intents), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), ledger.FileName)
+			l, err := ledger.Create(path, recipients(), ledger.Options{Workstation: "bench", Signer: testKeys.seal, CheckpointEvery: batch})
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs := make([]ledger.Record, batch)
+			for n := 0; n < total; n += batch {
+				for i := range recs {
+					switch {
+					case !intents:
+						recs[i] = ledger.Record{Kind: ledger.KindLoginOK, Custodian: "张三"}
+					case i%2 == 0:
+						recs[i] = intentFor(fmt.Sprintf("%032x", n+i))
+					default: // settled, so that only the index differs, not the open intents
+						recs[i] = ledger.Record{Kind: ledger.KindStampFailed, Intent: l.Size() + uint64(i), Reason: "bench"}
+					}
+				}
+				if _, err := l.Append(recs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if in, _ := l.Interrupted(); len(in) != 0 {
+				b.Fatalf("%d intents left open", len(in))
+			}
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			l, err = ledger.Open(path, ledger.Options{Check: func(string) error { return nil }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			b.ResetTimer()
+			for range b.N {
+				if err := l.Unlock(testKeys.custodian); err != nil {
+					b.Fatal(err)
+				}
+				l.Lock()
+			}
+		})
 	}
 }
