@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/assets"
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
@@ -64,6 +65,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 	seal := fs.String("seal", "", "report/show: only this seal id")
 	custodian := fs.String("custodian", "", "report/show: only this custodian")
 	kinds := fs.String("kind", "", "report/show: only these kinds, comma-separated (e.g. stamp.done,doc.rejected)")
+	search := fs.String("search", "", "show/export/report: only records whose document id or title contains this text")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,18 +91,16 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		}
 		return initLedger(cfg, path, *escrowPub, stdout)
 	}
-	filter := report.Filter{Seal: *seal, Custodian: *custodian}
+	// The same selection as the window's ledger screen.
+	filter := usecase.LedgerFilter{Seal: *seal, Custodian: *custodian, Text: *search}
 	if *kinds != "" {
 		for _, k := range strings.Split(*kinds, ",") {
-			filter.Kinds = append(filter.Kinds, ledger.Kind(strings.TrimSpace(k)))
+			filter.Kinds = append(filter.Kinds, strings.TrimSpace(k))
 		}
 	}
 	var err error
-	if filter.From, err = parseDay(*from, 0); err != nil {
-		return err
-	}
-	if filter.To, err = parseDay(*to, 1); err != nil {
-		return err
+	if filter.From, filter.To, err = usecase.ParsePeriod(*from, *to); err != nil {
+		return fmt.Errorf("%w: --from/--to: %w", errUsage, err)
 	}
 
 	holder, closeHolder, err := ledgerHolder(cfg, *escrowKey, sub != "verify")
@@ -148,14 +148,15 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 			if !filter.Match(r) {
 				return nil
 			}
-			what := strings.TrimSpace(strings.Join([]string{r.DocID, r.DocTitle, r.Reason, r.Detail, r.Alarm}, " "))
-			if !r.SealedAt.IsZero() {
+			e := usecase.LedgerEntryOf(r)
+			what := e.Summary
+			if e.Locked {
 				what += " (written while locked)"
 			}
-			if !r.Known() {
-				what += " (from a newer SealKeeper: " + string(r.Raw) + ")"
+			if e.Newer {
+				what += " (from a newer SealKeeper: " + e.Value("raw") + ")"
 			}
-			_, err := fmt.Fprintf(bw, "%6d  %-20s  %-17s  %-14s  %-12s  %s\n", r.Seq, r.Time.Local().Format("2006-01-02 15:04:05"), r.Kind, r.Custodian, r.SealID, what)
+			_, err := fmt.Fprintf(bw, "%6d  %-20s  %-17s  %-14s  %-12s  %s\n", e.Seq, e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Custodian, e.SealID, what)
 			return err
 		}})
 		if err != nil {
@@ -192,9 +193,9 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		var sum *report.Summarizer
 		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: vopts.Check, ServerKey: vopts.ServerKey, Visit: func(r ledger.Record) error {
 			if sum == nil {
-				sum = report.NewSummarizer(filter, "")
+				sum = report.NewSummarizer(filter.ReportFilter(), "")
 			}
-			if sum.Add(r) && csvw != nil {
+			if filter.Match(r) && sum.Add(r) && csvw != nil {
 				return csvw.Write(r)
 			}
 			return nil
@@ -205,7 +206,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 		if csvw != nil {
 			return csvw.Flush()
 		}
-		s := report.NewSummarizer(filter, rep.Workstation).Summary()
+		s := report.NewSummarizer(filter.ReportFilter(), rep.Workstation).Summary()
 		if sum != nil {
 			s = sum.Summary()
 			s.Workstation = rep.Workstation
@@ -297,17 +298,6 @@ func initLedger(cfg *config.Config, path, escrowPub string, stdout io.Writer) er
 	}
 	fmt.Fprintf(stdout, "Created %s for workstation %q with %d key slot(s).\n", path, ws, len(recipients))
 	return nil
-}
-
-func parseDay(s string, addDays int) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.ParseInLocation("2006-01-02", s, time.Local)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %q is not a date like 2026-11-01", errUsage, s)
-	}
-	return t.AddDate(0, 0, addDays), nil
 }
 
 func printLedgerReport(w io.Writer, r *ledger.Report) {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
 // These tests set SOFTHSM2_CONF (process-global): no t.Parallel.
@@ -176,5 +181,35 @@ func TestTokenListBadModule(t *testing.T) {
 	code := run([]string{"token", "list", "--config", filepath.Join(dir, config.FileName)}, &out, &errOut)
 	if code != 1 || !strings.Contains(out.String(), "could not be loaded") || !strings.Contains(errOut.String(), "check [device] modules") {
 		t.Errorf("exit %d\nout: %s\nerr: %s", code, out.String(), errOut.String())
+	}
+}
+
+// TestDemoPinsItsHubKey: the demo workspace pins its hub's ticket key when it is made, as
+// enrolment does, so its ledger checks the hub's co-signed floor; a hub with another key is
+// refused by name.
+func TestDemoPinsItsHubKey(t *testing.T) {
+	needSoftHSM(t)
+	dir := t.TempDir()
+	if _, err := workspace.ProvisionDemo(dir, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, config.FileName)
+	cfg := mustLoad(t, cfgPath)
+	pinned, err := workspace.PinnedServerKey(cfg)
+	if err != nil || pinned == nil {
+		t.Fatalf("pinned key %v, %v", pinned, err)
+	}
+	if o, stderr, code := runCmd(t, "queue", "--config", cfgPath); code != 0 {
+		t.Fatalf("queue: %d\n%s\n%s", code, o, stderr)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := upstream.PinServerKey(workspace.Credentials(cfg).ServerKey, &other.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCmd(t, "queue", "--config", cfgPath); code == 0 || !strings.Contains(stderr, "another key than the one pinned") {
+		t.Fatalf("a demo hub with another key: %d\n%s", code, stderr)
 	}
 }

@@ -1,13 +1,12 @@
 package device_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/pinages"
 )
 
 // SoftHSM never sets final try, locked or to-be-changed, so the mapping from flags to words is
@@ -37,7 +36,7 @@ func TestPINStateWords(t *testing.T) {
 
 func TestPINPolicy(t *testing.T) {
 	dir := t.TempDir()
-	ages, err := device.LoadPINAges(dir)
+	ages, err := pinages.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,31 +67,6 @@ func TestPINPolicy(t *testing.T) {
 	// Another serial is still on its initial PIN.
 	check(strict, device.TokenInfo{Serial: "B2"}, now, true, device.InitialPIN)
 
-	// The record survives a reload, and holds dates only.
-	again, err := device.LoadPINAges(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last, ok := again.LastChanged("A1"); !ok || !last.Equal(now) {
-		t.Errorf("reloaded: %v %v", last, ok)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, device.PINAgesFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi, _ := os.Stat(filepath.Join(dir, device.PINAgesFile)); fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v", fi.Mode())
-	}
-	if !strings.Contains(string(b), `"A1"`) || strings.Contains(string(b), "pin\":") {
-		t.Errorf("file: %s", b)
-	}
-
-	if err := os.WriteFile(filepath.Join(dir, device.PINAgesFile), []byte("{"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := device.LoadPINAges(dir); err == nil || !strings.Contains(err.Error(), "move it aside") {
-		t.Errorf("damaged file: %v", err)
-	}
 }
 
 func TestFlagWords(t *testing.T) {

@@ -185,7 +185,7 @@ func (s *Session) Close() error {
 }
 
 // ChangePIN changes the user PIN. A wrong old PIN gives a *PINError. Record the change in the
-// PIN ages afterwards (PINAges.Record) so the policy knows the PIN is no longer the initial one.
+// PIN ages afterwards (store/pinages Ages.Record) so the policy knows the PIN is no longer the initial one.
 func (s *Session) ChangePIN(oldPIN, newPIN string) error {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()

@@ -7,7 +7,7 @@
 # With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
 # PIN and saves the logged-in screen too. With QUEUE_SHOTS=DIR as well it then opens the queue,
 # selects the first document, stamps it through the confirmation, and saves each screen
-# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png).
+# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png, -ledger.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -90,11 +90,11 @@ shot() { DISPLAY="$display" import -window root -crop 1100x720+0+0 +repage "$1";
 
 if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
   mkdir -p "$QUEUE_SHOTS"
-  # The second tab (documents to stamp), then the first document in the list. The layout is
+  # The second tab (documents to stamp), then the first document in the list (below the search). The layout is
   # fixed: 1100x720, the embedded font, no system fonts.
   DISPLAY="$display" xdotool mousemove 122 63 click 1
   sleep 1
-  DISPLAY="$display" xdotool mousemove 150 104 click 1
+  DISPLAY="$display" xdotool mousemove 150 144 click 1
   sleep 1
   shot "$QUEUE_SHOTS/screenshot-queue.png" "the queue"
   click_blue "$QUEUE_SHOTS/screenshot-queue.png" 445 120 655 540 # Place seal, in the details pane
@@ -113,6 +113,10 @@ if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
   DISPLAY="$display" xdotool key space # the dialog's Stamp button has the focus
   sleep 4
   shot "$QUEUE_SHOTS/screenshot-stamped.png" "the result"
+  # The ledger tab (third), with the stamping's records.
+  DISPLAY="$display" xdotool mousemove 192 63 click 1
+  sleep 2
+  shot "$QUEUE_SHOTS/screenshot-ledger.png" "the ledger"
   stamped=$(find "$tmp/home/.local/share/sealkeeper/demo/data/stamped" -name '*.pdf' | head -1)
   [ -n "$stamped" ] || { echo "screenshot: the window wrote no stamped file" >&2; cat "$tmp/app.log" >&2; exit 1; }
   build/sealkeeper verify "$stamped" >/dev/null || { echo "screenshot: $stamped does not verify" >&2; exit 1; }

@@ -123,10 +123,10 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 			w.abort()
 		}
 	}()
-	// A file up to smallFile is read into memory at once, a larger one is mapped: either way
+	// A file below smallFile is read into memory at once, a larger one is mapped: either way
 	// the readers pay no system call per object, and a large file is not copied into memory.
 	var r io.ReaderAt
-	if size := st.Size(); size <= smallFile {
+	if size := st.Size(); size < smallFile {
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(f, buf); err != nil {
 			return nil, fmt.Errorf("%s: reading: %w", in, err)
@@ -169,8 +169,9 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 	return res, nil
 }
 
-// smallFile is the size up to which SignFile reads the input into memory.
-var smallFile int64 = 32 << 20
+// smallFile is the size below which SignFile reads the input into memory: pdfinspect.LargeFile
+// (a variable so that tests can send small files down the large-file path).
+var smallFile int64 = pdfinspect.LargeFile
 
 func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)

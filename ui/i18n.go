@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/assets"
 )
 
@@ -69,4 +70,18 @@ func (t *tr) T(key string, args ...any) string {
 		return fmt.Sprintf(s, args...)
 	}
 	return s
+}
+
+// explain puts a use case's error in the window's language: the translated kind, then the
+// error's own words (English) as the detail an administrator can search for.
+func (t *tr) explain(err error) string {
+	kind, detail := usecase.Explain(err)
+	if kind == "" {
+		return detail
+	}
+	msg := t.T("problem." + kind)
+	if t.lang == LangEnglish && strings.EqualFold(strings.TrimSuffix(msg, "."), detail) {
+		return msg
+	}
+	return msg + "\n(" + detail + ")"
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/device/softhsmtest"
+	"github.com/sealkeeper/sealkeeper/store/pinages"
 )
 
 // window opens the real window on Fyne's headless driver over a real SoftHSM token and the real
@@ -20,7 +21,7 @@ func window(t *testing.T, lang string, policy device.PINPolicy, sync ...SyncServ
 	t.Helper()
 	tok := softhsmtest.New(t)
 	m := tok.Open(t)
-	ages, err := device.LoadPINAges(t.TempDir())
+	ages, err := pinages.Load(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

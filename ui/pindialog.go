@@ -72,7 +72,7 @@ func (p *pinDialog) submit() {
 			if errors.Is(err, usecase.ErrWrongPIN) {
 				p.err.SetText(t.T("pin.wrong") + " " + pinWords(t, keys.State().Token.PIN))
 			} else {
-				p.err.SetText(err.Error())
+				p.err.SetText(t.explain(err))
 			}
 			if !keys.State().Token.PIN.Locked {
 				p.ok.Enable()
@@ -162,7 +162,7 @@ func (c *changeDialog) submit() {
 			if errors.Is(err, usecase.ErrWrongPIN) {
 				c.err.SetText(t.T("pin.wrong"))
 			} else {
-				c.err.SetText(err.Error())
+				c.err.SetText(t.explain(err))
 			}
 			c.ok.Enable()
 		})

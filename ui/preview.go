@@ -333,7 +333,7 @@ func (s *previewScreen) picture() image.Image {
 		img, err := s.p.Render(key.page, key.dpi)
 		s.q.u.do(func() {
 			if err != nil {
-				s.info.SetText(err.Error())
+				s.info.SetText(s.q.u.tr.explain(err))
 				return
 			}
 			s.pics[key] = img
@@ -395,7 +395,7 @@ func (s *previewScreen) focusView() {
 func (s *previewScreen) drop() {
 	i, at, err := s.p.Put(s.ghost)
 	if err != nil {
-		s.info.SetText(s.q.u.tr.T("preview.refused", err.Error()))
+		s.info.SetText(s.q.u.tr.T("preview.refused", s.q.u.tr.explain(err)))
 		return
 	}
 	s.placing, s.sel, s.ghost, s.guides = false, i, at, nil
@@ -435,7 +435,7 @@ func (s *previewScreen) nudge(dx, dy float64) {
 		return
 	}
 	if _, err := s.p.Nudge(s.sel, dx, dy); err != nil {
-		s.info.SetText(s.q.u.tr.T("preview.refused", err.Error()))
+		s.info.SetText(s.q.u.tr.T("preview.refused", s.q.u.tr.explain(err)))
 		return
 	}
 	s.refresh()
@@ -457,7 +457,7 @@ func (s *previewScreen) applySeam() {
 	if err := s.p.SetSeam(seam); err != nil {
 		s.seam.Checked = s.p.Layout().Seam != nil
 		s.seam.Refresh()
-		s.info.SetText(s.q.u.tr.T("preview.refused", err.Error()))
+		s.info.SetText(s.q.u.tr.T("preview.refused", s.q.u.tr.explain(err)))
 		return
 	}
 	s.refresh()
@@ -468,7 +468,7 @@ func (s *previewScreen) findKeyword() {
 	hits, err := s.p.FindText(s.keyword.Text)
 	switch {
 	case err != nil:
-		s.info.SetText(err.Error())
+		s.info.SetText(s.q.u.tr.explain(err))
 	case len(hits) == 0:
 		s.info.SetText(t.T("preview.nohit", s.keyword.Text))
 	default:
@@ -555,7 +555,7 @@ func (s *previewScreen) doStamp() {
 			s.busy = false
 			if err != nil {
 				s.refresh()
-				s.info.SetText(t.T("queue.failed", err.Error()))
+				s.info.SetText(t.T("queue.failed", t.explain(err)))
 				s.info.Importance = widget.DangerImportance
 				s.info.Refresh()
 				return
@@ -840,7 +840,7 @@ func (v *pageView) DragEnd() {
 	}
 	if _, err := s.p.Move(d.seal, s.ghost); err != nil {
 		s.refresh()
-		s.info.SetText(s.q.u.tr.T("preview.refused", err.Error()))
+		s.info.SetText(s.q.u.tr.T("preview.refused", s.q.u.tr.explain(err)))
 		return
 	}
 	s.guides = nil

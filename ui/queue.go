@@ -19,6 +19,8 @@ type DeskService interface {
 	// OpenPreview opens a document for placing the seal; StampPreview signs it as placed.
 	OpenPreview(docID string) (*usecase.Preview, error)
 	StampPreview(ctx context.Context, p *usecase.Preview) (*usecase.StampResult, error)
+	// StampQueued stamps several documents, each at its first place, with progress.
+	StampQueued(ctx context.Context, ids []string, progress func(usecase.BatchProgress)) ([]usecase.BatchItem, error)
 	// Verify checks a stamped file, for the result screen.
 	Verify(path string) (usecase.Verification, error)
 	// WarmUp readies the page renderer; the window calls it once it is on screen.
@@ -32,8 +34,11 @@ type DeskService interface {
 // and stamps or returns it.
 type queueScreen struct {
 	u       *UI
-	items   []usecase.QueueItem
-	sel     int // index into items, -1 for none
+	all     []usecase.QueueItem // the queue as the desk lists it
+	items   []usecase.QueueItem // those the search and sort show
+	sel     int                 // index into items, -1 for none
+	search  *widget.Entry
+	order   *widget.Select
 	list    *widget.List
 	empty   *widget.Label
 	detail  *widget.Form
@@ -48,6 +53,8 @@ type queueScreen struct {
 	done    *resultView    // the last stamping's result, while shown
 	result  *widget.Label  // last return's or stamping's outcome, shown under the details
 	returnD *rejectDialog  // open reject dialog, if any
+	batch   *batchDialog   // open batch dialog, if any
+	several *widget.Button
 
 	reconciled dialog.Dialog // what the last login's reconciliation found, if anything
 }
@@ -71,15 +78,20 @@ func newQueueScreen(u *UI) *queueScreen {
 			if !it.Ready {
 				mark = " ⚠"
 			}
-			o.(*widget.Label).SetText(fmt.Sprintf("%s  %s%s", it.ID, it.Title, mark))
+			o.(*widget.Label).SetText(fmt.Sprintf("%s — %s · %s%s", it.Title, it.Department, q.u.tr.T("queue.due", it.Expires.Local().Format("01-02 15:04")), mark))
 		},
 		OnSelected: func(i widget.ListItemID) { q.selectItem(i) },
 	}
 	q.stamp = &widget.Button{Text: t.T("queue.stamp"), Importance: widget.HighImportance, OnTapped: q.openPreview}
 	q.reject = &widget.Button{Text: t.T("queue.reject"), OnTapped: q.openReject}
 	refresh := &widget.Button{Text: t.T("queue.refresh"), OnTapped: q.refresh}
+	q.several = &widget.Button{Text: t.T("queue.several"), OnTapped: q.openBatch}
+	q.search = &widget.Entry{PlaceHolder: t.T("queue.search"), OnChanged: func(string) { q.filter() }}
+	orders := []string{t.T("queue.order.approved"), t.T("queue.order.deadline"), t.T("queue.order.title"), t.T("queue.order.department")}
+	q.order = &widget.Select{Options: orders, Selected: orders[0], OnChanged: func(string) { q.filter() }}
 	right := container.NewVBox(q.detail, q.problem, container.NewHBox(q.stamp, q.reject), q.result)
-	split := container.NewHSplit(container.NewBorder(nil, refresh, nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
+	top := container.NewBorder(nil, nil, nil, q.order, q.search)
+	split := container.NewHSplit(container.NewBorder(top, container.NewHBox(refresh, q.several), nil, nil, container.NewStack(q.list, q.empty)), container.NewVScroll(right))
 	split.Offset = 0.4
 	q.split = split
 	q.stack = container.NewStack(split)
@@ -91,25 +103,46 @@ func newQueueScreen(u *UI) *queueScreen {
 // refresh reads the queue again (after a sync round, a stamping or a return).
 func (q *queueScreen) refresh() {
 	if q.u.opt.Desk == nil {
-		q.items = nil
+		q.items, q.all = nil, nil
 		q.empty.SetText(q.u.tr.T("queue.noserver"))
 		q.show()
 		return
 	}
 	items, err := q.u.opt.Desk.Queue()
 	if err != nil {
-		q.items = nil
-		q.empty.SetText(err.Error())
+		q.items, q.all = nil, nil
+		q.empty.SetText(q.u.tr.explain(err))
 		q.show()
 		return
 	}
+	q.all = items
+	q.empty.SetText(q.u.tr.T("queue.empty"))
+	q.filter()
+}
+
+// filter shows the documents the search and sort choose, keeping the selection where it can.
+func (q *queueScreen) filter() {
 	keep := ""
 	if q.sel >= 0 && q.sel < len(q.items) {
 		keep = q.items[q.sel].ID
 	}
-	q.items, q.sel = items, -1
-	q.empty.SetText(q.u.tr.T("queue.empty"))
-	for i, it := range items {
+	order := usecase.OrderApproved
+	for i, o := range []string{usecase.OrderApproved, usecase.OrderDeadline, usecase.OrderTitle, usecase.OrderDepartment} {
+		if q.order != nil && q.order.SelectedIndex() == i {
+			order = o
+		}
+	}
+	text := ""
+	if q.search != nil {
+		text = q.search.Text
+	}
+	q.items, q.sel = usecase.FilterQueue(q.all, text, order), -1
+	if len(q.items) == 0 && len(q.all) > 0 {
+		q.empty.SetText(q.u.tr.T("queue.nomatch", text))
+	} else if len(q.all) > 0 {
+		q.empty.SetText(q.u.tr.T("queue.empty"))
+	}
+	for i, it := range q.items {
 		if it.ID == keep {
 			q.sel = i
 		}
@@ -148,6 +181,9 @@ func (q *queueScreen) show() {
 	q.detail.Items = nil
 	q.problem.SetText("")
 	loggedIn := q.u.opt.Keys.State().Phase == usecase.LoggedIn
+	if q.several != nil {
+		enable(q.several, loggedIn && len(q.items) > 0)
+	}
 	if q.sel < 0 || q.sel >= len(q.items) {
 		q.detail.Refresh()
 		q.stamp.Disable()
@@ -196,7 +232,7 @@ func (q *queueScreen) openPreview() {
 	it := q.items[q.sel]
 	p, err := q.u.opt.Desk.OpenPreview(it.ID)
 	if err != nil {
-		q.problem.SetText(q.u.tr.T("queue.cannot", err.Error()))
+		q.problem.SetText(q.u.tr.T("queue.cannot", q.u.tr.explain(err)))
 		return
 	}
 	q.preview = newPreviewScreen(q, p)
@@ -265,7 +301,7 @@ func (r *rejectDialog) submit() {
 	}
 	seq, err := r.q.u.opt.Desk.RejectQueued(r.doc.ID, r.reason.Text)
 	if err != nil {
-		r.err.SetText(err.Error())
+		r.err.SetText(t.explain(err))
 		return
 	}
 	r.dlg.Hide()
@@ -296,7 +332,7 @@ func (q *queueScreen) reconcile() {
 				}
 			}
 			if err != nil {
-				lines = append(lines, err.Error())
+				lines = append(lines, t.explain(err))
 			}
 			if len(lines) == 0 {
 				return

@@ -124,9 +124,9 @@ func TestQueueStampAndReturn(t *testing.T) {
 	u, h, led, syncer, keys, tok, out := w.u, w.h, w.led, w.syncer, w.keys, w.tok, w.out
 
 	q := u.queue
-	if !q.empty.Visible() || q.empty.Text != "No approved documents are waiting to be stamped." {
-		t.Errorf("empty queue says %q", q.empty.Text)
-	}
+	eventually(t, u, "the empty queue says so", func() bool {
+		return q.empty.Visible() && q.empty.Text == "No approved documents are waiting to be stamped."
+	})
 	if err := syncer.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +137,24 @@ func TestQueueStampAndReturn(t *testing.T) {
 	eventually(t, u, "before login the first document cannot be stamped and says why", func() bool {
 		return q.sel == 0 && q.stamp.Disabled() && strings.Contains(q.problem.Text, "Log in")
 	})
+	// Search narrows the list (every word must match), and says so when nothing matches.
+	u.mu.Lock() // the sync loop's updates wait meanwhile
+	test.Type(q.search, "no such document")
+	if len(q.items) != 0 || !q.empty.Visible() || !strings.Contains(q.empty.Text, "No waiting document matches") {
+		t.Errorf("a search matching nothing: %d items, %q", len(q.items), q.empty.Text)
+	}
+	q.search.SetText("")
+	q.order.SetSelected("By title")
+	u.mu.Unlock()
+	for i := 1; i < len(q.items); i++ {
+		if q.items[i-1].Title > q.items[i].Title {
+			t.Errorf("sorted by title: %q before %q", q.items[i-1].Title, q.items[i].Title)
+		}
+	}
+	u.mu.Lock()
+	q.order.SetSelected("Oldest approval first")
+	q.list.Select(0)
+	u.mu.Unlock()
 	eventually(t, u, "key found", func() bool { return keys.State().Phase == usecase.KeyPresent })
 	if err := keys.Login(tok.UserPIN); err != nil {
 		t.Fatal(err)

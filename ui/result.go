@@ -37,7 +37,7 @@ func newResultView(q *queueScreen, title string, res *usecase.StampResult, v use
 	case verr != nil:
 		r.heading.SetText(t.T("result.unchecked", title))
 		r.heading.Importance = widget.WarningImportance
-		row("result.check", verr.Error())
+		row("result.check", t.explain(verr))
 	default:
 		state := t.T("result.valid")
 		if !v.Valid {

@@ -70,6 +70,12 @@ func (b *statusBar) showSync(s usecase.SyncStatus) {
 	if s.Online {
 		text = t.T("status.online")
 	}
+	if s.Syncing {
+		text += " · " + t.T("status.syncing")
+	} else if !s.LastContact.IsZero() {
+		// Offline, how old the queue and the seal list are is what the custodian needs to know.
+		text += " · " + t.T("status.lastsync", s.LastContact.Local().Format("01-02 15:04"))
+	}
 	if n := s.Unsynced + uint64(s.Outbox); n > 0 {
 		text += " · " + t.T("status.unsynced", n)
 	}

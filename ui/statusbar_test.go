@@ -44,7 +44,9 @@ func TestStatusBarFollowsTheServer(t *testing.T) {
 
 	srv.Close()
 	_ = syncer.SyncOnce(context.Background()) // fails: nobody listens any more
-	eventually(t, u, "offline after the hub went away", func() bool { return strings.HasPrefix(u.bar.sync.Text, "Offline") })
+	eventually(t, u, "offline after the hub went away, with the time of the last sync", func() bool {
+		return strings.HasPrefix(u.bar.sync.Text, "Offline · last sync ") && strings.Contains(u.bar.sync.Text, syncer.Status().LastContact.Local().Format("15:04"))
+	})
 }
 
 // TestStartupProblemsAreShown: a problem found while starting (here: a ledger file moved aside)

@@ -40,6 +40,8 @@ type Options struct {
 	// Desk is the queue of approved documents and what can be done with them; nil shows an
 	// empty queue that says why.
 	Desk DeskService
+	// Ledger shows the ledger's records, chain status and summary; nil says there is none.
+	Ledger LedgerService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -62,6 +64,7 @@ type UI struct {
 	tr    *tr
 	keys  *keyScreen
 	queue *queueScreen
+	led   *ledgerScreen
 	bar   *statusBar
 	tabs  *container.AppTabs
 
@@ -80,6 +83,10 @@ func New(a fyne.App, opt Options) *UI {
 	u.build()
 	// Show the state as it is when the update runs, not as it was when it was sent: two
 	// notifications from different goroutines may arrive in either order.
+	// New holds the mutex from here on: an update from the key or sync goroutine waits until
+	// the screens have their first state (the test driver runs it on that goroutine at once).
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
 	u.queue.refresh()
@@ -91,6 +98,7 @@ func New(a fyne.App, opt Options) *UI {
 				u.do(func() {
 					u.bar.showSync(opt.Sync.Status())
 					u.queue.refresh() // a round may have brought or withdrawn documents
+					u.led.refreshIfShown()
 				})
 			}
 		}()
@@ -127,7 +135,7 @@ func (u *UI) ShowAndRun() {
 		if u.opt.Desk != nil {
 			go func() {
 				if err := u.opt.Desk.WarmUp(); err != nil {
-					u.do(func() { u.queue.problem.SetText(err.Error()) })
+					u.do(func() { u.queue.problem.SetText(u.tr.explain(err)) })
 				}
 			}()
 		}
@@ -142,7 +150,7 @@ func (u *UI) showProblems() {
 	}
 	var msg []string
 	for _, p := range u.opt.Problems {
-		msg = append(msg, p.Error())
+		msg = append(msg, u.tr.explain(p))
 	}
 	u.problems = dialog.NewInformation(u.tr.T("error.title"), strings.Join(msg, "\n\n"), u.win)
 	u.problems.Show()
@@ -164,12 +172,19 @@ func (u *UI) build() {
 		u.queue.preview.p.Close() // the screens are made anew; the document is opened again from the queue
 	}
 	u.queue = newQueueScreen(u)
+	u.led = newLedgerScreen(u)
 	u.bar = newStatusBar(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem(u.tr.T("nav.key"), u.keys.content),
 		container.NewTabItem(u.tr.T("nav.queue"), u.queue.content),
+		container.NewTabItem(u.tr.T("nav.ledger"), u.led.content),
 		container.NewTabItem(u.tr.T("nav.settings"), newSettingsScreen(u)),
 	)
+	u.tabs.OnSelected = func(ti *container.TabItem) {
+		if ti.Content == u.led.content {
+			u.led.refresh()
+		}
+	}
 	var top fyne.CanvasObject
 	if u.opt.Demo {
 		top = widget.NewLabelWithStyle(u.tr.T("app.demo")+" · "+u.tr.T("app.demo.note"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
@@ -217,6 +232,7 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 	if u.queue.preview != nil {
 		u.queue.preview.refresh()
 	}
+	u.led.keyChanged(s)
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

@@ -99,6 +99,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		Keys:     w.Keys,
 		Sync:     syncSvc,
 		Desk:     w.Desk,
+		Ledger:   w.LedgerView,
 		Demo:     cfg.Demo.Enabled,
 		Language: cfg.Language,
 		SaveLanguage: func(lang string) error {

@@ -57,7 +57,7 @@ type day struct {
 	out  string
 }
 
-func newDay(t *testing.T, now func() time.Time) *day {
+func newDay(t testing.TB, now func() time.Time) *day {
 	t.Helper()
 	d := &day{tok: softhsmtest.New(t), out: t.TempDir(), now: now}
 	d.mod = d.tok.Open(t)
@@ -85,7 +85,7 @@ func newDay(t *testing.T, now func() time.Time) *day {
 }
 
 // serve puts the hub on the network at addr.
-func (d *day) serve(t *testing.T, addr string) {
+func (d *day) serve(t testing.TB, addr string) {
 	t.Helper()
 	srv, err := d.hub.Serve(addr, nil)
 	if err != nil {
@@ -95,7 +95,7 @@ func (d *day) serve(t *testing.T, addr string) {
 }
 
 // cut takes the hub off the network: its listener is closed.
-func (d *day) cut(t *testing.T) {
+func (d *day) cut(t testing.TB) {
 	if d.srv != nil {
 		if err := d.srv.Close(); err != nil {
 			t.Errorf("stopping the hub's server: %v", err)
@@ -106,7 +106,7 @@ func (d *day) cut(t *testing.T) {
 
 // start opens the workstation as a program run does: the ledger (unless still open), the sync
 // store, the link to the hub, the key use case with the custodian logged in, and the desk.
-func (d *day) start(t *testing.T) {
+func (d *day) start(t testing.TB) {
 	t.Helper()
 	var err error
 	if d.led == nil {
@@ -166,7 +166,7 @@ func (d *day) add(t *testing.T, title string, pages int, allowed ...int) string 
 	return doc.ID
 }
 
-func (d *day) syncOnce(t *testing.T) {
+func (d *day) syncOnce(t testing.TB) {
 	t.Helper()
 	if err := d.sync.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)

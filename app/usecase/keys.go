@@ -15,13 +15,14 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/pinages"
 )
 
 // KeysConfig wires the key use case to the device layer.
 type KeysConfig struct {
 	Watch  device.WatchConfig // the modules in it are opened and closed by the caller
 	Policy device.PINPolicy
-	Ages   *device.PINAges // when each token's PIN was last changed (never the PIN)
+	Ages   *pinages.Ages // when each token's PIN was last changed (never the PIN)
 	// Custodian is the name shown once logged in (from the configuration or the roster).
 	Custodian string
 	// SealKeyID (hex CKA_ID) or SealKeyLabel picks the seal when a token holds several keys.

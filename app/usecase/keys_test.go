@@ -15,14 +15,15 @@ import (
 	"github.com/sealkeeper/sealkeeper/device/softhsmtest"
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/pinages"
 )
 
 // start makes a SoftHSM token and runs the key use case over it, polling fast.
-func start(t *testing.T, policy device.PINPolicy, now func() time.Time) (*softhsmtest.Token, *usecase.Keys, *device.PINAges) {
+func start(t *testing.T, policy device.PINPolicy, now func() time.Time) (*softhsmtest.Token, *usecase.Keys, *pinages.Ages) {
 	t.Helper()
 	tok := softhsmtest.New(t)
 	m := tok.Open(t)
-	ages, err := device.LoadPINAges(t.TempDir())
+	ages, err := pinages.Load(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestKeyEventsGoToTheLedger(t *testing.T) {
 	}
 	defer led.Close()
 	led.Lock()
-	ages, _ := device.LoadPINAges(t.TempDir())
+	ages, _ := pinages.Load(t.TempDir())
 	k := usecase.NewKeys(usecase.KeysConfig{
 		Watch: device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
 		Ages:  ages, Custodian: "张伟", SealKeyID: "454301", Ledger: led, Workstation: "WS-1", Host: "host-1",

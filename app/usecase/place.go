@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
@@ -88,4 +89,58 @@ func (d *Desk) RejectQueued(docID, reason string) (uint64, error) {
 		return 0, errors.New("log in with the seal key first: returning a document is the custodian's act")
 	}
 	return d.Reject(docID, reason, d.cfg.Keys.State().Custodian)
+}
+
+// StampQueued stamps several queue documents with the logged-in seal, one after another with
+// progress (StampBatch: each its own check, intent and done or failed), each seal at the
+// document's first place: the default place on the first page the approval allows, or its first
+// approved position. A document that cannot be placed is reported in its item and not stamped.
+func (d *Desk) StampQueued(ctx context.Context, ids []string, progress func(BatchProgress)) ([]BatchItem, error) {
+	if d.cfg.Keys == nil {
+		return nil, errors.New("no seal key use case is connected")
+	}
+	seal, err := d.cfg.Keys.Seal()
+	if err != nil {
+		return nil, err
+	}
+	items := make([]BatchItem, len(ids))
+	var reqs []StampRequest
+	var at []int // index in items of each request
+	for i, id := range ids {
+		items[i].Request = StampRequest{DocID: id}
+		req, err := d.firstPlace(id)
+		if err != nil {
+			items[i].Err = err
+			continue
+		}
+		items[i].Request = req
+		reqs, at = append(reqs, req), append(at, i)
+	}
+	done, err := d.StampBatch(ctx, seal, reqs, progress)
+	for k, it := range done {
+		items[at[k]] = it
+	}
+	return items, err
+}
+
+func (d *Desk) firstPlace(id string) (StampRequest, error) {
+	p, err := d.OpenPreview(id)
+	if err != nil {
+		return StampRequest{}, err
+	}
+	defer p.Close()
+	for _, pg := range p.Pages() {
+		if !pg.Allowed {
+			continue
+		}
+		if _, _, err := p.Put(p.DefaultPlace(pg.Number)); err != nil {
+			return StampRequest{}, fmt.Errorf("%q: %w", p.item.Title, err)
+		}
+		pl, err := p.Placement()
+		if err != nil {
+			return StampRequest{}, err
+		}
+		return StampRequest{DocID: id, Placement: pl, Image: d.cfg.Seal.Image}, nil
+	}
+	return StampRequest{}, fmt.Errorf("%q: %w: the approval allows none of its pages", p.item.Title, ErrPageNotAllowed)
 }

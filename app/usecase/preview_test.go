@@ -21,7 +21,7 @@ import (
 
 // previewDesk is the day's desk wired as the window has it: the key use case, the seal picture
 // and a page renderer.
-func previewDesk(t *testing.T, d *day) *usecase.Desk {
+func previewDesk(t testing.TB, d *day) *usecase.Desk {
 	t.Helper()
 	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
 	t.Cleanup(func() { r.Close() })
@@ -32,7 +32,7 @@ func previewDesk(t *testing.T, d *day) *usecase.Desk {
 	})
 }
 
-func (d *day) addPDF(t *testing.T, title string, pdf []byte, allowed []int, positions []upstream.Position) string {
+func (d *day) addPDF(t testing.TB, title string, pdf []byte, allowed []int, positions []upstream.Position) string {
 	t.Helper()
 	doc, err := d.hub.AddDocument(hub.NewDocument{Title: title, Department: "办公室", Requester: upstream.Person{ID: "u1", Name: "陈静"},
 		Approvals: []upstream.Approval{{Approver: upstream.Person{ID: "a1", Name: "王主任"}, At: time.Now()}},

@@ -1,6 +1,9 @@
 package usecase
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -63,4 +66,40 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 func (d *Desk) DocumentFile(id string) (string, error) {
 	doc, err := d.stampable(id)
 	return doc.File, err
+}
+
+// Orders of the queue, for the screens' sort choice.
+const (
+	OrderApproved   = "approved"   // oldest approval first (the server's order)
+	OrderDeadline   = "deadline"   // the approval that expires soonest first
+	OrderTitle      = "title"      // by title
+	OrderDepartment = "department" // by requesting department, then title
+)
+
+// FilterQueue keeps the items whose title, id, department, requester, approvers or seal contain
+// every word of text (any case), sorted by order; items is not changed.
+func FilterQueue(items []QueueItem, text, order string) []QueueItem {
+	words := strings.Fields(strings.ToLower(text))
+	var out []QueueItem
+	for _, it := range items {
+		hay := strings.ToLower(strings.Join(append([]string{it.Title, it.ID, it.Department, it.Requester, it.SealID}, it.Approvers...), " "))
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(hay, w)
+		}
+		if all {
+			out = append(out, it)
+		}
+	}
+	by := map[string]func(a, b QueueItem) int{
+		OrderDeadline: func(a, b QueueItem) int { return a.Expires.Compare(b.Expires) },
+		OrderTitle:    func(a, b QueueItem) int { return strings.Compare(a.Title, b.Title) },
+		OrderDepartment: func(a, b QueueItem) int {
+			return cmp.Or(strings.Compare(a.Department, b.Department), strings.Compare(a.Title, b.Title))
+		},
+	}
+	if f, ok := by[order]; ok {
+		slices.SortStableFunc(out, f)
+	}
+	return out
 }

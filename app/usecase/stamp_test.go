@@ -25,11 +25,11 @@ func TestUsedOnceNotOnlyInSyncDB(t *testing.T) {
 	id := d.add(t, "关于办公用品采购的通知", 1)
 	d.syncOnce(t)
 	req := d.request(t, id, 1)
-	res, err := d.desk.Stamp(context.Background(), d.seal, req)
+	file, err := d.desk.DocumentFile(id) // before stamping: a done document has no stampable file
 	if err != nil {
 		t.Fatal(err)
 	}
-	file, err := d.desk.DocumentFile(id)
+	res, err := d.desk.Stamp(context.Background(), d.seal, req)
 	if err != nil {
 		t.Fatal(err)
 	}

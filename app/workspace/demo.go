@@ -24,6 +24,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/assets"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/atomic"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
@@ -184,6 +185,21 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	cfgPath := filepath.Join(dir, config.FileName)
 	if err := c.Save(cfgPath); err != nil {
 		return nil, err
+	}
+	// The demo hub's ticket key is pinned like an enrolled workstation's: the ledger checks the
+	// hub's co-signed floor with it from the first open, and a demo hub whose key changed is
+	// refused.
+	h, err := hub.Open(c.Demo.HubData, hub.Options{Name: "SealKeeper demo hub", AutoEnrol: true})
+	if err != nil {
+		return nil, fmt.Errorf("making the demo hub: %w", err)
+	}
+	key := h.TicketKey()
+	h.Close()
+	if err := os.MkdirAll(filepath.Dir(Credentials(c).ServerKey), 0o700); err != nil {
+		return nil, err
+	}
+	if err := upstream.PinServerKey(Credentials(c).ServerKey, key); err != nil {
+		return nil, fmt.Errorf("pinning the demo hub's key: %w", err)
 	}
 	// The ledger comes last: it needs the saved configuration (it adds the escrow key to it).
 	if err := InitDemoLedger(c, out); err != nil {

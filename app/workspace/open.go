@@ -16,6 +16,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/pinages"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
@@ -43,10 +44,10 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 }
 
 // PinnedServerKey is the server's key pinned at enrolment (upstream.server_key, or where
-// 'sealkeeper hub join' saved it), or nil when the workstation has no server or is not
-// enrolled yet.
+// 'sealkeeper hub join' saved it; the demo hub's, pinned when the demo was made), or nil when the
+// workstation has no server or is not enrolled yet.
 func PinnedServerKey(cfg *config.Config) (*ecdsa.PublicKey, error) {
-	if cfg.Upstream.URL == "" {
+	if cfg.Upstream.URL == "" && !cfg.Demo.Enabled {
 		return nil, nil
 	}
 	p := Credentials(cfg).ServerKey
@@ -86,7 +87,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate
 		}
 		known = append(known, device.KnownKey{VID: vid, PID: pid, AnyPID: any, Vendor: k.Vendor, Model: k.Model})
 	}
-	ages, err := device.LoadPINAges(cfg.Data())
+	ages, err := pinages.Load(cfg.Data())
 	if err != nil {
 		return nil, nil, err
 	}

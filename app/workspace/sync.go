@@ -49,6 +49,13 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 		}
 		l.close = append(l.close, func() { srv.Close(); h.Close() })
 		url, key = srv.URL, h.TicketKey()
+		if pinned, err := PinnedServerKey(cfg); err != nil || (pinned != nil && !pinned.Equal(key)) {
+			l.Close()
+			if err == nil {
+				err = fmt.Errorf("the demo hub in %s has another key than the one pinned when the demo was made (%s); make the demo again (sealkeeper demo provision)", cfg.Resolve(cfg.Demo.HubData), Credentials(cfg).ServerKey)
+			}
+			return nil, err
+		}
 		log.Info("demo hub", "url", url)
 	case cfg.Upstream.URL != "":
 		files := Credentials(cfg)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
-	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -29,6 +29,8 @@ type Workspace struct {
 	// Link is nil when no server is configured or it could not be reached at start.
 	Link *Link
 	Desk *usecase.Desk
+	// LedgerView shows the ledger's records, chain status and reports (to a logged-in custodian).
+	LedgerView *usecase.LedgerView
 	// Problems are what went wrong opening it that still leaves it usable, for the custodian
 	// to see (the window shows them in a dialog, the command line prints them).
 	Problems []error
@@ -107,6 +109,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	dc.Renderer = render.New(render.Options{CacheDir: filepath.Join(cfg.Data(), "pdfium-cache")})
 	w.closers = append(w.closers, func() { dc.Renderer.Close() })
 	w.Desk = usecase.NewDesk(dc)
+	w.LedgerView = usecase.NewLedgerView(w.Ledger)
 	return w, nil
 }
 

@@ -1,7 +1,7 @@
 // Package objread reads a PDF's cross-reference data and objects on demand: the signing path
 // needs the trailer, the catalog, the page tree and the form, not the megabytes of images a
-// scanned file carries, so nothing else is read. Objects are pdfcpu's types, parsed by pdfcpu's
-// object parser, so code written against pdfcpu's model works with them.
+// scanned file carries, so nothing else is read. Objects are parsed by this package's own strict
+// parser (parse.go) into pdfcpu's types, so code written against pdfcpu's model works with them.
 //
 // The reader is strict: it follows the cross-reference data as written and never searches the
 // file for objects. A file it cannot follow is refused by the caller, which is the right answer

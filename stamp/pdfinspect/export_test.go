@@ -9,3 +9,11 @@ func SetLargeFile(n int64) (restore func()) {
 }
 
 func ParseFile(path string) (*Document, error) { return openFile(path, Parse) }
+
+// ValidatedRefs is what a validation found: the catalog's and the pages' object numbers.
+func ValidatedRefs(v *Validated) (root int, pages []int) {
+	for _, p := range v.pages {
+		pages = append(pages, p.ObjectNumber.Value())
+	}
+	return v.root.ObjectNumber.Value(), pages
+}

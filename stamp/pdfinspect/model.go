@@ -17,7 +17,7 @@ import (
 // is still read, and pdfcpu's validator checks them all; only the image and content bytes,
 // which validation does not look at, stay in the file. (The catalog's XMP metadata, which it
 // does decode, is loaded.)
-var largeFile int64 = 32 << 20
+var largeFile int64 = LargeFile
 
 // readerContext builds pdfcpu's model of the file from the on-demand reader: every object the
 // cross-reference data lists, streams without their bytes.

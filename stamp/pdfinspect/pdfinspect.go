@@ -168,14 +168,14 @@ func Guard(name string, err *error) {
 	}
 }
 
-// OpenFile opens a PDF file as Open does (no validation). A file up to 32 MB is read into
+// OpenFile opens a PDF file as Open does (no validation). A file under LargeFile is read into
 // memory first; a larger one is read where it lies and closed again, so the returned
 // Document cannot Validate itself: a larger file is validated by SignFile or Validate.
 func OpenFile(path string) (*Document, error) {
 	return openFile(path, Open)
 }
 
-// ReadFile reads and inspects a PDF file and validates it (Read). A file up to 32 MB is read
+// ReadFile reads and inspects a PDF file and validates it (Read). A file under LargeFile is read
 // into memory first: the readers then pay no system call per object; a larger one is read
 // where it lies.
 func ReadFile(path string) (*Document, error) {
@@ -192,7 +192,7 @@ func openFile(path string, open func(string, io.ReaderAt, int64) (*Document, err
 	if err != nil {
 		return nil, err
 	}
-	if size := st.Size(); size <= inMemory {
+	if size := st.Size(); size < LargeFile {
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(f, buf); err != nil {
 			return nil, fmt.Errorf("%s: reading: %w", path, err)
@@ -213,7 +213,11 @@ func (c closedFile) ReadAt([]byte, int64) (int, error) {
 	return 0, fmt.Errorf("%s was closed after it was opened; open it again to read it", c.path)
 }
 
-const inMemory = 32 << 20
+// LargeFile is the one size that splits the stamping path's two ways of reading a PDF: a file
+// below it is read into memory at once (a few copies cost less than the system calls), a file
+// of this size or more is read on demand (OpenFile, Validate) or mapped (stamp.SignFile), so a
+// scanned file of hundreds of megabytes costs about one pass of hashing.
+const LargeFile = 32 << 20
 
 // Read inspects a PDF of the given size (Open) and validates it with pdfcpu (Validate). name is
 // used in errors only.

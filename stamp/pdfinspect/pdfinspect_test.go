@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,17 +90,53 @@ func TestRefused(t *testing.T) {
 	}
 }
 
-// Validation through the on-demand reader's model accepts what pdfcpu's reader accepts.
+// Validation through the on-demand reader's model (used for files over the large-file size)
+// finds the same catalog and pages as pdfcpu's own reader, on files small enough for both,
+// including ones qpdf rewrote into other layouts (object streams, linearised).
 func TestValidateLargeAgrees(t *testing.T) {
-	defer pdfinspect.SetLargeFile(0)()
 	crop := [4]float64{10, 20, 500, 700}
+	files := map[string][]byte{}
 	for name, o := range map[string]pdftest.Options{
 		"text": {Pages: 20}, "stream": {Pages: 20, XRefStream: true, Form: true},
 		"rotated": {Pages: 4, Rotate: []int{90, 180, 270, 0}, Crop: &crop}, "cjk_scanned": {Pages: 3, CJK: true, Scanned: true},
 	} {
-		data := pdftest.PDF(o)
-		if _, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data))); err != nil {
-			t.Errorf("%s: %v", name, err)
+		files[name] = pdftest.PDF(o)
+	}
+	pdftest.RequireTool(t, "qpdf")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.pdf")
+	if err := os.WriteFile(in, files["text"], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{"qpdf_objstreams": {"--object-streams=generate"}, "qpdf_linearized": {"--linearize"}} {
+		out := filepath.Join(dir, name)
+		if b, err := exec.Command("qpdf", append(args, in, out)...).CombinedOutput(); err != nil {
+			t.Fatalf("qpdf: %v %s", err, b)
+		}
+		files[name], _ = os.ReadFile(out)
+	}
+	validate := func(large int64, name string, data []byte) (int, []int, error) {
+		defer pdfinspect.SetLargeFile(large)()
+		v, err := pdfinspect.Validate(name, bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return 0, nil, err
+		}
+		root, pages := pdfinspect.ValidatedRefs(v)
+		return root, pages, nil
+	}
+	for name, data := range files {
+		ownRoot, ownPages, err := validate(0, name, data) // every file is "large": the on-demand reader
+		if err != nil {
+			t.Errorf("%s, on-demand reader: %v", name, err)
+			continue
+		}
+		cpuRoot, cpuPages, err := validate(1<<62, name, data) // no file is large: pdfcpu's reader
+		if err != nil {
+			t.Errorf("%s, pdfcpu's reader: %v", name, err)
+			continue
+		}
+		if ownRoot != cpuRoot || !slices.Equal(ownPages, cpuPages) || len(ownPages) == 0 {
+			t.Errorf("%s: the on-demand reader finds catalog %d pages %v, pdfcpu's reader catalog %d pages %v", name, ownRoot, ownPages, cpuRoot, cpuPages)
 		}
 	}
 }

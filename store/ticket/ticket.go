@@ -285,8 +285,9 @@ func ReasonOf(err error) Reason {
 	return 0
 }
 
-// UsedSet tells whether a ticket was already used. The ledger satisfies it (a stamp-done record
-// names the ticket's ID); store/upstream's client store has a bbolt-backed one too.
+// UsedSet tells whether a ticket was already used. The ledger satisfies it (its used-ticket
+// index: the stamp.intent that names the ticket, written in the same transaction); the sync
+// store in store/upstream keeps a mark too.
 type UsedSet interface {
 	TicketUsed(id string) (bool, error)
 }

@@ -1,0 +1,81 @@
+package usecase
+
+import (
+	"errors"
+
+	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// Kinds of problem the screens put in their own language (key "problem.<kind>"); the error's
+// own text, in English, goes beside it as the detail for the administrator.
+const (
+	ProblemWrongPIN        = "wrong-pin"
+	ProblemPINLocked       = "pin-locked"
+	ProblemKeyRemoved      = "key-removed"
+	ProblemNoKey           = "no-key"
+	ProblemNoLedger        = "no-ledger"
+	ProblemLedgerLocked    = "ledger-locked"
+	ProblemNoServer        = "no-server"
+	ProblemOffline         = "offline"
+	ProblemServerAnswer    = "server-answer"
+	ProblemOutboxFull      = "outbox-full"
+	ProblemUnapproved      = "unapproved"
+	ProblemPageNotAllowed  = "page-not-allowed"
+	ProblemNoPosition      = "no-position"
+	ProblemSealTooBig      = "seal-too-big"
+	ProblemSealCertificate = "seal-certificate"
+	ProblemReasonRequired  = "reason-required"
+	ProblemBadDate         = "bad-date"
+	ProblemBadPeriod       = "bad-period"
+	ProblemExportPath      = "export-path"
+)
+
+var problemKinds = []struct {
+	err  error
+	kind string
+}{
+	{device.ErrWrongPIN, ProblemWrongPIN},
+	{device.ErrPINLocked, ProblemPINLocked},
+	{device.ErrKeyRemoved, ProblemKeyRemoved},
+	{device.ErrSessionClosed, ProblemKeyRemoved},
+	{device.ErrTokenNotFound, ProblemNoKey},
+	{ErrNoLedger, ProblemNoLedger},
+	{ErrLedgerLocked, ProblemLedgerLocked},
+	{ErrNoServer, ProblemNoServer},
+	{upstream.ErrOffline, ProblemOffline},
+	{upstream.ErrBadResponse, ProblemServerAnswer},
+	{upstream.ErrOutboxFull, ProblemOutboxFull},
+	{ErrUnapproved, ProblemUnapproved},
+	{ErrPageNotAllowed, ProblemPageNotAllowed},
+	{ErrNoPosition, ProblemNoPosition},
+	{ErrSealTooBig, ProblemSealTooBig},
+	{ErrSealCertificate, ProblemSealCertificate},
+	{ErrReasonRequired, ProblemReasonRequired},
+	{ErrBadDate, ProblemBadDate},
+	{ErrBadPeriod, ProblemBadPeriod},
+	{ErrExportPath, ProblemExportPath},
+}
+
+// Explain sorts an error from a use case into a kind the screens translate ("" when it is
+// none of them) and the detail: the error's text.
+func Explain(err error) (kind, detail string) {
+	if err == nil {
+		return "", ""
+	}
+	for _, k := range problemKinds {
+		if errors.Is(err, k.err) {
+			return k.kind, err.Error()
+		}
+	}
+	return "", err.Error()
+}
+
+// ProblemKinds lists every kind Explain returns, for the screens' translations to cover.
+func ProblemKinds() []string {
+	out := make([]string, len(problemKinds))
+	for i, k := range problemKinds {
+		out[i] = k.kind
+	}
+	return out
+}
