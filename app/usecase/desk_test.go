@@ -3,6 +3,7 @@ package usecase_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -31,10 +32,21 @@ import (
 const deskWS = "WS-DESK-01"
 
 // day is a workstation on real parts: a SoftHSM token, a ledger file with the token's key
-// slot, the reference hub on 127.0.0.1 and the sync store.
+// slot, the reference hub on 127.0.0.1 and the sync store. start and stop open and close the
+// workstation's side (ledger, sync store, link, key use case, desk), as a program run does, so
+// a test can stop it, let another process use the same files, and start it again.
 type day struct {
-	tok  *softhsmtest.Token
-	hub  *hub.Hub
+	tok *softhsmtest.Token
+	mod *device.Module
+	hub *hub.Hub
+	srv *hub.Server // nil while the network is cut
+	// What a program run needs to open the workstation; a child process gets these alone.
+	url, ledPath, stPath string
+	serverKey            *ecdsa.PublicKey
+	ca                   *x509.Certificate
+	pin                  string
+	now                  func() time.Time
+
 	led  *ledger.Ledger
 	st   *upstream.Store
 	sync *upstream.Syncer
@@ -47,57 +59,100 @@ type day struct {
 
 func newDay(t testing.TB, now func() time.Time) *day {
 	t.Helper()
-	d := &day{tok: softhsmtest.New(t), out: t.TempDir()}
-	m := d.tok.Open(t)
+	d := &day{tok: softhsmtest.New(t), out: t.TempDir(), now: now}
+	d.mod = d.tok.Open(t)
 	h, err := hub.Open(t.TempDir(), hub.Options{Name: "test hub", AutoEnrol: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	d.hub = h
+	d.hub, d.serverKey, d.ca, d.pin = h, h.TicketKey(), d.tok.CA, d.tok.UserPIN
 	if err := h.SetSeal(upstream.SealStatus{ID: "SEAL-1", Name: "公章", Status: upstream.SealActive}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := h.Serve("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	d.led, err = ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{
+	d.serve(t, "127.0.0.1:0")
+	t.Cleanup(func() { d.cut(t) })
+	d.ledPath, d.stPath = filepath.Join(t.TempDir(), ledger.FileName), filepath.Join(t.TempDir(), "sync.db")
+	d.led, err = ledger.Create(d.ledPath, []ledger.Recipient{
 		{Public: d.tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"},
 	}, ledger.Options{Workstation: deskWS, Check: ledger.CheckFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.led.Close() })
-	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: deskWS, ServerKey: h.TicketKey(), Timeout: 10 * time.Second})
+	t.Cleanup(d.stop)
+	d.start(t)
+	return d
+}
+
+// serve puts the hub on the network at addr.
+func (d *day) serve(t testing.TB, addr string) {
+	t.Helper()
+	srv, err := d.hub.Serve(addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.st, err = upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db")); err != nil {
+	d.srv, d.url = srv, srv.URL
+}
+
+// cut takes the hub off the network: its listener is closed.
+func (d *day) cut(t testing.TB) {
+	if d.srv != nil {
+		if err := d.srv.Close(); err != nil {
+			t.Errorf("stopping the hub's server: %v", err)
+		}
+		d.srv = nil
+	}
+}
+
+// start opens the workstation as a program run does: the ledger (unless still open), the sync
+// store, the link to the hub, the key use case with the custodian logged in, and the desk.
+func (d *day) start(t testing.TB) {
+	t.Helper()
+	var err error
+	if d.led == nil {
+		if d.led, err = ledger.Open(d.ledPath, ledger.Options{Check: ledger.CheckFile}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := upstream.NewClient(upstream.ClientConfig{URL: d.url, Workstation: deskWS, ServerKey: d.serverKey, Timeout: 10 * time.Second})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.st.Close() })
+	if d.st, err = upstream.OpenStore(d.stPath); err != nil {
+		t.Fatal(err)
+	}
 	d.sync, d.cli = upstream.NewSyncer(c, d.st, upstream.SyncOptions{Ledger: d.led}), c
 	d.keys = usecase.NewKeys(usecase.KeysConfig{
-		Watch: device.WatchConfig{Modules: []*device.Module{m}, NoUSB: true}, Custodian: "张伟",
-		SealKeyID: "454301", Ledger: d.led, Workstation: deskWS, Anchors: []*x509.Certificate{d.tok.CA},
+		Watch: device.WatchConfig{Modules: []*device.Module{d.mod}, NoUSB: true}, Custodian: "张伟",
+		SealKeyID: "454301", Ledger: d.led, Workstation: deskWS, Anchors: []*x509.Certificate{d.ca},
 	})
-	t.Cleanup(d.keys.Close)
 	if err := d.keys.Find(""); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.keys.Login(d.tok.UserPIN); err != nil {
+	if err := d.keys.Login(d.pin); err != nil {
 		t.Fatal(err)
 	}
 	if d.seal, err = d.keys.Seal(); err != nil {
 		t.Fatal(err)
 	}
 	d.desk = usecase.NewDesk(usecase.DeskConfig{
-		Ledger: d.led, Store: d.st, ServerKey: h.TicketKey(), SealID: "SEAL-1", OutDir: d.out, Workstation: deskWS, Now: now,
+		Ledger: d.led, Store: d.st, ServerKey: d.serverKey, SealID: "SEAL-1", OutDir: d.out, Workstation: deskWS, Now: d.now,
 		Online: func() bool { return d.sync.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 3},
 	})
-	return d
+}
+
+// stop closes what start opened (the program quits), so another process can open the files.
+func (d *day) stop() {
+	if d.keys != nil {
+		d.keys.Close()
+	}
+	if d.st != nil {
+		d.st.Close()
+	}
+	if d.led != nil {
+		d.led.Close()
+	}
+	d.keys, d.st, d.led, d.sync, d.cli, d.desk = nil, nil, nil, nil, nil, nil
 }
 
 func (d *day) add(t *testing.T, title string, pages int, allowed ...int) string {
