@@ -363,8 +363,10 @@ func TestReconcile(t *testing.T) {
 	d := newDay(t, nil)
 	signed, missing := d.add(t, "已签未记", 1), d.add(t, "未签", 1)
 	d.syncOnce(t)
+	reqs := map[string]usecase.StampRequest{}
 	for _, id := range []string{signed, missing} {
 		req := d.request(t, id, 1)
+		reqs[id] = req
 		file, _ := d.desk.DocumentFile(id)
 		raw, _ := os.ReadFile(file)
 		out := filepath.Join(d.out, id+".pdf")
@@ -413,6 +415,15 @@ func TestReconcile(t *testing.T) {
 	rec, _ := d.hub.Received()
 	if len(rec) != 1 || len(rec[0].Results) != 1 || rec[0].Results[0].DocumentID != signed {
 		t.Fatalf("hub received %+v", rec)
+	}
+	// The failed one spent its approval: the queue says so instead of offering it, and it cannot
+	// be opened for stamping.
+	q, err := d.desk.Queue()
+	if err != nil || len(q) != 1 || q[0].ID != missing || q[0].Ready || q[0].Problem != usecase.ErrApprovalSpent.Error() {
+		t.Fatalf("queue after the failed stamping: %+v, %v", q, err)
+	}
+	if err := d.desk.Precheck(reqs[missing]); !errors.Is(err, usecase.ErrApprovalSpent) {
+		t.Fatalf("precheck of the spent approval: %v", err)
 	}
 }
 

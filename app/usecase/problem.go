@@ -26,6 +26,7 @@ const (
 	ProblemSealTooBig      = "seal-too-big"
 	ProblemSealCertificate = "seal-certificate"
 	ProblemReasonRequired  = "reason-required"
+	ProblemApprovalSpent   = "approval-spent"
 	ProblemBadDate         = "bad-date"
 	ProblemBadPeriod       = "bad-period"
 	ProblemExportPath      = "export-path"
@@ -52,6 +53,7 @@ var problemKinds = []struct {
 	{ErrSealTooBig, ProblemSealTooBig},
 	{ErrSealCertificate, ProblemSealCertificate},
 	{ErrReasonRequired, ProblemReasonRequired},
+	{ErrApprovalSpent, ProblemApprovalSpent},
 	{ErrBadDate, ProblemBadDate},
 	{ErrBadPeriod, ProblemBadPeriod},
 	{ErrExportPath, ProblemExportPath},

@@ -51,6 +51,8 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 			it.Approvers = append(it.Approvers, a.Approver.Name)
 		}
 		switch {
+		case it.Ready && d.ticketSpent(c):
+			it.Ready, it.Problem = false, ErrApprovalSpent.Error()
 		case c.State == upstream.DocWithdrawn:
 			it.Problem = "withdrawn by the server; it cannot be stamped"
 		case c.State == upstream.DocPending && c.File == "":

@@ -15,6 +15,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
@@ -240,8 +241,30 @@ func (d *Desk) stampable(id string) (upstream.CachedDocument, error) {
 		return doc, fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
 	case doc.File == "":
 		return doc, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
+	case d.ticketSpent(doc):
+		return doc, fmt.Errorf("%q: %w", doc.Title, ErrApprovalSpent)
 	}
 	return doc, nil
+}
+
+// ErrApprovalSpent: the document's approval was used already: a stamping's intent holds the
+// ticket from the moment it is recorded, also when the stamping then failed.
+var ErrApprovalSpent = errors.New("its approval was already used by a stamping recorded in the ledger (one that failed spends it too); stamping it needs a new approval (重印流程)")
+
+// ticketSpent tells whether the document's ticket is used already, by the ledger's index where
+// it can be read, else by the sync store's mark.
+func (d *Desk) ticketSpent(doc upstream.CachedDocument) bool {
+	t, err := ticket.Parse(doc.Ticket)
+	if err != nil {
+		return false // the ticket check at stamping says what is wrong with it
+	}
+	if d.cfg.Ledger != nil && d.cfg.Ledger.Unlocked() {
+		if used, err := d.cfg.Ledger.TicketUsed(t.ID()); err == nil && used {
+			return true
+		}
+	}
+	used, err := d.cfg.Store.TicketUsed(t.ID())
+	return err == nil && used
 }
 
 // failed records that the signing of intent did not happen and returns err.
