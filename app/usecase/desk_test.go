@@ -431,3 +431,42 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestKeyRemovedWhileStamping: the key pulled out after the intent was recorded: the stamping
+// fails with a clear error the window translates, the ledger says so (intent, then failed with
+// the reason), no file is left, and the spent approval is not offered again.
+func TestKeyRemovedWhileStamping(t *testing.T) {
+	d := newDay(t, nil)
+	id := d.add(t, "拔出钥匙", 1)
+	d.syncOnce(t)
+	req := d.request(t, id, 1)
+	d.tok.Remove()
+	_, err := d.desk.Stamp(context.Background(), d.seal, req)
+	if !errors.Is(err, device.ErrKeyRemoved) {
+		t.Fatalf("stamping with the key pulled out: %v", err)
+	}
+	if kind, _ := usecase.Explain(err); kind != usecase.ProblemKeyRemoved {
+		t.Errorf("Explain says %q", kind)
+	}
+	k := d.kinds(t, id)
+	if k[ledger.KindStampIntent] != 1 || k[ledger.KindStampFailed] != 1 || k[ledger.KindStampDone] != 0 {
+		t.Fatalf("ledger: %v", k)
+	}
+	var reason string
+	d.led.Records(1, func(r ledger.Record) error {
+		if r.Kind == ledger.KindStampFailed && r.DocID == id {
+			reason = r.Reason
+		}
+		return nil
+	})
+	if !strings.Contains(reason, "pulled out") {
+		t.Errorf("the failed record's reason: %q", reason)
+	}
+	if _, err := os.Stat(filepath.Join(d.out, id+".pdf")); err == nil {
+		t.Error("a stamped file was left")
+	}
+	q, _ := d.desk.Queue()
+	if len(q) != 1 || q[0].Ready {
+		t.Fatalf("queue after the failure: %+v", q)
+	}
+}
