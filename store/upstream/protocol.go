@@ -292,6 +292,7 @@ const (
 	CodeConflict    = "conflict"
 	CodeUploadFirst = "upload_first"
 	CodeNotStamped  = "not_stamped"
+	CodeOverQuota   = "over_quota"
 	CodeInternal    = "internal"
 )
 

@@ -115,6 +115,14 @@ type Options struct {
 	CertValidity time.Duration
 	// TicketValidity is how long an approval stays valid by default (7 days).
 	TicketValidity time.Duration
+	// UploadQuota is how many bytes of uploads that no result names yet (in progress, or
+	// complete but not reported) a workstation may hold on the hub (DefaultUploadQuota when 0);
+	// MaxUploads how many such files (DefaultMaxUploads). A chunk over either is refused with
+	// 413 over_quota. UploadExpiry is how long such an upload is kept after its last chunk
+	// (DefaultUploadExpiry).
+	UploadQuota  int64
+	MaxUploads   int
+	UploadExpiry time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -132,6 +140,8 @@ type Hub struct {
 	// mu serialises ledger pushes per hub: bbolt has one writer anyway, and this keeps the
 	// co-signing next to the write that it covers.
 	mu sync.Mutex
+	// checking lets one stamped result at a time be read into memory and verified.
+	checking sync.Mutex
 }
 
 // Open opens (or creates) the hub database in dir. A second hub on the same folder waits one
@@ -163,6 +173,15 @@ func Open(dir string, opt Options) (*Hub, error) {
 	if opt.Name == "" {
 		opt.Name = "SealKeeper reference hub"
 	}
+	if opt.UploadQuota <= 0 {
+		opt.UploadQuota = DefaultUploadQuota
+	}
+	if opt.MaxUploads <= 0 {
+		opt.MaxUploads = DefaultMaxUploads
+	}
+	if opt.UploadExpiry <= 0 {
+		opt.UploadExpiry = DefaultUploadExpiry
+	}
 	h := &Hub{db: db, opt: opt, path: path}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBucket {
@@ -189,6 +208,10 @@ func Open(dir string, opt Options) (*Hub, error) {
 		return nil, err
 	}
 	h.kid = hex.EncodeToString(id[:])
+	if err := h.SweepUploads(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("hub database %s: removing expired uploads: %w", path, err)
+	}
 	return h, nil
 }
 

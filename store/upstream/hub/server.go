@@ -196,48 +196,44 @@ func hashParam(r *http.Request) (string, error) {
 }
 
 // download serves a file by hash, only to a workstation it belongs to: the one the document
-// was approved for, or one that uploaded these bytes itself. To any other the file does not
+// was approved for, or the one that uploaded these bytes itself. To any other the file does not
 // exist. http.ServeContent answers Range requests, which is how a client resumes an
-// interrupted transfer.
+// interrupted transfer; it reads through a fileReader, piece by piece, so neither a large file
+// nor many slow clients make the hub hold whole files in memory.
 func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error {
 	hash, err := hashParam(r)
 	if err != nil {
 		return err
 	}
-	var data []byte
-	err = h.db.View(func(tx *bolt.Tx) error {
-		if !mayRead(tx, ws, hash) {
-			return nil
-		}
-		if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil {
-			data = bytes.Clone(v)
+	var size int64
+	_ = h.db.View(func(tx *bolt.Tx) error {
+		if f, ok := openFile(tx, ws, hash); ok {
+			size = f.size
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if data == nil {
+	if size == 0 {
 		return fail(http.StatusNotFound, upstream.CodeNotFound, "no file with SHA-256 %s for workstation %q on this hub", hash, ws)
 	}
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("ETag", `"`+hash+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(&fileReader{h: h, ws: ws, hash: hash, size: size}, 0, size))
 	return nil
 }
 
-// uploadState is the upload of hash as workstation ws sees it: complete when the file is
-// stored and ws may read it, else what ws itself sent so far. Bytes another workstation
-// uploaded do not count: a workstation gets a file only by sending every byte of it.
+// uploadState is the upload of hash as workstation ws sees it: complete when ws may read the
+// file (its own complete upload, or its document's bytes), else what ws itself sent so far.
+// Bytes another workstation uploaded do not count: a workstation gets a file only by sending
+// every byte of it.
 func (h *Hub) uploadState(tx *bolt.Tx, ws, hash string) upstream.UploadStatus {
 	st := upstream.UploadStatus{SHA256: hash}
-	if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil && mayRead(tx, ws, hash) {
-		st.Received, st.Length, st.Complete = int64(len(v)), int64(len(v)), true
+	if f, ok := openFile(tx, ws, hash); ok {
+		st.Received, st.Length, st.Complete = f.size, f.size, true
 		return st
 	}
 	if b := uploadBucket(tx, ws, hash); b != nil {
-		st.Received = int64(binary.BigEndian.Uint64(b.Get([]byte("recv"))))
-		st.Length = int64(binary.BigEndian.Uint64(b.Get([]byte("len"))))
+		st.Received = int64(getU64(b, kRecv))
+		st.Length = int64(getU64(b, kLen))
 	}
 	return st
 }
@@ -260,9 +256,9 @@ func uploadBucket(tx *bolt.Tx, ws, hash string) *bolt.Bucket {
 	return nil
 }
 
-// upload takes one chunk of a stamped file at Upload-Offset. Chunks are kept apart, per
-// workstation, until the last arrives; then the whole is checked against the hash in the path,
-// stored (once, whoever sent it first) and made readable to the workstation that sent it.
+// upload takes one chunk of a stamped file at Upload-Offset into the workstation's own upload
+// of that hash (see files.go), within its quota. When the last chunk arrives the whole is
+// checked against the hash in the path; the chunks stay where they are and become the file.
 func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	hash, err := hashParam(r)
 	if err != nil {
@@ -280,6 +276,10 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	if off+int64(len(chunk)) > total {
 		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "chunk runs past the declared length %d", total)
 	}
+	if err := h.sweep([]string{ws}); err != nil {
+		return err
+	}
+	now := h.opt.Now()
 	var st upstream.UploadStatus
 	err = h.db.Update(func(tx *bolt.Tx) error {
 		st = h.uploadState(tx, ws, hash)
@@ -294,6 +294,9 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 			e.body.Offset = st.Received
 			return e
 		}
+		if err := h.checkQuota(tx, ws, hash, st.Received, int64(len(chunk)), now); err != nil {
+			return err
+		}
 		wb, err := tx.Bucket(bUploads).CreateBucketIfNotExists([]byte(ws))
 		if err != nil {
 			return err
@@ -302,47 +305,32 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 		if err != nil {
 			return err
 		}
-		if len(chunk) > 0 {
-			if err := ub.Put(u64(uint64(off)), chunk); err != nil {
+		for i := 0; i < len(chunk); i += storePiece {
+			if err := ub.Put(u64(uint64(off)+uint64(i)), chunk[i:min(len(chunk), i+storePiece)]); err != nil {
 				return err
 			}
 		}
 		st.Received, st.Length = off+int64(len(chunk)), total
-		if err := ub.Put([]byte("recv"), u64(uint64(st.Received))); err != nil {
-			return err
-		}
-		if err := ub.Put([]byte("len"), u64(uint64(total))); err != nil {
-			return err
+		for _, kv := range []struct {
+			k []byte
+			v uint64
+		}{{kRecv, uint64(st.Received)}, {kLen, uint64(total)}, {kAt, uint64(now.Unix())}} {
+			if err := ub.Put(kv.k, u64(kv.v)); err != nil {
+				return err
+			}
 		}
 		if st.Received < total {
 			return nil
 		}
-		all := make([]byte, 0, total)
-		c := ub.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(k) == 8 {
-				all = append(all, v...)
-			}
-		}
-		sum := sha256.Sum256(all)
-		if err := wb.DeleteBucket([]byte(hash)); err != nil {
-			return err
-		}
-		if hex.EncodeToString(sum[:]) != hash {
+		if sum, ok := hashChunks(ub, total); !ok || sum != hash {
 			st = upstream.UploadStatus{SHA256: hash}
 			return errBadUpload
 		}
 		st.Complete = true
-		if err := grant(tx, ws, hash); err != nil {
-			return err
-		}
-		if tx.Bucket(bBlobs).Get([]byte(hash)) != nil {
-			return nil // the same bytes are already stored
-		}
-		return tx.Bucket(bBlobs).Put([]byte(hash), all)
+		return ub.Put(kDone, []byte{1})
 	})
 	if errors.Is(err, errBadUpload) {
-		// The bad upload was removed in a transaction that then rolled back; remove it for good.
+		// The transaction rolled back; remove the bad upload for good.
 		_ = h.db.Update(func(tx *bolt.Tx) error {
 			if wb := tx.Bucket(bUploads).Bucket([]byte(ws)); wb != nil {
 				return wb.DeleteBucket([]byte(hash))
@@ -357,8 +345,6 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
-
-var errBadUpload = errors.New("bad upload")
 
 func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 	var res upstream.Result
@@ -387,8 +373,13 @@ func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 		if err != nil || done {
 			return err
 		}
-		if res.Outcome == upstream.OutcomeStamped && (!mayRead(tx, ws, res.OutputSHA256) || tx.Bucket(bBlobs).Get([]byte(res.OutputSHA256)) == nil) {
-			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+		if res.Outcome == upstream.OutcomeStamped {
+			if _, ok := openFile(tx, ws, res.OutputSHA256); !ok {
+				return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+			}
+			if err := markReferenced(tx, ws, res.OutputSHA256); err != nil {
+				return err
+			}
 		}
 		rec.Result = &res
 		rec.State = map[string]string{upstream.OutcomeStamped: StateStamped, upstream.OutcomeRejected: StateRejected}[res.Outcome]
@@ -433,37 +424,51 @@ func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done
 }
 
 // checkStampedResult checks the file a "stamped" result names: uploaded by this workstation,
-// and a stamping of the approved document (see checkStamped). The signature check runs outside
-// the write transaction, on a copy of the file.
+// and a stamping of the approved document (see checkStamped). The check reads the file into
+// memory (the PDF reader needs it whole), outside any transaction, one result at a time so
+// that concurrent results cannot multiply that memory.
 func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
-	var (
-		n   int
-		out []byte
-	)
+	var docHash string
 	err := h.db.View(func(tx *bolt.Tx) error {
 		rec, done, err := resultDoc(tx, ws, res)
 		if err != nil || done {
 			return err
 		}
-		blobs := tx.Bucket(bBlobs)
-		o := blobs.Get([]byte(res.OutputSHA256))
-		if o == nil || !mayRead(tx, ws, res.OutputSHA256) {
+		f, ok := openFile(tx, ws, res.OutputSHA256)
+		if !ok {
 			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
 		}
-		a := blobs.Get([]byte(rec.Doc.SHA256))
-		if a == nil {
-			return fmt.Errorf("the hub's copy of document %s (%s) is missing", rec.Doc.ID, rec.Doc.SHA256)
+		if res.OutputSize != 0 && res.OutputSize != f.size {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, f.size)
 		}
-		if res.OutputSize != 0 && res.OutputSize != int64(len(o)) {
-			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, len(o))
-		}
-		if err := prefixCheck(a, o); err != nil {
-			return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", rec.Doc.ID, err)
-		}
-		n, out = len(a), bytes.Clone(o) // the mapping is read-only: the PDF reader gets a copy
+		docHash = rec.Doc.SHA256
 		return nil
 	})
-	if err != nil || out == nil {
+	if err != nil || docHash == "" {
+		return err
+	}
+	h.checking.Lock()
+	defer h.checking.Unlock()
+	out, err := h.fileBytes(ws, res.OutputSHA256)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+	}
+	var n int
+	err = h.db.View(func(tx *bolt.Tx) error {
+		a := tx.Bucket(bBlobs).Get([]byte(docHash))
+		if a == nil {
+			return fmt.Errorf("the hub's copy of document %s (%s) is missing", res.DocumentID, docHash)
+		}
+		n = len(a)
+		if err := prefixCheck(a, out); err != nil {
+			return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", res.DocumentID, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if err := checkStamped(n, out); err != nil {
@@ -740,7 +745,24 @@ func (h *Hub) Serve(addr string, tlsConf *tls.Config) (*Server, error) {
 		done: make(chan struct{}),
 	}
 	go func() { s.err = s.srv.Serve(ln); close(s.done) }()
+	go h.sweepEvery(time.Hour, s.done)
 	return s, nil
+}
+
+// sweepEvery removes expired uploads every period until done is closed.
+func (h *Hub) sweepEvery(period time.Duration, done <-chan struct{}) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if err := h.SweepUploads(); err != nil {
+				log.Printf("hub: removing expired uploads: %v", err)
+			}
+		}
+	}
 }
 
 // Addr is the listening address.
