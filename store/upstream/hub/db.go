@@ -123,9 +123,15 @@ type Options struct {
 	UploadQuota  int64
 	MaxUploads   int
 	UploadExpiry time.Duration
+	// MaxConnsPerClient is how many connections one client (remote IP address) may hold open
+	// at once (DefaultMaxConnsPerClient when 0); more are closed as they arrive.
+	MaxConnsPerClient int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
+
+// DefaultMaxConnsPerClient is Options.MaxConnsPerClient when unset.
+const DefaultMaxConnsPerClient = 64
 
 // Hub is an open hub database with its HTTP API.
 type Hub struct {
@@ -178,6 +184,9 @@ func Open(dir string, opt Options) (*Hub, error) {
 	}
 	if opt.MaxUploads <= 0 {
 		opt.MaxUploads = DefaultMaxUploads
+	}
+	if opt.MaxConnsPerClient <= 0 {
+		opt.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	if opt.UploadExpiry <= 0 {
 		opt.UploadExpiry = DefaultUploadExpiry

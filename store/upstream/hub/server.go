@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -709,6 +710,7 @@ func (h *Hub) Serve(addr string, tlsConf *tls.Config) (*Server, error) {
 		ln.Close() // a name such as localhost that did not resolve to loopback
 		return nil, fmt.Errorf("hub on %s (%s): plain HTTP and auto-enrol are for loopback addresses only", addr, ln.Addr())
 	}
+	ln = &limitListener{Listener: ln, max: h.opt.MaxConnsPerClient, open: map[string]int{}}
 	scheme := "https"
 	if tlsConf == nil {
 		scheme = "http"
@@ -763,6 +765,56 @@ func (h *Hub) sweepEvery(period time.Duration, done <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// limitListener holds each client (remote IP address) to max open connections, counted from
+// accept to close, before any TLS handshake: a client that opens more has the new ones closed at
+// once, so that one client cannot take every file descriptor and goroutine of the hub.
+type limitListener struct {
+	net.Listener
+	max  int
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := c.RemoteAddr().String()
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ip = ta.IP.String()
+		}
+		l.mu.Lock()
+		if l.open[ip] >= l.max {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.open[ip]++
+		l.mu.Unlock()
+		return &countedConn{Conn: c, release: func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.open[ip]--; l.open[ip] <= 0 {
+				delete(l.open, ip)
+			}
+		}}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // Addr is the listening address.
