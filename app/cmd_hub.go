@@ -32,7 +32,7 @@ const hubUsage = `sealkeeper hub: the reference seal-management server.
   sealkeeper hub [serve] --listen ADDR --data DIR --tls-cert F --tls-key F [--client-ca F]
   sealkeeper hub demo     --data DIR --workstation NAME [--listen 127.0.0.1:PORT]
   sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
-  sealkeeper hub seal     --data DIR --id ID --status active|suspended|revoked [--reason TEXT] [--name NAME]
+  sealkeeper hub seal     --data DIR --id ID [--status active|suspended|revoked] [--reason TEXT] [--name NAME] [--cert FILE]
   sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT]
   sealkeeper hub enrol    --data DIR --workstation NAME [--valid 24h]  (prints a one-time enrolment code)
   sealkeeper hub unenrol  --data DIR --workstation NAME     (its certificate is no longer accepted)
@@ -291,18 +291,37 @@ func hubSeal(args []string, stdout, stderr io.Writer) error {
 	status := fs.String("status", "", "active, suspended or revoked")
 	reason := fs.String("reason", "", "why (required for suspended and revoked)")
 	name := fs.String("name", "", "the seal's name, e.g. 某某单位公章")
+	certFile := fs.String("cert", "", "the seal's certificate (PEM or DER): the hub records a stamping only when signed by it")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
+	}
+	if *status == "" && *certFile == "" {
+		return fmt.Errorf("%w: give --status, --cert or both", errUsage)
+	}
+	var cert []byte
+	if *certFile != "" {
+		var err error
+		if cert, err = os.ReadFile(*certFile); err != nil {
+			return fmt.Errorf("reading the seal certificate: %w", err)
+		}
 	}
 	h, err := hub.OpenAdmin(*data)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.SetSeal(upstream.SealStatus{ID: *id, Name: *name, Status: *status, Reason: *reason}); err != nil {
-		return err
+	if *status != "" {
+		if err := h.SetSeal(upstream.SealStatus{ID: *id, Name: *name, Status: *status, Reason: *reason}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seal %s is now %s\n", *id, *status)
 	}
-	fmt.Fprintf(stdout, "seal %s is now %s\n", *id, *status)
+	if cert != nil {
+		if err := h.SetSealCertificate(*id, cert); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seal %s: stampings are recorded only when signed by the certificate in %s\n", *id, *certFile)
+	}
 	return nil
 }
 
@@ -464,9 +483,13 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 	for _, d := range docs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.State, d.Workstation, d.SealID, d.Pages, d.Title)
 	}
-	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON")
+	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON\tCERTIFICATE")
 	for _, s := range seals {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.Since.Local().Format("2006-01-02"), s.Name, s.Reason)
+		cert := "none (stampings refused)"
+		if s.CertSHA256 != "" {
+			cert = s.CertSHA256[:12]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.Since.Local().Format("2006-01-02"), s.Name, s.Reason, cert)
 	}
 	fmt.Fprintln(tw, "\nHANDOVER\tSEAL\tFROM\tTO\tAPPROVED BY\tUNTIL")
 	for _, ho := range roster.Handovers {

@@ -135,6 +135,7 @@ func TestUploadsHaveAQuota(t *testing.T) {
 	}
 
 	// A stamped file a result names survives the expiry of the rest.
+	sealCertOn(t, th.H, "SEAL-1")
 	d := addDocFor(t, th.H, "WS-B", "通知", 1)
 	orig, out := filepath.Join(dir, "d.pdf"), filepath.Join(dir, "d-stamped.pdf")
 	if err := b.Download(ctx, d.SHA256, d.Size, orig); err != nil {

@@ -27,6 +27,7 @@ import (
 type Admin interface {
 	AddDocuments([]NewDocument) ([]upstream.Document, error)
 	SetSeal(upstream.SealStatus) error
+	SetSealCertificate(id string, cert []byte) error
 	AddCustodian(upstream.Custodian) error
 	ApproveHandover(upstream.Handover) (upstream.Handover, error)
 	EnrolCode(workstation string, valid time.Duration) (EnrolmentCode, error)
@@ -159,6 +160,16 @@ func (h *Hub) adminHandler(token string) http.Handler {
 		}
 		return s, h.SetSeal(s)
 	})
+	handle("POST /admin/sealcerts", func(r *http.Request) (any, error) {
+		var req struct {
+			ID   string
+			Cert []byte
+		}
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return map[string]string{"seal": req.ID}, h.SetSealCertificate(req.ID, req.Cert)
+	})
 	handle("POST /admin/custodians", func(r *http.Request) (any, error) {
 		var c upstream.Custodian
 		if err := decode(r, &c); err != nil {
@@ -261,6 +272,10 @@ func (a *adminClient) AddDocuments(ns []NewDocument) ([]upstream.Document, error
 
 func (a *adminClient) SetSeal(s upstream.SealStatus) error {
 	return a.call(http.MethodPost, "/admin/seals", s, nil)
+}
+
+func (a *adminClient) SetSealCertificate(id string, cert []byte) error {
+	return a.call(http.MethodPost, "/admin/sealcerts", map[string]any{"ID": id, "Cert": cert}, nil)
 }
 
 func (a *adminClient) AddCustodian(c upstream.Custodian) error {

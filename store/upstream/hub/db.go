@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -49,13 +50,14 @@ var (
 	bCheck    = []byte("checkpoints")
 	bResults  = []byte("results")
 	bAccess   = []byte("fileaccess")
+	bSealCert = []byte("sealcerts")
 	kKey      = []byte("ticketkey")
 	kAccessV1 = []byte("fileaccess.v1")
 	kChanged  = []byte("changed")
 	kDocSeq   = []byte("docseq")
 	kSize     = []byte("size")
 	kHead     = []byte("head")
-	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess}
+	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess, bSealCert}
 )
 
 // Document states on the hub.
@@ -533,9 +535,9 @@ func (h *Hub) SetSeal(s upstream.SealStatus) error {
 			if s.Name == "" {
 				s.Name = old.Name
 			}
-			if s.CertSHA256 == "" {
-				s.CertSHA256 = old.CertSHA256
-			}
+			s.CertSHA256 = old.CertSHA256
+		} else {
+			s.CertSHA256 = "" // only SetSealCertificate lists a certificate, with its bytes
 		}
 		if s.Since.IsZero() {
 			s.Since = h.now()
@@ -545,6 +547,52 @@ func (h *Hub) SetSeal(s upstream.SealStatus) error {
 		}
 		return bumpChanged(tx)
 	})
+}
+
+// SetSealCertificate lists the certificate of a seal (DER or PEM): the hub then records a
+// stamped result only for a signature made by exactly that certificate, and the seal list
+// gives its SHA-256. A renewed certificate replaces the old one.
+func (h *Hub) SetSealCertificate(id string, cert []byte) error {
+	if block, _ := pem.Decode(cert); block != nil {
+		cert = block.Bytes
+	}
+	c, err := x509.ParseCertificate(cert)
+	if err != nil {
+		return fmt.Errorf("the certificate for seal %s is not an X.509 certificate (PEM or DER): %w", id, err)
+	}
+	return h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSeals)
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("no seal %q on the hub's seal list; add it first (sealkeeper hub seal --id %s --status active)", id, id)
+		}
+		var s upstream.SealStatus
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(c.Raw)
+		s.CertSHA256 = hex.EncodeToString(sum[:])
+		if err := putJSON(b, id, s); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bSealCert).Put([]byte(id), c.Raw); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+}
+
+// sealCertificate is the certificate listed for a seal, or nil.
+func sealCertificate(tx *bolt.Tx, id string) (*x509.Certificate, error) {
+	der := tx.Bucket(bSealCert).Get([]byte(id))
+	if der == nil {
+		return nil, nil
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's copy of the certificate of seal %s is damaged: %w", id, err)
+	}
+	return c, nil
 }
 
 // Seals lists the seal status list.

@@ -429,7 +429,10 @@ func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done
 // memory (the PDF reader needs it whole), outside any transaction, one result at a time so
 // that concurrent results cannot multiply that memory.
 func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
-	var docHash string
+	var (
+		docHash, sealID string
+		sealCert        *x509.Certificate
+	)
 	err := h.db.View(func(tx *bolt.Tx) error {
 		rec, done, err := resultDoc(tx, ws, res)
 		if err != nil || done {
@@ -442,11 +445,15 @@ func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 		if res.OutputSize != 0 && res.OutputSize != f.size {
 			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, f.size)
 		}
-		docHash = rec.Doc.SHA256
-		return nil
+		docHash, sealID = rec.Doc.SHA256, rec.Doc.SealID
+		sealCert, err = sealCertificate(tx, sealID)
+		return err
 	})
 	if err != nil || docHash == "" {
 		return err
+	}
+	if sealCert == nil && !h.opt.AutoEnrol {
+		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: the hub's seal list gives no certificate for seal %s, so it cannot tell who signed; the administrator lists it with sealkeeper hub seal --id %s --cert FILE, then the workstation's next sync reports the result again", res.DocumentID, sealID, sealID)
 	}
 	h.checking.Lock()
 	defer h.checking.Unlock()
@@ -472,7 +479,7 @@ func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 	if err != nil {
 		return err
 	}
-	if err := checkStamped(n, out); err != nil {
+	if err := checkStamped(n, out, sealID, sealCert); err != nil {
 		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", res.DocumentID, err)
 	}
 	return nil
@@ -487,13 +494,21 @@ func prefixCheck(approved, out []byte) error {
 
 // checkStamped checks that out, which begins with the approved document's n bytes, adds a
 // signed update: a signature dictionary (/ByteRange) in the added bytes, and a signature whose
-// value lies in them, that covers the whole file and verifies (stamp/verify). Whose
-// certificate signed is not checked here (the seal list names no certificate by default).
-func checkStamped(n int, out []byte) error {
+// value lies in them, that covers the whole file, verifies (stamp/verify) and is made by the
+// seal's certificate. That last part: with the seal's certificate as the only trust anchor the
+// signature must be trusted, and name that certificate's issuer and serial number; a
+// certificate that merely copies those names has another key and does not chain to the anchor,
+// and one issued by the seal's key would need that key. sealCert is nil only for a demo or
+// test hub with no certificate listed, where any valid signature is taken.
+func checkStamped(n int, out []byte, sealID string, sealCert *x509.Certificate) error {
 	if !bytes.Contains(out[n:], []byte("/ByteRange")) {
 		return errors.New("the bytes added to the approved document hold no signature (/ByteRange); it was not stamped")
 	}
-	rep, err := verify.Bytes("the stamped file", out, verify.Options{})
+	var opt verify.Options
+	if sealCert != nil {
+		opt.Roots = []*x509.Certificate{sealCert}
+	}
+	rep, err := verify.Bytes("the stamped file", out, opt)
 	if err != nil {
 		return fmt.Errorf("the stamped file cannot be read as a signed PDF: %v", err)
 	}
@@ -502,10 +517,18 @@ func checkStamped(n int, out []byte) error {
 		if s.ByteRange[1] < int64(n) {
 			continue // a signature the approved document already had
 		}
-		if s.Intact && s.CoversFile {
+		if !s.Intact || !s.CoversFile {
+			problems = append(problems, s.Problems...)
+			continue
+		}
+		if sealCert == nil {
 			return nil
 		}
-		problems = append(problems, s.Problems...)
+		if s.Trusted && s.Issuer == sealCert.Issuer.String() && s.Serial == sealCert.SerialNumber.Text(16) {
+			return nil
+		}
+		return fmt.Errorf("the stamped file is signed by %q (issuer %q, serial %s), not by the certificate of seal %s on the hub's seal list (%q, issuer %q, serial %s)",
+			s.SignerDN, s.Issuer, s.Serial, sealID, sealCert.Subject.String(), sealCert.Issuer.String(), sealCert.SerialNumber.Text(16))
 	}
 	if len(problems) == 0 {
 		problems = []string{"no signature covering the whole file"}
