@@ -3,10 +3,12 @@ package hub
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -155,7 +157,7 @@ func (h *Hub) documents(w http.ResponseWriter, r *http.Request, ws string) error
 		limit = min(n, upstream.MaxPage)
 	}
 	now := time.Now()
-	page := upstream.DocumentPage{Documents: []upstream.Document{}, AsOf: time.Now().UTC()}
+	page := upstream.DocumentPage{Documents: []upstream.Document{}, AsOf: h.opt.Now().UTC()}
 	err := h.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bDocs).Cursor()
 		k, v := c.First()
@@ -184,8 +186,7 @@ func (h *Hub) documents(w http.ResponseWriter, r *http.Request, ws string) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return h.writeSigned(w, r, ws, "/v1/documents", page)
 }
 
 func hashParam(r *http.Request) (string, error) {
@@ -544,8 +545,7 @@ func (h *Hub) seals(w http.ResponseWriter, r *http.Request, ws string) error {
 	if s == nil {
 		s = []upstream.SealStatus{}
 	}
-	writeJSON(w, http.StatusOK, upstream.SealList{AsOf: time.Now().UTC(), Seals: s})
-	return nil
+	return h.writeSigned(w, r, ws, "/v1/seals", upstream.SealList{AsOf: h.opt.Now().UTC(), Seals: s})
 }
 
 func (h *Hub) roster(w http.ResponseWriter, r *http.Request, ws string) error {
@@ -553,8 +553,25 @@ func (h *Hub) roster(w http.ResponseWriter, r *http.Request, ws string) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ro)
-	return nil
+	ro.AsOf = h.opt.Now().UTC()
+	return h.writeSigned(w, r, ws, "/v1/custodians", ro)
+}
+
+// writeSigned answers with v as JSON and the ticket key's signature of exactly those bytes,
+// for the protocol path, workstation and request id (upstream.SignedAnswerDigest).
+func (h *Hub) writeSigned(w http.ResponseWriter, r *http.Request, ws, path string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, h.key, upstream.SignedAnswerDigest(path, ws, r.Header.Get(upstream.HeaderRequestID), body))
+	if err != nil {
+		return err
+	}
+	w.Header().Set(upstream.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(body)
+	return err
 }
 
 func (h *Hub) head(tx *bolt.Tx, ws string) upstream.LedgerHead {
