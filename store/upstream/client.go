@@ -64,6 +64,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	switch u.Scheme {
 	case "https":
+		// Only the configured CA: with the system's roots any certificate a public CA issued
+		// for the name would do, and the impostor behind it would be "the server".
+		if cfg.TLS == nil || cfg.TLS.RootCAs == nil {
+			return nil, fmt.Errorf("upstream URL %s: no CA is configured for the seal-management server (upstream.ca); the system's trust roots are not used for it: set upstream.ca to the CA that issued the server's TLS certificate", cfg.URL)
+		}
 	case "http":
 		ip := net.ParseIP(u.Hostname())
 		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
@@ -100,18 +105,20 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 }
 
 // LoadTLS builds the client TLS configuration from PEM files: the CA the server's certificate
-// must chain to, and optionally the workstation's certificate and key for mutual TLS.
+// must chain to (required: the system's roots are never used for the server), and optionally
+// the workstation's certificate and key for mutual TLS.
 func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the server CA (upstream.ca): %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the server CA file %s holds no PEM certificate", caFile)
-		}
+	if caFile == "" {
+		return nil, errors.New("no CA is configured for the seal-management server (upstream.ca is empty); the system's trust roots are not used for it: set upstream.ca to the CA that issued the server's TLS certificate")
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the server CA (upstream.ca): %w", err)
+	}
+	c.RootCAs = x509.NewCertPool()
+	if !c.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the server CA file %s holds no PEM certificate", caFile)
 	}
 	if certFile != "" || keyFile != "" {
 		kp, err := tls.LoadX509KeyPair(certFile, keyFile)

@@ -5,10 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,5 +131,39 @@ func TestRevocationIsFinalOnTheWorkstation(t *testing.T) {
 		if err := st.SealUsable("SEAL-1"); err == nil || !strings.Contains(err.Error(), "revoked") {
 			t.Errorf("after a signed list with the seal %q: %v", later, err)
 		}
+	}
+}
+
+// TestEmptyCADoesNotFallBackToSystemRoots: with upstream.ca empty the client used to trust the
+// system's roots, so any server with a certificate from a public CA for the name was "the
+// server" (the review's impostor then reinstated a revoked seal). Now an https server needs the
+// configured CA: an empty upstream.ca, or a TLS configuration without roots, is refused before
+// anything is sent, even when the system's roots would trust the impostor (SSL_CERT_FILE).
+func TestEmptyCADoesNotFallBackToSystemRoots(t *testing.T) {
+	imp := newPKI(t)
+	th := startHub(t, hub.Options{AutoEnrol: true}, imp.serverTLS())
+	caFile := filepath.Join(t.TempDir(), "public-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: imp.ca.Raw}), 0o600)
+	t.Setenv("SSL_CERT_FILE", caFile) // the impostor's CA is now one of the "system" roots
+
+	if _, err := upstream.LoadTLS("", "", ""); err == nil || !strings.Contains(err.Error(), "upstream.ca") {
+		t.Errorf("an empty upstream.ca: %v", err)
+	}
+	for name, tc := range map[string]*tls.Config{"no TLS configuration": nil, "no roots": {MinVersion: tls.VersionTLS12}} {
+		c, err := upstream.NewClient(upstream.ClientConfig{URL: th.S.URL, Workstation: ws, TLS: tc})
+		if err == nil {
+			_, err = c.Seals(context.Background())
+			t.Errorf("%s: a client was made (its request: %v)", name, err)
+		} else if !strings.Contains(err.Error(), "upstream.ca") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// With the CA configured the same server is reached.
+	tc, err := upstream.LoadTLS(caFile, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newClient(t, th.S.URL, ws, tc, nil, 5*time.Second).Hello(context.Background()); err != nil {
+		t.Fatalf("with upstream.ca: %v", err)
 	}
 }
