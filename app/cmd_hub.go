@@ -485,7 +485,7 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON\tCERTIFICATE")
 	for _, s := range seals {
-		cert := "none (stampings refused)"
+		cert := "none listed"
 		if s.CertSHA256 != "" {
 			cert = s.CertSHA256[:12]
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/assets"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/atomic"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
@@ -185,6 +186,11 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	if err := c.Save(cfgPath); err != nil {
 		return nil, err
 	}
+	// The demo hub lists the seal's certificate, so that it records a stamping only when the
+	// demo token signed it, as a real hub does (SeedDemo keeps it).
+	if err := listDemoSeal(c.Demo.HubData, cert); err != nil {
+		return nil, fmt.Errorf("listing the demo seal's certificate on the demo hub: %w", err)
+	}
 	// The ledger comes last: it needs the saved configuration (it adds the escrow key to it).
 	if err := InitDemoLedger(c, out); err != nil {
 		return nil, fmt.Errorf("making the demo ledger: %w", err)
@@ -197,6 +203,18 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	fmt.Fprintf(out, "Seal:            %s, P-256 key id %x, issued by %s\n", cert.Subject.CommonName, keyID, caCert.Subject.CommonName)
 	fmt.Fprintf(out, "Initial PIN:     %s (also in %s; demo tokens only)\n", userPIN, c.Demo.PINFile)
 	return c, nil
+}
+
+func listDemoSeal(dir string, cert *x509.Certificate) error {
+	h, err := hub.Open(dir, hub.Options{Name: "SealKeeper demo hub", AutoEnrol: true})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.SetSeal(upstream.SealStatus{ID: hub.DemoSeal, Name: "示范单位公章", Status: upstream.SealActive}); err != nil {
+		return err
+	}
+	return h.SetSealCertificate(hub.DemoSeal, cert.Raw)
 }
 
 // ClearDemo removes what ProvisionDemo made in dir (for --force) and moves an old data folder
