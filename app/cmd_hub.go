@@ -29,15 +29,15 @@ func init() {
 
 const hubUsage = `sealkeeper hub: the reference seal-management server.
 
-  sealkeeper hub [serve] --listen ADDR --data DIR --tls-cert F --tls-key F [--client-ca F]
+  sealkeeper hub [serve] --listen ADDR --data DIR --tls-cert F --tls-key F [--client-ca F] [--admin]
   sealkeeper hub demo     --data DIR --workstation NAME [--listen 127.0.0.1:PORT]
   sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
-  sealkeeper hub seal     --data DIR --id ID --status active|suspended|revoked [--reason TEXT] [--name NAME]
+  sealkeeper hub seal     --data DIR --id ID [--status active|suspended|revoked] [--reason TEXT] [--name NAME] [--cert FILE]
   sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT]
   sealkeeper hub enrol    --data DIR --workstation NAME [--valid 24h]  (prints a one-time enrolment code)
   sealkeeper hub unenrol  --data DIR --workstation NAME     (its certificate is no longer accepted)
   sealkeeper hub list     --data DIR [--json]               (documents, seals, workstations, what was received)
-  sealkeeper hub key      --data DIR                        (prints the ticket key to pin as upstream.server_key)
+  sealkeeper hub key      --data DIR                        (prints the ticket key to pin as upstream.server_key, from the database)
 
 On the workstation:
   sealkeeper hub join     --config FILE --code CODE         (enrols this workstation with upstream.url)
@@ -45,7 +45,8 @@ On the workstation:
 Workstations enrol with a one-time code: the workstation makes a key, the hub signs its client
 certificate, and from then on the hub knows the workstation only by that certificate (mutual
 TLS). The admin commands open the hub's database directly, or, while a hub started with
---admin 127.0.0.1:PORT runs on the folder, go through its admin API.
+--admin runs on the folder, go through its admin socket DATA/admin.sock (this user only).
+'hub key' always reads the database: stop the hub first.
 Run 'sealkeeper hub COMMAND -h' for each command's flags.`
 
 func runHub(args []string, stdout, stderr io.Writer) error {
@@ -110,7 +111,7 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 	requireCert := fs.Bool("require-client-cert", false, "with --client-ca: refuse TLS handshakes without a client certificate (workstations then cannot enrol with a CSR)")
 	autoEnrol := fs.Bool("auto-enrol", false, "demo and tests on 127.0.0.1 only: know workstations by their name header, enrol them without a code")
 	ws := fs.String("workstation", "", "demo: the workstation the sample documents are approved for")
-	admin := fs.String("admin", "", "also serve the admin API on this loopback address (e.g. 127.0.0.1:8444), so admin commands work while the hub runs")
+	admin := fs.Bool("admin", false, "also serve the admin API on the Unix socket DATA/admin.sock (the data folder must be mode 0700), so admin commands work while the hub runs")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
@@ -176,14 +177,14 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 	if *clientCA != "" {
 		fmt.Fprintln(stdout, "client certificates issued by", *clientCA, "can be bound at enrolment")
 	}
-	if *admin != "" {
-		as, err := h.ServeAdmin(*admin)
+	if *admin {
+		as, err := h.ServeAdmin()
 		if err != nil {
 			srv.Close()
 			return err
 		}
 		defer as.Close()
-		fmt.Fprintf(stdout, "admin API on %s (token in %s)\n", as.URL, *data)
+		fmt.Fprintf(stdout, "admin API on %s (this user only)\n", as.URL)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -291,18 +292,37 @@ func hubSeal(args []string, stdout, stderr io.Writer) error {
 	status := fs.String("status", "", "active, suspended or revoked")
 	reason := fs.String("reason", "", "why (required for suspended and revoked)")
 	name := fs.String("name", "", "the seal's name, e.g. 某某单位公章")
+	certFile := fs.String("cert", "", "the seal's certificate (PEM or DER): the hub records a stamping only when signed by it")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
+	}
+	if *status == "" && *certFile == "" {
+		return fmt.Errorf("%w: give --status, --cert or both", errUsage)
+	}
+	var cert []byte
+	if *certFile != "" {
+		var err error
+		if cert, err = os.ReadFile(*certFile); err != nil {
+			return fmt.Errorf("reading the seal certificate: %w", err)
+		}
 	}
 	h, err := hub.OpenAdmin(*data)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.SetSeal(upstream.SealStatus{ID: *id, Name: *name, Status: *status, Reason: *reason}); err != nil {
-		return err
+	if *status != "" {
+		if err := h.SetSeal(upstream.SealStatus{ID: *id, Name: *name, Status: *status, Reason: *reason}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seal %s is now %s\n", *id, *status)
 	}
-	fmt.Fprintf(stdout, "seal %s is now %s\n", *id, *status)
+	if cert != nil {
+		if err := h.SetSealCertificate(*id, cert); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seal %s: stampings are recorded only when signed by the certificate in %s\n", *id, *certFile)
+	}
 	return nil
 }
 
@@ -422,16 +442,15 @@ func hubKey(args []string, stdout, stderr io.Writer) error {
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
-	h, err := hub.OpenAdmin(*data)
+	key, err := hub.ReadTicketKey(*data)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	snap, err := h.Snapshot()
+	pem, err := ticket.MarshalPublicKey(key)
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(stdout, snap.TicketKey)
+	_, err = stdout.Write(pem)
 	return err
 }
 
@@ -464,9 +483,13 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 	for _, d := range docs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.State, d.Workstation, d.SealID, d.Pages, d.Title)
 	}
-	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON")
+	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON\tCERTIFICATE")
 	for _, s := range seals {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.Since.Local().Format("2006-01-02"), s.Name, s.Reason)
+		cert := "none listed"
+		if s.CertSHA256 != "" {
+			cert = s.CertSHA256[:12]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.Since.Local().Format("2006-01-02"), s.Name, s.Reason, cert)
 	}
 	fmt.Fprintln(tw, "\nHANDOVER\tSEAL\tFROM\tTO\tAPPROVED BY\tUNTIL")
 	for _, ho := range roster.Handovers {

@@ -186,15 +186,14 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	if err := c.Save(cfgPath); err != nil {
 		return nil, err
 	}
-	// The demo hub's ticket key is pinned like an enrolled workstation's: the ledger checks the
-	// hub's co-signed floor with it from the first open, and a demo hub whose key changed is
-	// refused.
-	h, err := hub.Open(c.Demo.HubData, hub.Options{Name: "SealKeeper demo hub", AutoEnrol: true})
+	// The demo hub lists the seal's certificate, so that it records a stamping only when the
+	// demo token signed it, as a real hub does (SeedDemo keeps it); and its ticket key is pinned
+	// like an enrolled workstation's, so the ledger checks the hub's co-signed floor from the
+	// first open and a demo hub whose key changed is refused.
+	key, err := prepareDemoHub(c.Demo.HubData, cert)
 	if err != nil {
-		return nil, fmt.Errorf("making the demo hub: %w", err)
+		return nil, fmt.Errorf("preparing the demo hub: %w", err)
 	}
-	key := h.TicketKey()
-	h.Close()
 	if err := os.MkdirAll(filepath.Dir(Credentials(c).ServerKey), 0o700); err != nil {
 		return nil, err
 	}
@@ -213,6 +212,21 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	fmt.Fprintf(out, "Seal:            %s, P-256 key id %x, issued by %s\n", cert.Subject.CommonName, keyID, caCert.Subject.CommonName)
 	fmt.Fprintf(out, "Initial PIN:     %s (also in %s; demo tokens only)\n", userPIN, c.Demo.PINFile)
 	return c, nil
+}
+
+func prepareDemoHub(dir string, cert *x509.Certificate) (*ecdsa.PublicKey, error) {
+	h, err := hub.Open(dir, hub.Options{Name: "SealKeeper demo hub", AutoEnrol: true})
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	if err := h.SetSeal(upstream.SealStatus{ID: hub.DemoSeal, Name: "示范单位公章", Status: upstream.SealActive}); err != nil {
+		return nil, err
+	}
+	if err := h.SetSealCertificate(hub.DemoSeal, cert.Raw); err != nil {
+		return nil, err
+	}
+	return h.TicketKey(), nil
 }
 
 // ClearDemo removes what ProvisionDemo made in dir (for --force) and moves an old data folder

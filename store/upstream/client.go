@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -63,6 +64,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	switch u.Scheme {
 	case "https":
+		// Only the configured CA: with the system's roots any certificate a public CA issued
+		// for the name would do, and the impostor behind it would be "the server".
+		if cfg.TLS == nil || cfg.TLS.RootCAs == nil {
+			return nil, fmt.Errorf("upstream URL %s: no CA is configured for the seal-management server (upstream.ca); the system's trust roots are not used for it: set upstream.ca to the CA that issued the server's TLS certificate", cfg.URL)
+		}
 	case "http":
 		ip := net.ParseIP(u.Hostname())
 		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
@@ -99,18 +105,20 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 }
 
 // LoadTLS builds the client TLS configuration from PEM files: the CA the server's certificate
-// must chain to, and optionally the workstation's certificate and key for mutual TLS.
+// must chain to (required: the system's roots are never used for the server), and optionally
+// the workstation's certificate and key for mutual TLS.
 func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the server CA (upstream.ca): %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the server CA file %s holds no PEM certificate", caFile)
-		}
+	if caFile == "" {
+		return nil, errors.New("no CA is configured for the seal-management server (upstream.ca is empty); the system's trust roots are not used for it: set upstream.ca to the CA that issued the server's TLS certificate")
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the server CA (upstream.ca): %w", err)
+	}
+	c.RootCAs = x509.NewCertPool()
+	if !c.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the server CA file %s holds no PEM certificate", caFile)
 	}
 	if certFile != "" || keyFile != "" {
 		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -456,7 +464,7 @@ func (c *Client) Documents(ctx context.Context) ([]Document, error) {
 		if after != "" {
 			q.Set("after", after)
 		}
-		if _, _, err := c.do(ctx, http.MethodGet, APIVersion+"/documents?"+q.Encode(), nil, nil, MaxJSONBody*4, &p); err != nil {
+		if err := c.signed(ctx, "/documents?"+q.Encode(), "/documents", "document listing", MaxJSONBody*4, &p); err != nil {
 			return nil, err
 		}
 		all = append(all, p.Documents...)
@@ -471,18 +479,42 @@ func (c *Client) Documents(ctx context.Context) ([]Document, error) {
 	return nil, fmt.Errorf("%w: document listing has more than %d pages", ErrBadResponse, maxPages)
 }
 
-// Seals fetches the seal status list.
+// Seals fetches the seal status list, signed by the pinned server key for this request.
 func (c *Client) Seals(ctx context.Context) (*SealList, error) {
 	var s SealList
-	_, _, err := c.do(ctx, http.MethodGet, APIVersion+"/seals", nil, nil, MaxJSONBody, &s)
-	return &s, err
+	return &s, c.signed(ctx, "/seals", "/seals", "seal list", MaxJSONBody, &s)
 }
 
-// Roster fetches the custodian roster and handover approvals.
+// Roster fetches the custodian roster and handover approvals, signed like the seal list.
 func (c *Client) Roster(ctx context.Context) (*Roster, error) {
 	var r Roster
-	_, _, err := c.do(ctx, http.MethodGet, APIVersion+"/custodians", nil, nil, MaxJSONBody, &r)
-	return &r, err
+	return &r, c.signed(ctx, "/custodians", "/custodians", "custodian roster", MaxJSONBody, &r)
+}
+
+// signed GETs path (with its query) and decodes the answer only if the pinned server key
+// signed exactly these bytes for the protocol path signedPath, this workstation and this
+// request (SignedAnswerDigest). Anything else is ErrBadResponse: a server without the key, or
+// something in between, cannot make one.
+func (c *Client) signed(ctx context.Context, path, signedPath, what string, limit int64, out any) error {
+	key := c.cfg.ServerKey
+	if key == nil {
+		return fmt.Errorf("no server key is pinned, so the %s cannot be checked; enrol the workstation first", what)
+	}
+	resp, raw, err := c.do(ctx, http.MethodGet, APIVersion+path, nil, nil, limit, nil)
+	if err != nil {
+		return err
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("%w: GET %s: answer is %q, not JSON", ErrBadResponse, APIVersion+path, ct)
+	}
+	sig, err := base64.StdEncoding.DecodeString(resp.Header.Get(HeaderSignature))
+	if err != nil || len(sig) == 0 || !ecdsa.VerifyASN1(key, SignedAnswerDigest(APIVersion+signedPath, c.cfg.Workstation, resp.Header.Get(HeaderRequestID), raw), sig) {
+		return fmt.Errorf("%w: the %s is not signed by the pinned server key (%s header missing or wrong); it was not used", ErrBadResponse, what, HeaderSignature)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%w: the %s is not the expected JSON: %v", ErrBadResponse, what, err)
+	}
+	return nil
 }
 
 // PostResult reports a stamped or rejected document. The same result twice is accepted.

@@ -2,7 +2,11 @@ package upstream_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -18,6 +22,7 @@ import (
 // in a clear error, within the timeout, and nothing panics.
 func TestGarbageFromServer(t *testing.T) {
 	p := newPKI(t)
+	pinned, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var mode atomic.Value
 	mode.Store("")
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server}})
@@ -27,13 +32,23 @@ func TestGarbageFromServer(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(upstream.HeaderRequestID)
 		w.Header().Set("Content-Type", "application/json")
+		// signed answers as a real server under the pinned key would: only the content is wrong.
+		signed := func(body string) {
+			sig, _ := ecdsa.SignASN1(rand.Reader, pinned, upstream.SignedAnswerDigest(r.URL.Path, r.Header.Get(upstream.HeaderWorkstation), id, []byte(body)))
+			w.Header().Set(upstream.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+			w.Write([]byte(body))
+		}
 		switch mode.Load().(string) {
 		case "badjson":
 			w.Header().Set(upstream.HeaderRequestID, id)
-			w.Write([]byte(`{"asOf": "yesterday", "seals": [`))
+			signed(`{"asOf": "yesterday", "documents": [`)
 		case "wrongtype":
 			w.Header().Set(upstream.HeaderRequestID, id)
-			w.Write([]byte(`{"seals": "all of them"}`))
+			signed(`{"documents": "all of them"}`)
+		case "unsigned":
+			w.Header().Set(upstream.HeaderRequestID, id)
+			w.Header().Set(upstream.HeaderSignature, "MEUCIQ==")
+			w.Write([]byte(`{"asOf": "2026-01-01T00:00:00Z", "seals": [{"id": "SEAL-1", "status": "active"}]}`))
 		case "huge":
 			w.Header().Set(upstream.HeaderRequestID, id)
 			chunk := []byte(strings.Repeat(" ", 64<<10))
@@ -69,7 +84,7 @@ func TestGarbageFromServer(t *testing.T) {
 			w.Write([]byte("<html>\x00\x01 upstream exploded</html>"))
 		case "endless":
 			w.Header().Set(upstream.HeaderRequestID, id)
-			w.Write([]byte(`{"documents": [], "next": "A"}`))
+			signed(`{"documents": [], "next": "A"}`)
 		case "wrongbytes":
 			w.Header().Set(upstream.HeaderRequestID, id)
 			w.Header().Set("Content-Type", "application/pdf")
@@ -78,19 +93,21 @@ func TestGarbageFromServer(t *testing.T) {
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	c := newClient(t, "https://"+ln.Addr().String(), ws, p.clientTLS(t, ""), nil, time.Second)
+	c := newClient(t, "https://"+ln.Addr().String(), ws, p.clientTLS(t, ""), &pinned.PublicKey, time.Second)
 	// The huge answer is cut by the size limit, not by the clock, also on a loaded machine.
-	patient := newClient(t, "https://"+ln.Addr().String(), ws, p.clientTLS(t, ""), nil, 20*time.Second)
+	patient := newClient(t, "https://"+ln.Addr().String(), ws, p.clientTLS(t, ""), &pinned.PublicKey, 20*time.Second)
 	ctx := context.Background()
 	seals := func() error { _, err := c.Seals(ctx); return err }
+	docs := func() error { _, err := c.Documents(ctx); return err }
 	for _, tc := range []struct {
 		mode string
 		call func() error
 		kind error
 		text string
 	}{
-		{"badjson", seals, upstream.ErrBadResponse, "not the expected JSON"},
-		{"wrongtype", seals, upstream.ErrBadResponse, "not the expected JSON"},
+		{"badjson", docs, upstream.ErrBadResponse, "not the expected JSON"},
+		{"wrongtype", docs, upstream.ErrBadResponse, "not the expected JSON"},
+		{"unsigned", seals, upstream.ErrBadResponse, "not signed by the pinned server key"},
 		{"huge", func() error { _, err := patient.Seals(ctx); return err }, upstream.ErrBadResponse, "over the"},
 		{"drip", seals, upstream.ErrOffline, "no complete answer within"},
 		{"html", seals, upstream.ErrBadResponse, "not JSON"},
@@ -116,7 +133,7 @@ func TestGarbageFromServer(t *testing.T) {
 
 	// A server whose certificate does not chain to the configured CA is not talked to.
 	other := newPKI(t)
-	c2 := newClient(t, "https://"+ln.Addr().String(), ws, other.clientTLS(t, ""), nil, time.Second)
+	c2 := newClient(t, "https://"+ln.Addr().String(), ws, other.clientTLS(t, ""), &pinned.PublicKey, time.Second)
 	if _, err := c2.Seals(ctx); err == nil || !strings.Contains(err.Error(), "certificate does not verify") {
 		t.Errorf("untrusted server: %v", err)
 	}

@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -451,6 +453,7 @@ func TestFileServedOnlyToItsWorkstation(t *testing.T) {
 func TestStampedResultMustExtendApprovedBytes(t *testing.T) {
 	p := newPKI(t)
 	th := startHub(t, hub.Options{}, p.serverTLS())
+	sealCertOn(t, th.H, "SEAL-1")
 	ctx := context.Background()
 	a, _ := enrolled(t, th, p, "WS-A")
 	b, _ := enrolled(t, th, p, "WS-B")
@@ -561,4 +564,96 @@ func TestUnenrolledWorkstationIsRefused(t *testing.T) {
 	}
 	_, err = a.Documents(ctx)
 	refused(t, "the certificate from before", err)
+}
+
+// TestStampedResultMustBeSignedBySealCertificate: the hub used to record "stamped" for any
+// valid signature over the approved bytes, whoever's key made it. Now the signature must be made
+// by the certificate the hub's seal list gives for the document's seal: a valid signature by
+// another key is refused, and so is one by a certificate that copies the seal certificate's
+// subject, issuer and serial number with another key; a seal with no listed certificate cannot
+// be reported stamped (outside the demo and test mode). The seal list gives the certificate's
+// SHA-256; a stamping by the listed certificate is recorded.
+func TestStampedResultMustBeSignedBySealCertificate(t *testing.T) {
+	p := newPKI(t)
+	th := startHub(t, hub.Options{}, p.serverTLS())
+	ctx := context.Background()
+	sealCertOn(t, th.H, "SEAL-1")
+	if err := th.H.SetSeal(upstream.SealStatus{ID: "SEAL-2", Status: upstream.SealActive}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := enrolled(t, th, p, "WS-A")
+	d1 := addDocFor(t, th.H, "WS-A", "通知", 1)
+	d2, err := th.H.AddDocument(hub.NewDocument{Title: "证明", SealID: "SEAL-2", Workstation: "WS-A", PDF: hub.SamplePDF("证明", "", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	report := func(d upstream.Document, key crypto.Signer, cert *x509.Certificate, name string) error {
+		t.Helper()
+		orig, out := filepath.Join(dir, d.ID+".pdf"), filepath.Join(dir, name)
+		if err := a.Download(ctx, d.SHA256, d.Size, orig); err != nil {
+			t.Fatal(err)
+		}
+		stampWith(t, orig, out, key, cert)
+		sha, size, err := a.Upload(ctx, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.PostResult(ctx, upstream.Result{DocumentID: d.ID, TicketID: ticketOf(t, d), Outcome: upstream.OutcomeStamped, OutputSHA256: sha, OutputSize: size})
+	}
+	notStamped := func(what string, err error, want string) {
+		t.Helper()
+		if serverCode(err) != upstream.CodeNotStamped || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want not_stamped saying %q, got %v", what, want, err)
+		}
+	}
+	seal := testSeal().cert
+	selfSigned := func(tmpl *x509.Certificate) (*ecdsa.PrivateKey, *x509.Certificate) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return key, c
+	}
+
+	// Another key with a certificate of its own: the signature is valid, the signer is not the seal.
+	k2, c2 := selfSigned(&x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: "某人的章"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature})
+	notStamped("a valid signature by another key", report(d1, k2, c2, "other.pdf"), "not by the certificate of seal SEAL-1")
+	// A copy of the seal certificate's names and serial number over another key.
+	k3, c3 := selfSigned(&x509.Certificate{SerialNumber: seal.SerialNumber, Subject: seal.Subject,
+		NotBefore: seal.NotBefore, NotAfter: seal.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature})
+	if c3.Issuer.String() != seal.Issuer.String() || c3.SerialNumber.Cmp(seal.SerialNumber) != 0 {
+		t.Fatal("the look-alike certificate does not copy the seal certificate's issuer and serial")
+	}
+	notStamped("a look-alike of the seal certificate", report(d1, k3, c3, "lookalike.pdf"), "not by the certificate of seal SEAL-1")
+	// A seal with no certificate listed.
+	notStamped("a seal with no listed certificate", report(d2, testSeal().key, seal, "d2.pdf"), "hub seal --id SEAL-2 --cert")
+	if docs, _ := th.H.Documents(); docs[0].State != hub.StatePending || docs[1].State != hub.StatePending {
+		t.Fatalf("after the refusals: %s, %s", docs[0].State, docs[1].State)
+	}
+
+	// The seal list names the certificate; a stamping by it is recorded.
+	list, err := a.Seals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(seal.Raw)
+	for _, s := range list.Seals {
+		if s.ID == "SEAL-1" && s.CertSHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("the seal list gives certificate %q for SEAL-1", s.CertSHA256)
+		}
+	}
+	if err := report(d1, testSeal().key, seal, "real.pdf"); err != nil {
+		t.Fatalf("a stamping by the seal's certificate: %v", err)
+	}
+	// Once listed, SEAL-2's stamping is recorded too.
+	if err := th.H.SetSealCertificate("SEAL-2", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: seal.Raw})); err != nil {
+		t.Fatal(err)
+	}
+	if err := report(d2, testSeal().key, seal, "d2-again.pdf"); err != nil {
+		t.Fatalf("SEAL-2 after its certificate was listed: %v", err)
+	}
 }

@@ -30,7 +30,26 @@ const (
 	// HeaderUploadOffset and HeaderUploadLength drive resumable uploads (PUT /v1/files/{sha256}).
 	HeaderUploadOffset = "Upload-Offset"
 	HeaderUploadLength = "Upload-Length"
+	// HeaderSignature carries the server's signature of a signed answer (the seal list, the
+	// roster): base64 of an ECDSA P-256 signature (ASN.1 DER) with the ticket key over
+	// SignedAnswerDigest.
+	HeaderSignature = "X-SealKeeper-Signature"
 )
+
+// SignedAnswerDigest is what the server signs for a signed answer: SHA-256 of
+// "SealKeeper signed answer v1" ‖ 0x00 ‖ path ‖ 0x00 ‖ workstation ‖ 0x00 ‖ request id ‖ 0x00 ‖
+// body. The request id makes the signature good for one answer to one request, so an old
+// signed list cannot be replayed; the body's asOf lets the workstation refuse a list older
+// than one it holds.
+func SignedAnswerDigest(path, workstation, requestID string, body []byte) []byte {
+	h := sha256.New()
+	for _, part := range []string{"SealKeeper signed answer v1", path, workstation, requestID} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(body)
+	return h.Sum(nil)
+}
 
 // Limits both sides enforce.
 const (
@@ -292,6 +311,7 @@ const (
 	CodeConflict    = "conflict"
 	CodeUploadFirst = "upload_first"
 	CodeNotStamped  = "not_stamped"
+	CodeOverQuota   = "over_quota"
 	CodeInternal    = "internal"
 )
 

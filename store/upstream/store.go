@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -251,6 +252,62 @@ func (s *Store) Roster() (Roster, error) {
 	var r Roster
 	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mRoster, &r); return err })
 	return r, err
+}
+
+// maxListSkew is how far ahead of this clock a list's asOf may be.
+const maxListSkew = 5 * time.Minute
+
+// checkAsOf refuses a list older than the one held (a server rolled back, or an old answer),
+// or dated ahead of this clock, which would make every later list look old.
+func checkAsOf(what string, got, held, now time.Time) error {
+	if got.IsZero() || got.After(now.Add(maxListSkew)) {
+		return fmt.Errorf("%w: the %s is dated %s, not a time up to now (%s); it was not used", ErrBadResponse, what, got.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	if got.Before(held) {
+		return fmt.Errorf("%w: the server sent a %s as of %s, older than the one held (as of %s); the held one stays (was the server restored from an old backup?)", ErrBadResponse, what, got.Format(time.RFC3339), held.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// acceptSeals keeps a seal list fetched at now unless checkAsOf refuses it. A seal revoked on
+// the held list stays revoked whatever the new list says (RULES.md 11: never used again).
+func (s *Store) acceptSeals(l *SealList, now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		var held SealList
+		if _, err := getJSON(tx.Bucket(sMeta), mSeals, &held); err != nil {
+			return err
+		}
+		if err := checkAsOf("seal list", l.AsOf, held.AsOf, now); err != nil {
+			return err
+		}
+		for _, old := range held.Seals {
+			if old.Status != SealRevoked {
+				continue
+			}
+			i := slices.IndexFunc(l.Seals, func(n SealStatus) bool { return n.ID == old.ID })
+			switch {
+			case i < 0:
+				l.Seals = append(l.Seals, old)
+			case l.Seals[i].Status != SealRevoked:
+				l.Seals[i] = old
+			}
+		}
+		return setJSON(tx.Bucket(sMeta), mSeals, l)
+	})
+}
+
+// acceptRoster keeps a roster fetched at now unless checkAsOf refuses it.
+func (s *Store) acceptRoster(r *Roster, now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		var held Roster
+		if _, err := getJSON(tx.Bucket(sMeta), mRoster, &held); err != nil {
+			return err
+		}
+		if err := checkAsOf("custodian roster", r.AsOf, held.AsOf, now); err != nil {
+			return err
+		}
+		return setJSON(tx.Bucket(sMeta), mRoster, r)
+	})
 }
 
 func (s *Store) putMeta(k []byte, v any) error {

@@ -427,14 +427,14 @@ func (s *Syncer) Pull(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.putMeta(mSeals, seals); err != nil {
+	if err := s.st.acceptSeals(seals, time.Now()); err != nil {
 		return err
 	}
 	roster, err := s.c.Roster(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.st.putMeta(mRoster, roster); err != nil {
+	if err := s.st.acceptRoster(roster, time.Now()); err != nil {
 		return err
 	}
 	docs, err := s.c.Documents(ctx)

@@ -3,21 +3,23 @@ package hub
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
+	"crypto/ecdsa"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 	"time"
 
-	"github.com/sealkeeper/sealkeeper/store/atomic"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
 	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
@@ -27,6 +29,7 @@ import (
 type Admin interface {
 	AddDocuments([]NewDocument) ([]upstream.Document, error)
 	SetSeal(upstream.SealStatus) error
+	SetSealCertificate(id string, cert []byte) error
 	AddCustodian(upstream.Custodian) error
 	ApproveHandover(upstream.Handover) (upstream.Handover, error)
 	EnrolCode(workstation string, valid time.Duration) (EnrolmentCode, error)
@@ -70,63 +73,109 @@ func (h *Hub) Snapshot() (Snapshot, error) {
 	return s, err
 }
 
-// adminFile tells admin commands where a running hub's admin endpoint is.
-const adminFile = "admin.json"
+// The admin endpoint of a running hub is a Unix socket in its data folder, DATA/admin.sock.
+// The folder must be the hub user's alone (mode 0700): then no other local user can create or
+// replace the socket, and a socket left by a hub that crashed is only a file nobody answers
+// (admin commands then open the database). Both ends also check, where the system tells
+// (SO_PEERCRED on Linux), that the other end runs as the same user. An earlier version
+// recorded a loopback TCP port and token in admin.json, which any local user could answer once
+// the hub was gone; that file is removed and never read.
+const (
+	adminSocket   = "admin.sock"
+	oldAdminFile  = "admin.json"
+	maxAdminBody  = upstream.MaxJSONBody
+	maxAdminBatch = upstream.MaxDocumentSize/3*4 + 1<<20 // one document of the largest size, in base64
+)
 
-type adminInfo struct {
-	URL   string `json:"url"`
-	Token string `json:"token"`
-	PID   int    `json:"pid"`
+// privateDir checks that dir belongs to this user and that nobody else may enter it.
+func privateDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("the hub's data folder: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("the hub's data folder %s has mode %04o: other users could put an admin endpoint there; run chmod 700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("the hub's data folder %s belongs to user %d, not to this user (%d); run the hub and its admin commands as its owner", dir, uid, os.Getuid())
+	}
+	return nil
 }
 
-// maxAdminBody bounds an admin request (a batch of PDFs).
-const maxAdminBody = 512 << 20
-
-// ServeAdmin serves the admin API on a loopback address and records its address and a fresh
-// bearer token in the data folder (readable by the hub's user only), so that admin commands
-// work while the hub runs. Close the returned server to stop it; that removes the record.
-func (h *Hub) ServeAdmin(addr string) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("hub admin endpoint cannot listen on %s: %w", addr, err)
-	}
-	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
-		ln.Close()
-		return nil, fmt.Errorf("the admin endpoint must listen on a loopback address (127.0.0.1:PORT), not %s", addr)
-	}
-	var tok [24]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		ln.Close()
+// ServeAdmin serves the admin API on DATA/admin.sock (mode 0600, in the 0700 data folder), so
+// that admin commands work while the hub runs. It refuses a data folder others may enter, and
+// a socket another process still answers. Close the returned server to stop it; that removes
+// the socket.
+func (h *Hub) ServeAdmin() (*Server, error) {
+	dir := filepath.Dir(h.path)
+	if err := privateDir(dir); err != nil {
 		return nil, err
 	}
-	info := adminInfo{URL: "http://" + ln.Addr().String(), Token: hex.EncodeToString(tok[:]), PID: os.Getpid()}
-	raw, _ := json.Marshal(info)
-	infoPath := filepath.Join(filepath.Dir(h.path), adminFile)
-	if err := atomic.WriteFile(infoPath, raw, 0o600); err != nil {
+	os.Remove(filepath.Join(dir, oldAdminFile))
+	sock := filepath.Join(dir, adminSocket)
+	if fi, err := os.Lstat(sock); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket; remove it", sock)
+		}
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another process answers on %s: is a second hub running on this folder?", sock)
+		}
+		os.Remove(sock) // left by a hub that was killed
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("hub admin endpoint cannot listen on %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
 		ln.Close()
 		return nil, err
 	}
 	s := &Server{
-		URL:     info.URL,
-		srv:     &http.Server{Handler: h.adminHandler(info.Token), ReadHeaderTimeout: 10 * time.Second},
-		ln:      ln,
-		done:    make(chan struct{}),
-		onClose: func() { os.Remove(infoPath) },
+		URL: "unix:" + sock,
+		srv: &http.Server{
+			Handler:           h.adminHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       5 * time.Minute,
+			WriteTimeout:      5 * time.Minute,
+			IdleTimeout:       time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          log.New(io.Discard, "", 0),
+		},
+		ln:   &sameUserListener{ln},
+		done: make(chan struct{}),
 	}
-	go func() { s.err = s.srv.Serve(ln); close(s.done) }()
+	go func() { s.err = s.srv.Serve(s.ln); close(s.done) }()
 	return s, nil
 }
 
-func (h *Hub) adminHandler(token string) http.Handler {
+// sameUserListener closes connections from processes of other users, root excepted (where the
+// system says who is calling; the socket's mode 0600 says it too).
+type sameUserListener struct{ net.Listener }
+
+func (l *sameUserListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if uid, ok := peerUID(c); ok && uid != os.Getuid() && uid != 0 {
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
+}
+
+func (h *Hub) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, f func(r *http.Request) (any, error)) {
+		limit := int64(maxAdminBody)
+		if pattern == "POST /admin/documents" {
+			limit = maxAdminBatch
+		}
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				writeErr(w, fail(http.StatusUnauthorized, upstream.CodeForbidden, "wrong or missing admin token"))
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			v, err := f(r)
 			if err != nil {
 				var ae *apiError
@@ -141,6 +190,10 @@ func (h *Hub) adminHandler(token string) http.Handler {
 	}
 	decode := func(r *http.Request, v any) error {
 		if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return fail(http.StatusRequestEntityTooLarge, upstream.CodeTooLarge, "admin request over its %d-byte limit; add fewer or smaller documents at once", mbe.Limit)
+			}
 			return fmt.Errorf("admin request is not the expected JSON: %w", err)
 		}
 		return nil
@@ -158,6 +211,16 @@ func (h *Hub) adminHandler(token string) http.Handler {
 			return nil, err
 		}
 		return s, h.SetSeal(s)
+	})
+	handle("POST /admin/sealcerts", func(r *http.Request) (any, error) {
+		var req struct {
+			ID   string
+			Cert []byte
+		}
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return map[string]string{"seal": req.ID}, h.SetSealCertificate(req.ID, req.Cert)
 	})
 	handle("POST /admin/custodians", func(r *http.Request) (any, error) {
 		var c upstream.Custodian
@@ -194,26 +257,80 @@ func (h *Hub) adminHandler(token string) http.Handler {
 	return mux
 }
 
-// OpenAdmin opens the hub in dir for administration: the database itself when no hub runs on
-// it, else the running hub's admin endpoint (see ServeAdmin).
+// OpenAdmin opens the hub in dir for administration: the running hub's admin socket when one
+// answers (see ServeAdmin), else the database itself.
 func OpenAdmin(dir string) (Admin, error) {
-	// A running hub's endpoint first: a stale record (the hub was killed) does not answer.
-	var info adminInfo
-	if raw, err := os.ReadFile(filepath.Join(dir, adminFile)); err == nil && json.Unmarshal(raw, &info) == nil && strings.HasPrefix(info.URL, "http://") {
-		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(info.URL, "http://"), time.Second); err == nil {
-			c.Close()
-			return &adminClient{info: info, hc: &http.Client{Timeout: 5 * time.Minute}}, nil
+	sock := filepath.Join(dir, adminSocket)
+	if fi, err := os.Lstat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if err := privateDir(dir); err != nil {
+			return nil, err
 		}
+		if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+			return nil, fmt.Errorf("the admin socket %s belongs to user %d, not to this user; it is not this hub's", sock, uid)
+		}
+		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "unix", sock)
+			if err != nil {
+				return nil, err
+			}
+			if uid, ok := peerUID(c); ok && uid != os.Getuid() {
+				c.Close()
+				return nil, fmt.Errorf("the process on %s runs as user %d, not as this user; it is not this hub", sock, uid)
+			}
+			return c, nil
+		}
+		if c, err := dial(context.Background(), "", ""); err == nil {
+			c.Close()
+			return &adminClient{sock: sock, hc: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DialContext: dial}}}, nil
+		} else if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		// A socket left by a hub that was killed: nobody answers, the database is free.
 	}
 	h, err := Open(dir, Options{})
 	if err != nil {
-		return nil, fmt.Errorf("%w (to administer a running hub, start it with --admin 127.0.0.1:PORT)", err)
+		return nil, fmt.Errorf("%w (to administer a running hub, start it with --admin)", err)
 	}
 	return h, nil
 }
 
+// ReadTicketKey reads the hub's ticket key from the database in dir, read-only. It does not ask
+// a running hub: this is the key administrators pin, so it comes from the file itself. While a
+// hub runs on dir the database is locked and this fails, saying so.
+func ReadTicketKey(dir string) (*ecdsa.PublicKey, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no hub database in %s: %w", dir, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("hub database %s is in use by the running hub; the key is read from the database only (an answer from a running process is not proof): stop the hub and run this again, or compare with the ticket key id the hub printed when it started", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening hub database %s: %w", path, err)
+	}
+	defer db.Close()
+	var key *ecdsa.PrivateKey
+	err = db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m == nil || m.Get(kKey) == nil {
+			return fmt.Errorf("hub database %s holds no ticket key yet; start the hub once", path)
+		}
+		var err error
+		if key, err = x509.ParseECPrivateKey(m.Get(kKey)); err != nil {
+			return fmt.Errorf("the hub's ticket key in %s is damaged: %w", path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &key.PublicKey, nil
+}
+
 type adminClient struct {
-	info adminInfo
+	sock string
 	hc   *http.Client
 }
 
@@ -226,15 +343,14 @@ func (a *adminClient) call(method, path string, in, out any) error {
 		}
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, a.info.URL+path, body)
+	req, err := http.NewRequestWithContext(context.Background(), method, "http://hub"+path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+a.info.Token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("the running hub's admin endpoint %s does not answer: %w", a.info.URL, err)
+		return fmt.Errorf("the running hub's admin endpoint %s does not answer: %w", a.sock, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -261,6 +377,10 @@ func (a *adminClient) AddDocuments(ns []NewDocument) ([]upstream.Document, error
 
 func (a *adminClient) SetSeal(s upstream.SealStatus) error {
 	return a.call(http.MethodPost, "/admin/seals", s, nil)
+}
+
+func (a *adminClient) SetSealCertificate(id string, cert []byte) error {
+	return a.call(http.MethodPost, "/admin/sealcerts", map[string]any{"ID": id, "Cert": cert}, nil)
 }
 
 func (a *adminClient) AddCustodian(c upstream.Custodian) error {

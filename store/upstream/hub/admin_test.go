@@ -1,26 +1,47 @@
 package hub_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
-// TestAdminWhileRunning administers a running hub through its admin endpoint: the database is
-// locked by the hub, so OpenAdmin goes through the API, which needs the token.
+// socketClient is an HTTP client for the admin socket in dir.
+func socketClient(dir string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(dir, "admin.sock"))
+	}}}
+}
+
+// TestAdminWhileRunning administers a running hub through its admin socket: the database is
+// locked by the hub, so OpenAdmin goes through the socket, which only this user can reach.
 func TestAdminWhileRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "hub") // made by Open, mode 0700
 	h, err := hub.Open(dir, hub.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	as, err := h.ServeAdmin("127.0.0.1:0")
+	as, err := h.ServeAdmin()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "admin.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin socket: %v, %v", fi.Mode(), err)
 	}
 	a, err := hub.OpenAdmin(dir)
 	if err != nil {
@@ -56,14 +77,25 @@ func TestAdminWhileRunning(t *testing.T) {
 	if err != nil || len(snap.Documents) != 1 || len(snap.Seals) != 1 || snap.Seals[0].Reason != "印章损毁" || len(snap.Roster.Handovers) != 1 || snap.TicketKey == "" {
 		t.Fatalf("snapshot %+v, %v", snap, err)
 	}
-	resp, err := http.Get(as.URL + "/admin/snapshot")
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("without the token: %v %v", resp, err)
+	// A body over the limit is refused (only document batches may be large).
+	resp, err := socketClient(dir).Post("http://hub/admin/seals", "application/json", bytes.NewReader(bytes.Repeat([]byte(" "), upstream.MaxJSONBody+1)))
+	if err != nil {
+		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a %d-byte admin request: status %d", upstream.MaxJSONBody+1, resp.StatusCode)
+	}
+	// hub key reads the database, which the running hub holds.
+	if _, err := hub.ReadTicketKey(dir); err == nil || !strings.Contains(err.Error(), "in use by the running hub") {
+		t.Errorf("reading the key while the hub runs: %v", err)
+	}
 	as.Close()
 	h.Close()
-	// Stopped: the admin record is gone and the database opens directly.
+	// Stopped: the socket is gone and the database opens directly.
+	if _, err := os.Lstat(filepath.Join(dir, "admin.sock")); !os.IsNotExist(err) {
+		t.Errorf("the admin socket outlived the hub: %v", err)
+	}
 	a, err = hub.OpenAdmin(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -71,5 +103,100 @@ func TestAdminWhileRunning(t *testing.T) {
 	defer a.Close()
 	if _, ok := a.(*hub.Hub); !ok {
 		t.Fatalf("after the hub stopped OpenAdmin gave %T", a)
+	}
+}
+
+// TestStaleAdminRecordCannotBeAnswered: after a hub crashed, its admin.json named a loopback
+// TCP port and token that any local user could then listen on; `hub key` asked that port and
+// printed the attacker's key, which administrators pin. Now the admin endpoint is a Unix socket
+// in the 0700 data folder and admin.json is never read: with an impostor on the old record's
+// port and a dead socket left by the crash, admin commands open the database, `hub key` reads
+// the key from it, and the impostor is never asked. A data folder others may enter is refused
+// by both ends.
+func TestStaleAdminRecordCannotBeAnswered(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hub") // made by Open, mode 0700
+	h, err := hub.Open(dir, hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := ticket.MarshalPublicKey(h.TicketKey())
+	h.Close()
+
+	// The impostor answers every admin request with its own key.
+	var asked atomic.Int32
+	imp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		json.NewEncoder(w).Encode(hub.Snapshot{TicketKey: "-----BEGIN PUBLIC KEY-----\nATTACKER\n-----END PUBLIC KEY-----\n"})
+	}))
+	defer imp.Close()
+	rec, _ := json.Marshal(map[string]any{"url": imp.URL, "token": "x", "pid": 1})
+	os.WriteFile(filepath.Join(dir, "admin.json"), rec, 0o600)
+	// The dead socket of the crashed hub.
+	ln, err := net.Listen("unix", filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+
+	a, err := hub.OpenAdmin(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.(*hub.Hub); !ok {
+		t.Fatalf("with a stale record and a dead socket OpenAdmin gave %T", a)
+	}
+	snap, err := a.Snapshot()
+	a.Close()
+	if err != nil || snap.TicketKey != string(real) {
+		t.Fatalf("snapshot key %q, %v", snap.TicketKey, err)
+	}
+	key, err := hub.ReadTicketKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ticket.MarshalPublicKey(key); !bytes.Equal(got, real) {
+		t.Fatal("hub key read another key than the database's")
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("the impostor on the stale record's port was asked %d times", n)
+	}
+
+	// A hub on the folder again takes over the dead socket and drops the old record.
+	h, err = hub.Open(dir, hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := h.ServeAdmin()
+	if err != nil {
+		t.Fatalf("serving admin over a dead socket: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "admin.json")); !os.IsNotExist(err) {
+		t.Errorf("the old admin.json is still there: %v", err)
+	}
+	as.Close()
+	h.Close()
+
+	// A folder others may enter: someone else could have put the socket there.
+	os.Chmod(dir, 0o755)
+	defer os.Chmod(dir, 0o700)
+	ln, err = net.Listen("unix", filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go http.Serve(ln, imp.Config.Handler)
+	if _, err := hub.OpenAdmin(dir); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("a socket in a folder of mode 0755: %v", err)
+	}
+	ln.Close()
+	if h, err = hub.Open(dir, hub.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.ServeAdmin(); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("serving admin in a folder of mode 0755: %v", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("the impostor was asked %d times", n)
 	}
 }

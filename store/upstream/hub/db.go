@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -49,13 +50,14 @@ var (
 	bCheck    = []byte("checkpoints")
 	bResults  = []byte("results")
 	bAccess   = []byte("fileaccess")
+	bSealCert = []byte("sealcerts")
 	kKey      = []byte("ticketkey")
 	kAccessV1 = []byte("fileaccess.v1")
 	kChanged  = []byte("changed")
 	kDocSeq   = []byte("docseq")
 	kSize     = []byte("size")
 	kHead     = []byte("head")
-	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess}
+	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess, bSealCert}
 )
 
 // Document states on the hub.
@@ -115,9 +117,23 @@ type Options struct {
 	CertValidity time.Duration
 	// TicketValidity is how long an approval stays valid by default (7 days).
 	TicketValidity time.Duration
+	// UploadQuota is how many bytes of uploads that no result names yet (in progress, or
+	// complete but not reported) a workstation may hold on the hub (DefaultUploadQuota when 0);
+	// MaxUploads how many such files (DefaultMaxUploads). A chunk over either is refused with
+	// 413 over_quota. UploadExpiry is how long such an upload is kept after its last chunk
+	// (DefaultUploadExpiry).
+	UploadQuota  int64
+	MaxUploads   int
+	UploadExpiry time.Duration
+	// MaxConnsPerClient is how many connections one client (remote IP address) may hold open
+	// at once (DefaultMaxConnsPerClient when 0); more are closed as they arrive.
+	MaxConnsPerClient int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
+
+// DefaultMaxConnsPerClient is Options.MaxConnsPerClient when unset.
+const DefaultMaxConnsPerClient = 64
 
 // Hub is an open hub database with its HTTP API.
 type Hub struct {
@@ -132,6 +148,8 @@ type Hub struct {
 	// mu serialises ledger pushes per hub: bbolt has one writer anyway, and this keeps the
 	// co-signing next to the write that it covers.
 	mu sync.Mutex
+	// checking lets one stamped result at a time be read into memory and verified.
+	checking sync.Mutex
 }
 
 // Open opens (or creates) the hub database in dir. A second hub on the same folder waits one
@@ -163,6 +181,18 @@ func Open(dir string, opt Options) (*Hub, error) {
 	if opt.Name == "" {
 		opt.Name = "SealKeeper reference hub"
 	}
+	if opt.UploadQuota <= 0 {
+		opt.UploadQuota = DefaultUploadQuota
+	}
+	if opt.MaxUploads <= 0 {
+		opt.MaxUploads = DefaultMaxUploads
+	}
+	if opt.MaxConnsPerClient <= 0 {
+		opt.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if opt.UploadExpiry <= 0 {
+		opt.UploadExpiry = DefaultUploadExpiry
+	}
 	h := &Hub{db: db, opt: opt, path: path}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBucket {
@@ -189,6 +219,10 @@ func Open(dir string, opt Options) (*Hub, error) {
 		return nil, err
 	}
 	h.kid = hex.EncodeToString(id[:])
+	if err := h.SweepUploads(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("hub database %s: removing expired uploads: %w", path, err)
+	}
 	return h, nil
 }
 
@@ -501,9 +535,9 @@ func (h *Hub) SetSeal(s upstream.SealStatus) error {
 			if s.Name == "" {
 				s.Name = old.Name
 			}
-			if s.CertSHA256 == "" {
-				s.CertSHA256 = old.CertSHA256
-			}
+			s.CertSHA256 = old.CertSHA256
+		} else {
+			s.CertSHA256 = "" // only SetSealCertificate lists a certificate, with its bytes
 		}
 		if s.Since.IsZero() {
 			s.Since = h.now()
@@ -513,6 +547,52 @@ func (h *Hub) SetSeal(s upstream.SealStatus) error {
 		}
 		return bumpChanged(tx)
 	})
+}
+
+// SetSealCertificate lists the certificate of a seal (DER or PEM): the hub then records a
+// stamped result only for a signature made by exactly that certificate, and the seal list
+// gives its SHA-256. A renewed certificate replaces the old one.
+func (h *Hub) SetSealCertificate(id string, cert []byte) error {
+	if block, _ := pem.Decode(cert); block != nil {
+		cert = block.Bytes
+	}
+	c, err := x509.ParseCertificate(cert)
+	if err != nil {
+		return fmt.Errorf("the certificate for seal %s is not an X.509 certificate (PEM or DER): %w", id, err)
+	}
+	return h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSeals)
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("no seal %q on the hub's seal list; add it first (sealkeeper hub seal --id %s --status active)", id, id)
+		}
+		var s upstream.SealStatus
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(c.Raw)
+		s.CertSHA256 = hex.EncodeToString(sum[:])
+		if err := putJSON(b, id, s); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bSealCert).Put([]byte(id), c.Raw); err != nil {
+			return err
+		}
+		return bumpChanged(tx)
+	})
+}
+
+// sealCertificate is the certificate listed for a seal, or nil.
+func sealCertificate(tx *bolt.Tx, id string) (*x509.Certificate, error) {
+	der := tx.Bucket(bSealCert).Get([]byte(id))
+	if der == nil {
+		return nil, nil
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's copy of the certificate of seal %s is damaged: %w", id, err)
+	}
+	return c, nil
 }
 
 // Seals lists the seal status list.

@@ -3,10 +3,12 @@ package hub
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -154,7 +157,7 @@ func (h *Hub) documents(w http.ResponseWriter, r *http.Request, ws string) error
 		limit = min(n, upstream.MaxPage)
 	}
 	now := time.Now()
-	page := upstream.DocumentPage{Documents: []upstream.Document{}, AsOf: time.Now().UTC()}
+	page := upstream.DocumentPage{Documents: []upstream.Document{}, AsOf: h.opt.Now().UTC()}
 	err := h.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bDocs).Cursor()
 		k, v := c.First()
@@ -183,8 +186,7 @@ func (h *Hub) documents(w http.ResponseWriter, r *http.Request, ws string) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return h.writeSigned(w, r, ws, "/v1/documents", page)
 }
 
 func hashParam(r *http.Request) (string, error) {
@@ -196,48 +198,44 @@ func hashParam(r *http.Request) (string, error) {
 }
 
 // download serves a file by hash, only to a workstation it belongs to: the one the document
-// was approved for, or one that uploaded these bytes itself. To any other the file does not
+// was approved for, or the one that uploaded these bytes itself. To any other the file does not
 // exist. http.ServeContent answers Range requests, which is how a client resumes an
-// interrupted transfer.
+// interrupted transfer; it reads through a fileReader, piece by piece, so neither a large file
+// nor many slow clients make the hub hold whole files in memory.
 func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error {
 	hash, err := hashParam(r)
 	if err != nil {
 		return err
 	}
-	var data []byte
-	err = h.db.View(func(tx *bolt.Tx) error {
-		if !mayRead(tx, ws, hash) {
-			return nil
-		}
-		if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil {
-			data = bytes.Clone(v)
+	var size int64
+	_ = h.db.View(func(tx *bolt.Tx) error {
+		if f, ok := openFile(tx, ws, hash); ok {
+			size = f.size
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if data == nil {
+	if size == 0 {
 		return fail(http.StatusNotFound, upstream.CodeNotFound, "no file with SHA-256 %s for workstation %q on this hub", hash, ws)
 	}
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("ETag", `"`+hash+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(&fileReader{h: h, ws: ws, hash: hash, size: size}, 0, size))
 	return nil
 }
 
-// uploadState is the upload of hash as workstation ws sees it: complete when the file is
-// stored and ws may read it, else what ws itself sent so far. Bytes another workstation
-// uploaded do not count: a workstation gets a file only by sending every byte of it.
+// uploadState is the upload of hash as workstation ws sees it: complete when ws may read the
+// file (its own complete upload, or its document's bytes), else what ws itself sent so far.
+// Bytes another workstation uploaded do not count: a workstation gets a file only by sending
+// every byte of it.
 func (h *Hub) uploadState(tx *bolt.Tx, ws, hash string) upstream.UploadStatus {
 	st := upstream.UploadStatus{SHA256: hash}
-	if v := tx.Bucket(bBlobs).Get([]byte(hash)); v != nil && mayRead(tx, ws, hash) {
-		st.Received, st.Length, st.Complete = int64(len(v)), int64(len(v)), true
+	if f, ok := openFile(tx, ws, hash); ok {
+		st.Received, st.Length, st.Complete = f.size, f.size, true
 		return st
 	}
 	if b := uploadBucket(tx, ws, hash); b != nil {
-		st.Received = int64(binary.BigEndian.Uint64(b.Get([]byte("recv"))))
-		st.Length = int64(binary.BigEndian.Uint64(b.Get([]byte("len"))))
+		st.Received = int64(getU64(b, kRecv))
+		st.Length = int64(getU64(b, kLen))
 	}
 	return st
 }
@@ -260,9 +258,9 @@ func uploadBucket(tx *bolt.Tx, ws, hash string) *bolt.Bucket {
 	return nil
 }
 
-// upload takes one chunk of a stamped file at Upload-Offset. Chunks are kept apart, per
-// workstation, until the last arrives; then the whole is checked against the hash in the path,
-// stored (once, whoever sent it first) and made readable to the workstation that sent it.
+// upload takes one chunk of a stamped file at Upload-Offset into the workstation's own upload
+// of that hash (see files.go), within its quota. When the last chunk arrives the whole is
+// checked against the hash in the path; the chunks stay where they are and become the file.
 func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	hash, err := hashParam(r)
 	if err != nil {
@@ -280,6 +278,10 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	if off+int64(len(chunk)) > total {
 		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "chunk runs past the declared length %d", total)
 	}
+	if err := h.sweep([]string{ws}); err != nil {
+		return err
+	}
+	now := h.opt.Now()
 	var st upstream.UploadStatus
 	err = h.db.Update(func(tx *bolt.Tx) error {
 		st = h.uploadState(tx, ws, hash)
@@ -294,6 +296,9 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 			e.body.Offset = st.Received
 			return e
 		}
+		if err := h.checkQuota(tx, ws, hash, st.Received, int64(len(chunk)), now); err != nil {
+			return err
+		}
 		wb, err := tx.Bucket(bUploads).CreateBucketIfNotExists([]byte(ws))
 		if err != nil {
 			return err
@@ -302,47 +307,32 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 		if err != nil {
 			return err
 		}
-		if len(chunk) > 0 {
-			if err := ub.Put(u64(uint64(off)), chunk); err != nil {
+		for i := 0; i < len(chunk); i += storePiece {
+			if err := ub.Put(u64(uint64(off)+uint64(i)), chunk[i:min(len(chunk), i+storePiece)]); err != nil {
 				return err
 			}
 		}
 		st.Received, st.Length = off+int64(len(chunk)), total
-		if err := ub.Put([]byte("recv"), u64(uint64(st.Received))); err != nil {
-			return err
-		}
-		if err := ub.Put([]byte("len"), u64(uint64(total))); err != nil {
-			return err
+		for _, kv := range []struct {
+			k []byte
+			v uint64
+		}{{kRecv, uint64(st.Received)}, {kLen, uint64(total)}, {kAt, uint64(now.Unix())}} {
+			if err := ub.Put(kv.k, u64(kv.v)); err != nil {
+				return err
+			}
 		}
 		if st.Received < total {
 			return nil
 		}
-		all := make([]byte, 0, total)
-		c := ub.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(k) == 8 {
-				all = append(all, v...)
-			}
-		}
-		sum := sha256.Sum256(all)
-		if err := wb.DeleteBucket([]byte(hash)); err != nil {
-			return err
-		}
-		if hex.EncodeToString(sum[:]) != hash {
+		if sum, ok := hashChunks(ub, total); !ok || sum != hash {
 			st = upstream.UploadStatus{SHA256: hash}
 			return errBadUpload
 		}
 		st.Complete = true
-		if err := grant(tx, ws, hash); err != nil {
-			return err
-		}
-		if tx.Bucket(bBlobs).Get([]byte(hash)) != nil {
-			return nil // the same bytes are already stored
-		}
-		return tx.Bucket(bBlobs).Put([]byte(hash), all)
+		return ub.Put(kDone, []byte{1})
 	})
 	if errors.Is(err, errBadUpload) {
-		// The bad upload was removed in a transaction that then rolled back; remove it for good.
+		// The transaction rolled back; remove the bad upload for good.
 		_ = h.db.Update(func(tx *bolt.Tx) error {
 			if wb := tx.Bucket(bUploads).Bucket([]byte(ws)); wb != nil {
 				return wb.DeleteBucket([]byte(hash))
@@ -357,8 +347,6 @@ func (h *Hub) upload(w http.ResponseWriter, r *http.Request, ws string) error {
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
-
-var errBadUpload = errors.New("bad upload")
 
 func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 	var res upstream.Result
@@ -387,8 +375,13 @@ func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 		if err != nil || done {
 			return err
 		}
-		if res.Outcome == upstream.OutcomeStamped && (!mayRead(tx, ws, res.OutputSHA256) || tx.Bucket(bBlobs).Get([]byte(res.OutputSHA256)) == nil) {
-			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+		if res.Outcome == upstream.OutcomeStamped {
+			if _, ok := openFile(tx, ws, res.OutputSHA256); !ok {
+				return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+			}
+			if err := markReferenced(tx, ws, res.OutputSHA256); err != nil {
+				return err
+			}
 		}
 		rec.Result = &res
 		rec.State = map[string]string{upstream.OutcomeStamped: StateStamped, upstream.OutcomeRejected: StateRejected}[res.Outcome]
@@ -433,40 +426,61 @@ func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done
 }
 
 // checkStampedResult checks the file a "stamped" result names: uploaded by this workstation,
-// and a stamping of the approved document (see checkStamped). The signature check runs outside
-// the write transaction, on a copy of the file.
+// and a stamping of the approved document (see checkStamped). The check reads the file into
+// memory (the PDF reader needs it whole), outside any transaction, one result at a time so
+// that concurrent results cannot multiply that memory.
 func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 	var (
-		n   int
-		out []byte
+		docHash, sealID string
+		sealCert        *x509.Certificate
 	)
 	err := h.db.View(func(tx *bolt.Tx) error {
 		rec, done, err := resultDoc(tx, ws, res)
 		if err != nil || done {
 			return err
 		}
-		blobs := tx.Bucket(bBlobs)
-		o := blobs.Get([]byte(res.OutputSHA256))
-		if o == nil || !mayRead(tx, ws, res.OutputSHA256) {
+		f, ok := openFile(tx, ws, res.OutputSHA256)
+		if !ok {
 			return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
 		}
-		a := blobs.Get([]byte(rec.Doc.SHA256))
-		if a == nil {
-			return fmt.Errorf("the hub's copy of document %s (%s) is missing", rec.Doc.ID, rec.Doc.SHA256)
+		if res.OutputSize != 0 && res.OutputSize != f.size {
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, f.size)
 		}
-		if res.OutputSize != 0 && res.OutputSize != int64(len(o)) {
-			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, len(o))
-		}
-		if err := prefixCheck(a, o); err != nil {
-			return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", rec.Doc.ID, err)
-		}
-		n, out = len(a), bytes.Clone(o) // the mapping is read-only: the PDF reader gets a copy
-		return nil
+		docHash, sealID = rec.Doc.SHA256, rec.Doc.SealID
+		sealCert, err = sealCertificate(tx, sealID)
+		return err
 	})
-	if err != nil || out == nil {
+	if err != nil || docHash == "" {
 		return err
 	}
-	if err := checkStamped(n, out); err != nil {
+	if sealCert == nil && !h.opt.AutoEnrol {
+		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: the hub's seal list gives no certificate for seal %s, so it cannot tell who signed; the administrator lists it with sealkeeper hub seal --id %s --cert FILE, then the workstation's next sync reports the result again", res.DocumentID, sealID, sealID)
+	}
+	h.checking.Lock()
+	defer h.checking.Unlock()
+	out, err := h.fileBytes(ws, res.OutputSHA256)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return fail(http.StatusConflict, upstream.CodeUploadFirst, "upload the stamped file %s before reporting the result", res.OutputSHA256)
+	}
+	var n int
+	err = h.db.View(func(tx *bolt.Tx) error {
+		a := tx.Bucket(bBlobs).Get([]byte(docHash))
+		if a == nil {
+			return fmt.Errorf("the hub's copy of document %s (%s) is missing", res.DocumentID, docHash)
+		}
+		n = len(a)
+		if err := prefixCheck(a, out); err != nil {
+			return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", res.DocumentID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := checkStamped(n, out, sealID, sealCert); err != nil {
 		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", res.DocumentID, err)
 	}
 	return nil
@@ -481,13 +495,21 @@ func prefixCheck(approved, out []byte) error {
 
 // checkStamped checks that out, which begins with the approved document's n bytes, adds a
 // signed update: a signature dictionary (/ByteRange) in the added bytes, and a signature whose
-// value lies in them, that covers the whole file and verifies (stamp/verify). Whose
-// certificate signed is not checked here (the seal list names no certificate by default).
-func checkStamped(n int, out []byte) error {
+// value lies in them, that covers the whole file, verifies (stamp/verify) and is made by the
+// seal's certificate. That last part: with the seal's certificate as the only trust anchor the
+// signature must be trusted, and name that certificate's issuer and serial number; a
+// certificate that merely copies those names has another key and does not chain to the anchor,
+// and one issued by the seal's key would need that key. sealCert is nil only for a demo or
+// test hub with no certificate listed, where any valid signature is taken.
+func checkStamped(n int, out []byte, sealID string, sealCert *x509.Certificate) error {
 	if !bytes.Contains(out[n:], []byte("/ByteRange")) {
 		return errors.New("the bytes added to the approved document hold no signature (/ByteRange); it was not stamped")
 	}
-	rep, err := verify.Bytes("the stamped file", out, verify.Options{})
+	var opt verify.Options
+	if sealCert != nil {
+		opt.Roots = []*x509.Certificate{sealCert}
+	}
+	rep, err := verify.Bytes("the stamped file", out, opt)
 	if err != nil {
 		return fmt.Errorf("the stamped file cannot be read as a signed PDF: %v", err)
 	}
@@ -496,10 +518,18 @@ func checkStamped(n int, out []byte) error {
 		if s.ByteRange[1] < int64(n) {
 			continue // a signature the approved document already had
 		}
-		if s.Intact && s.CoversFile {
+		if !s.Intact || !s.CoversFile {
+			problems = append(problems, s.Problems...)
+			continue
+		}
+		if sealCert == nil {
 			return nil
 		}
-		problems = append(problems, s.Problems...)
+		if s.Trusted && s.Issuer == sealCert.Issuer.String() && s.Serial == sealCert.SerialNumber.Text(16) {
+			return nil
+		}
+		return fmt.Errorf("the stamped file is signed by %q (issuer %q, serial %s), not by the certificate of seal %s on the hub's seal list (%q, issuer %q, serial %s)",
+			s.SignerDN, s.Issuer, s.Serial, sealID, sealCert.Subject.String(), sealCert.Issuer.String(), sealCert.SerialNumber.Text(16))
 	}
 	if len(problems) == 0 {
 		problems = []string{"no signature covering the whole file"}
@@ -515,8 +545,7 @@ func (h *Hub) seals(w http.ResponseWriter, r *http.Request, ws string) error {
 	if s == nil {
 		s = []upstream.SealStatus{}
 	}
-	writeJSON(w, http.StatusOK, upstream.SealList{AsOf: time.Now().UTC(), Seals: s})
-	return nil
+	return h.writeSigned(w, r, ws, "/v1/seals", upstream.SealList{AsOf: h.opt.Now().UTC(), Seals: s})
 }
 
 func (h *Hub) roster(w http.ResponseWriter, r *http.Request, ws string) error {
@@ -524,8 +553,25 @@ func (h *Hub) roster(w http.ResponseWriter, r *http.Request, ws string) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ro)
-	return nil
+	ro.AsOf = h.opt.Now().UTC()
+	return h.writeSigned(w, r, ws, "/v1/custodians", ro)
+}
+
+// writeSigned answers with v as JSON and the ticket key's signature of exactly those bytes,
+// for the protocol path, workstation and request id (upstream.SignedAnswerDigest).
+func (h *Hub) writeSigned(w http.ResponseWriter, r *http.Request, ws, path string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, h.key, upstream.SignedAnswerDigest(path, ws, r.Header.Get(upstream.HeaderRequestID), body))
+	if err != nil {
+		return err
+	}
+	w.Header().Set(upstream.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(body)
+	return err
 }
 
 func (h *Hub) head(tx *bolt.Tx, ws string) upstream.LedgerHead {
@@ -704,6 +750,7 @@ func (h *Hub) Serve(addr string, tlsConf *tls.Config) (*Server, error) {
 		ln.Close() // a name such as localhost that did not resolve to loopback
 		return nil, fmt.Errorf("hub on %s (%s): plain HTTP and auto-enrol are for loopback addresses only", addr, ln.Addr())
 	}
+	ln = &limitListener{Listener: ln, max: h.opt.MaxConnsPerClient, open: map[string]int{}}
 	scheme := "https"
 	if tlsConf == nil {
 		scheme = "http"
@@ -740,7 +787,74 @@ func (h *Hub) Serve(addr string, tlsConf *tls.Config) (*Server, error) {
 		done: make(chan struct{}),
 	}
 	go func() { s.err = s.srv.Serve(ln); close(s.done) }()
+	go h.sweepEvery(time.Hour, s.done)
 	return s, nil
+}
+
+// sweepEvery removes expired uploads every period until done is closed.
+func (h *Hub) sweepEvery(period time.Duration, done <-chan struct{}) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if err := h.SweepUploads(); err != nil {
+				log.Printf("hub: removing expired uploads: %v", err)
+			}
+		}
+	}
+}
+
+// limitListener holds each client (remote IP address) to max open connections, counted from
+// accept to close, before any TLS handshake: a client that opens more has the new ones closed at
+// once, so that one client cannot take every file descriptor and goroutine of the hub.
+type limitListener struct {
+	net.Listener
+	max  int
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := c.RemoteAddr().String()
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ip = ta.IP.String()
+		}
+		l.mu.Lock()
+		if l.open[ip] >= l.max {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.open[ip]++
+		l.mu.Unlock()
+		return &countedConn{Conn: c, release: func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.open[ip]--; l.open[ip] <= 0 {
+				delete(l.open, ip)
+			}
+		}}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // Addr is the listening address.
