@@ -7,7 +7,7 @@
 # With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
 # PIN and saves the logged-in screen too. With QUEUE_SHOTS=DIR as well it then opens the queue,
 # selects the first document, stamps it through the confirmation, and saves each screen
-# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png, -ledger.png).
+# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png, -ledger.png, -settings.png, -return.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -117,6 +117,15 @@ if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
   DISPLAY="$display" xdotool mousemove 192 63 click 1
   sleep 2
   shot "$QUEUE_SHOTS/screenshot-ledger.png" "the ledger"
+  DISPLAY="$display" xdotool mousemove 240 63 click 1 # settings, the fourth tab
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-settings.png" "the settings"
+  # Ctrl+N: back to the queue and its next document; Ctrl+R opens the return dialog.
+  DISPLAY="$display" xdotool key ctrl+n
+  sleep 1
+  DISPLAY="$display" xdotool key ctrl+r
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-return.png" "the return dialog"
   stamped=$(find "$tmp/home/.local/share/sealkeeper/demo/data/stamped" -name '*.pdf' | head -1)
   [ -n "$stamped" ] || { echo "screenshot: the window wrote no stamped file" >&2; cat "$tmp/app.log" >&2; exit 1; }
   build/sealkeeper verify "$stamped" >/dev/null || { echo "screenshot: $stamped does not verify" >&2; exit 1; }

@@ -205,12 +205,15 @@ var (
 
 func (u *UI) shortcut(sc fyne.Shortcut) {
 	q := u.queue
+	if q.done != nil {
+		q.closePreview() // the last result was seen: the shortcut acts on the queue
+	}
 	switch sc.ShortcutName() {
 	case scStamp.ShortcutName():
 		u.tabs.Select(u.tabs.Items[1])
-		if q.preview != nil && q.done == nil {
+		if q.preview != nil {
 			q.preview.askStamp()
-		} else if q.done == nil {
+		} else {
 			q.openPreview()
 		}
 	case scReturn.ShortcutName():
