@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -225,7 +224,7 @@ func hubAdd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&approvers, "approver", "approver as ID:NAME (repeat for each, in order)")
 	copies := fs.Int("copies", 1, "number of copies to stamp")
 	expires := fs.Duration("expires", 7*24*time.Hour, "how long the approval stays valid")
-	pages := fs.String("pages", "", "pages the seal may go on, e.g. 1,5 (default: any)")
+	pages := fs.String("pages", "", "pages the seal may go on: 1,3,5-7 or all (default: all)")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
@@ -249,15 +248,11 @@ func hubAdd(args []string, stdout, stderr io.Writer) error {
 		}
 		n.Approvals = append(n.Approvals, upstream.Approval{Approver: p, At: time.Now(), Comment: "同意"})
 	}
-	if *pages != "" {
-		for _, s := range strings.Split(*pages, ",") {
-			p, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || p < 1 {
-				return fmt.Errorf("%w: --pages %q: list page numbers like 1,5", errUsage, *pages)
-			}
-			n.AllowedPages = append(n.AllowedPages, p)
-		}
+	allowed, err := parsePages(*pages, 0)
+	if err != nil {
+		return err
 	}
+	n.AllowedPages = allowed
 	var docs []hub.NewDocument
 	for _, f := range fs.Args() {
 		b, err := os.ReadFile(f)

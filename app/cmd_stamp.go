@@ -314,7 +314,9 @@ func parseAt(s string) (x, y float64, ok bool, err error) {
 	return 0, 0, false, fmt.Errorf("%w: --at wants X,Y in millimetres from the top-left corner, e.g. --at 150,230", errUsage)
 }
 
-// parsePages reads "all" or a list like 1,3,5-7 (empty means all).
+// parsePages reads "all" or a list like 1,3,5-7 (empty means all): the one page-list syntax of
+// the command line. n is the document's page count; 0 when it is not known yet (hub add, for
+// several files), when "all" is the empty list and no page is too high.
 func parsePages(s string, n int) ([]int, error) {
 	if s == "" || s == "all" {
 		out := make([]int, n)
@@ -332,7 +334,10 @@ func parsePages(s string, n int) ([]int, error) {
 		if isRange {
 			b, err = strconv.Atoi(hi)
 		}
-		if err != nil || a < 1 || b < a || b > n {
+		if err != nil || a < 1 || b < a || (n > 0 && b > n) {
+			if n <= 0 {
+				return nil, fmt.Errorf("%w: --pages %q: write pages like 1,3,5-7 or all", errUsage, s)
+			}
 			return nil, fmt.Errorf("%w: --pages %q: pages are 1 to %d, written like 1,3,5-7 or all", errUsage, s, n)
 		}
 		for i := a; i <= b; i++ {
