@@ -470,3 +470,50 @@ func TestKeyRemovedWhileStamping(t *testing.T) {
 		t.Fatalf("queue after the failure: %+v", q)
 	}
 }
+
+// TestClockSetBackIsRefused (issue 16, "only the local clock is trusted"): after a stamping, the
+// clock is set back a day. Stamping and returning are refused with the reason, nothing is
+// signed, an alarm dated at the floor is recorded, and logins made meanwhile (records with the
+// wrong time) do not lower the floor. With the clock right again, stamping works.
+func TestClockSetBackIsRefused(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	d := newDay(t, clock)
+	first, second := d.add(t, "正常", 1), d.add(t, "时钟倒退", 1)
+	d.syncOnce(t)
+	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, first, 1)); err != nil {
+		t.Fatal(err)
+	}
+	right := now
+	now = now.Add(-24 * time.Hour)
+	for range 3 { // a few events with the wrong time: they do not lower the floor
+		if _, err := d.led.Append(ledger.Record{Kind: ledger.KindLoginOK, Time: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := d.request(t, second, 1)
+	_, err := d.desk.Stamp(context.Background(), d.seal, req)
+	if !errors.Is(err, usecase.ErrClockBehind) || !strings.Contains(err.Error(), "correct the clock") {
+		t.Fatalf("stamping with the clock a day back: %v", err)
+	}
+	if _, err := d.desk.Reject(second, "测试", "张伟"); !errors.Is(err, usecase.ErrClockBehind) {
+		t.Fatalf("returning with the clock a day back: %v", err)
+	}
+	if k := d.kinds(t, second); k[ledger.KindStampIntent] != 0 || k[ledger.KindRejected] != 0 {
+		t.Fatalf("the refused acts were recorded: %v", k)
+	}
+	var alarms []ledger.Record
+	d.led.Records(1, func(r ledger.Record) error {
+		if r.Kind == ledger.KindAlarm && r.Alarm == "clock-behind" {
+			alarms = append(alarms, r)
+		}
+		return nil
+	})
+	if len(alarms) != 2 || alarms[0].Time.Before(right.Add(-time.Minute)) || !strings.Contains(alarms[0].Detail, "the act was refused") {
+		t.Fatalf("clock alarms %+v", alarms)
+	}
+	now = right.Add(time.Minute)
+	if _, err := d.desk.Stamp(context.Background(), d.seal, req); err != nil {
+		t.Fatalf("with the clock right again: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ const (
 	ProblemSealCertificate = "seal-certificate"
 	ProblemReasonRequired  = "reason-required"
 	ProblemApprovalSpent   = "approval-spent"
+	ProblemClockBehind     = "clock-behind"
 	ProblemBadDate         = "bad-date"
 	ProblemBadPeriod       = "bad-period"
 	ProblemExportPath      = "export-path"
@@ -54,6 +55,7 @@ var problemKinds = []struct {
 	{ErrSealCertificate, ProblemSealCertificate},
 	{ErrReasonRequired, ProblemReasonRequired},
 	{ErrApprovalSpent, ProblemApprovalSpent},
+	{ErrClockBehind, ProblemClockBehind},
 	{ErrBadDate, ProblemBadDate},
 	{ErrBadPeriod, ProblemBadPeriod},
 	{ErrExportPath, ProblemExportPath},

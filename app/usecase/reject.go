@@ -28,6 +28,9 @@ func (d *Desk) Reject(docID, reason string, custodian string) (uint64, error) {
 	if err := d.ledgerReady(); err != nil {
 		return 0, err
 	}
+	if err := d.checkClock(d.cfg.Now()); err != nil {
+		return 0, err
+	}
 	if d.cfg.Store == nil {
 		return 0, ErrNoServer
 	}

@@ -66,6 +66,9 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		return nil, err
 	}
 	now := d.cfg.Now()
+	if err := d.checkClock(now); err != nil {
+		return nil, err
+	}
 	if err := checkValidity(seal.Cert(), now); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,67 @@
+package usecase
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+)
+
+// ErrClockBehind: the workstation's clock shows a time before what the ledger and the server
+// have already seen. A clock set back would let a stamping pass as older than it is (inside an
+// expired approval's validity, say), so nothing is recorded with it.
+var ErrClockBehind = errors.New("the workstation's clock is behind the ledger and the server")
+
+// clockSlack is how far behind the floor the clock may be: clocks adjusted by NTP step a little.
+const clockSlack = 5 * time.Minute
+
+// floorRecords is how many of the last records the floor is taken from: logins and key events
+// are written with the clock's time too, so a floor from the last record alone could be lowered
+// by a few logins made with the clock set back.
+const floorRecords = 64
+
+// clockFloor is the latest time the workstation has evidence of: the newest of the last records'
+// times and the server's signed seal list (its asOf).
+func (d *Desk) clockFloor() (time.Time, uint64) {
+	var floor time.Time
+	var at uint64
+	if n := d.cfg.Ledger.Size(); n > 0 {
+		from := uint64(1)
+		if n > floorRecords {
+			from = n - floorRecords + 1
+		}
+		_ = d.cfg.Ledger.Records(from, func(r ledger.Record) error {
+			if r.Time.After(floor) {
+				floor, at = r.Time, r.Seq
+			}
+			return nil
+		})
+	}
+	if d.cfg.Store != nil {
+		if l, err := d.cfg.Store.SealList(); err == nil && l.AsOf.After(floor) {
+			floor, at = l.AsOf, 0
+		}
+	}
+	return floor, at
+}
+
+// checkClock refuses a clock set back past the floor, and records the refusal as an alarm
+// (RULES.md 13) dated at the floor, so that the alarm itself does not lower it.
+func (d *Desk) checkClock(now time.Time) error {
+	floor, seq := d.clockFloor()
+	if floor.IsZero() || !now.Before(floor.Add(-clockSlack)) {
+		return nil
+	}
+	source := "the server's seal list"
+	if seq > 0 {
+		source = fmt.Sprintf("ledger record %d", seq)
+	}
+	detail := fmt.Sprintf("the clock showed %s, %s before %s (%s); the act was refused",
+		now.UTC().Format(time.RFC3339), floor.Sub(now).Round(time.Second), source, floor.UTC().Format(time.RFC3339))
+	if _, err := d.record(ledger.Record{Kind: ledger.KindAlarm, Alarm: "clock-behind", Time: floor, Detail: detail}); err != nil {
+		d.cfg.Log.Error("recording the clock alarm", "error", err.Error())
+	}
+	return fmt.Errorf("%w: it shows %s, but %s is from %s; correct the clock (or ask the administrator) and try again",
+		ErrClockBehind, now.Local().Format("2006-01-02 15:04"), source, floor.Local().Format("2006-01-02 15:04"))
+}
