@@ -51,7 +51,8 @@ type Signature struct {
 	// DocMDP is the certification level (1-3) when this signature certifies the document.
 	DocMDP int
 	// FieldMDP is the /Action of a field lock (All, Include, Exclude), empty when none;
-	// LockP is its /P (1 means no changes at all).
+	// LockP is its /P (1 means no changes at all). See Restrictions: a /P outside 1..3 is
+	// read as 1.
 	FieldMDP string
 	LockP    int
 	Widgets  int
@@ -497,115 +498,30 @@ func (d *Document) text(o types.Object) string {
 	return s
 }
 
+// readFields fills Fields, Signatures, Certified and Locked from the form (FormFields,
+// Restrictions).
 func (d *Document) readFields() error {
-	acro := d.dict(d.rootDict()["AcroForm"])
-	certRef := d.sigDocMDP()
-	if acro == nil {
-		return nil
-	}
-	fields, _ := d.deref(acro["Fields"]).(types.Array)
-	seen := map[int]bool{}
-	var walk func(o types.Object, prefix, ft string, depth int)
-	walk = func(o types.Object, prefix, ft string, depth int) {
-		if ref, ok := o.(types.IndirectRef); ok {
-			if seen[ref.ObjectNumber.Value()] {
-				return
-			}
-			seen[ref.ObjectNumber.Value()] = true
+	for _, f := range d.FormFields() {
+		d.Fields = append(d.Fields, Field{Name: f.Name, Type: f.Type})
+		if f.Type != "Sig" {
+			continue
 		}
-		f := d.dict(o)
-		if f == nil || depth > 32 {
-			return
-		}
-		name := prefix
-		if t := d.text(f["T"]); t != "" {
-			if name != "" {
-				name += "."
-			}
-			name += t
-		}
-		if n, ok := d.deref(f["FT"]).(types.Name); ok {
-			ft = string(n)
-		}
-		kids, _ := d.deref(f["Kids"]).(types.Array)
-		var fieldKids []types.Object
-		widgets := 0
-		for _, k := range kids {
-			kd := d.dict(k)
-			if kd == nil {
-				continue
-			}
-			if _, isField := kd["T"]; isField {
-				fieldKids = append(fieldKids, k)
-			} else {
-				widgets++
-			}
-		}
-		if len(fieldKids) > 0 {
-			for _, k := range fieldKids {
-				walk(k, name, ft, depth+1)
-			}
-			return
-		}
-		if widgets == 0 {
-			widgets = 1 // the field is its own widget
-		}
-		d.Fields = append(d.Fields, Field{Name: name, Type: ft})
-		if ft != "Sig" {
-			return
-		}
-		s := Signature{Field: name, Widgets: widgets}
-		if lock := d.dict(f["Lock"]); lock != nil {
-			if a, ok := d.deref(lock["Action"]).(types.Name); ok {
-				s.FieldMDP = string(a)
-			}
-			if p, ok := d.num(lock["P"]); ok {
-				s.LockP = int(p)
-			}
-		}
-		if v := d.dict(f["V"]); v != nil {
+		r := d.Restrictions(f)
+		s := Signature{Field: f.Name, Widgets: len(f.Widgets), FieldMDP: r.FieldMDP, LockP: r.LockP}
+		if f.Sig != nil {
 			s.Signed = true
-			if sf, ok := d.deref(v["SubFilter"]).(types.Name); ok {
+			if sf, ok := d.deref(f.Sig["SubFilter"]).(types.Name); ok {
 				s.SubFilter = string(sf)
 			}
-			s.Signer = d.text(v["Name"])
-			s.Time = d.text(v["M"])
-			refs, _ := d.deref(v["Reference"]).(types.Array)
-			for _, r := range refs {
-				rd := d.dict(r)
-				tm, _ := d.deref(rd["TransformMethod"]).(types.Name)
-				tp := d.dict(rd["TransformParams"])
-				p, _ := d.num(tp["P"])
-				switch tm {
-				case "DocMDP":
-					s.DocMDP = int(p)
-					if s.DocMDP == 0 {
-						s.DocMDP = 2
-					}
-				case "FieldMDP":
-					if a, ok := d.deref(tp["Action"]).(types.Name); ok && s.FieldMDP == "" {
-						s.FieldMDP = string(a)
-					}
-					if p > 0 && s.LockP == 0 {
-						s.LockP = int(p)
-					}
-				}
-			}
-			if ref, ok := f["V"].(types.IndirectRef); ok && certRef != nil && ref.ObjectNumber == certRef.ObjectNumber && s.DocMDP == 0 {
-				s.DocMDP = 2
-			}
-			if s.DocMDP > 0 && (d.Certified == 0 || s.DocMDP < d.Certified) {
-				d.Certified = s.DocMDP
-			}
-			// A field lock's /P 1 (PDF 2.0) forbids every later change, new seals included.
-			if s.LockP == 1 {
-				d.Locked = true
-			}
+			s.Signer = d.text(f.Sig["Name"])
+			s.Time = d.text(f.Sig["M"])
+			s.DocMDP = r.DocMDP
+			d.Certified = stricter(d.Certified, r.DocMDP)
+			// A signed field lock with /P 1 (PDF 2.0) forbids every later change, new seals
+			// included; an unsigned one binds nothing yet.
+			d.Locked = d.Locked || r.Locked()
 		}
 		d.Signatures = append(d.Signatures, s)
-	}
-	for _, f := range fields {
-		walk(f, "", "", 0)
 	}
 	return nil
 }

@@ -12,11 +12,11 @@ import (
 )
 
 // changesAfter compares the revision a signature signed with the whole file, object by object,
-// and judges each difference against the restriction level in force (see restrictions): adding
-// signatures and filling forms is permitted unless the document was locked; adding other
-// annotations only when not certified (or certified with P=3); anything else (page content,
-// resources, the page tree, the catalog) never, since the seal would no longer show what was
-// sealed.
+// and judges each difference against the restriction level in force
+// (pdfinspect.Restrictions.Level): adding signatures and filling forms is permitted unless the
+// document was locked; adding other annotations only when not certified (or certified with
+// P=3); anything else (page content, resources, the page tree, the catalog) never, since the
+// seal would no longer show what was sealed.
 func (v *verifier) changesAfter(s *Signature, level int) {
 	old, err := v.revision(s.revEnd)
 	if err != nil {

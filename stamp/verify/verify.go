@@ -192,78 +192,19 @@ func (v *verifier) text(o types.Object) string {
 	return s
 }
 
+// sigField is a signed signature field and what its signature restricts.
 type sigField struct {
-	name    string
-	sig     types.Dict
-	sigRef  int
-	lock    types.Dict
-	widgets []types.Dict
+	pdfinspect.FormField
+	restrict pdfinspect.Restrictions
 }
 
-// fields finds the signed signature fields, each with its widgets.
+// fields finds the signed signature fields, each with its widgets (pdfinspect's form walk).
 func (v *verifier) fields() []sigField {
-	acro := v.dict(v.ctx.RootDict["AcroForm"])
-	if acro == nil {
-		return nil
-	}
 	var out []sigField
-	seen := map[int]bool{}
-	var walk func(o types.Object, prefix, ft string, depth int)
-	walk = func(o types.Object, prefix, ft string, depth int) {
-		if r, ok := o.(types.IndirectRef); ok {
-			if seen[r.ObjectNumber.Value()] {
-				return
-			}
-			seen[r.ObjectNumber.Value()] = true
+	for _, f := range v.doc.FormFields() {
+		if f.Type == "Sig" && f.Sig != nil {
+			out = append(out, sigField{FormField: f, restrict: v.doc.Restrictions(f)})
 		}
-		f := v.dict(o)
-		if f == nil || depth > 32 {
-			return
-		}
-		name := prefix
-		if t := v.text(f["T"]); t != "" {
-			if name != "" {
-				name += "."
-			}
-			name += t
-		}
-		if n, ok := v.deref(f["FT"]).(types.Name); ok {
-			ft = string(n)
-		}
-		kids, _ := v.deref(f["Kids"]).(types.Array)
-		var widgets []types.Dict
-		childFields := false
-		for _, k := range kids {
-			kd := v.dict(k)
-			if kd == nil {
-				continue
-			}
-			if _, isField := kd["T"]; isField {
-				childFields = true
-				walk(k, name, ft, depth+1)
-			} else {
-				widgets = append(widgets, kd)
-			}
-		}
-		if childFields || ft != "Sig" {
-			return
-		}
-		if len(widgets) == 0 {
-			widgets = []types.Dict{f}
-		}
-		sd := v.dict(f["V"])
-		if sd == nil {
-			return
-		}
-		sf := sigField{name: name, sig: sd, lock: v.dict(f["Lock"]), widgets: widgets}
-		if r, ok := f["V"].(types.IndirectRef); ok {
-			sf.sigRef = r.ObjectNumber.Value()
-		}
-		out = append(out, sf)
-	}
-	fields, _ := v.deref(acro["Fields"]).(types.Array)
-	for _, f := range fields {
-		walk(f, "", "", 0)
 	}
 	return out
 }
@@ -310,15 +251,15 @@ func (s *Signature) problem(format string, args ...any) {
 }
 
 func (v *verifier) check(f sigField) Signature {
-	s := Signature{Field: f.name}
-	if n, ok := v.deref(f.sig["SubFilter"]).(types.Name); ok {
+	s := Signature{Field: f.Name}
+	if n, ok := v.deref(f.Sig["SubFilter"]).(types.Name); ok {
 		s.SubFilter = string(n)
 	}
-	s.DocMDP, s.Locked, s.mdpP = v.restrictions(f)
+	s.DocMDP, s.Locked, s.mdpP = f.restrict.DocMDP, f.restrict.Locked(), f.restrict.Level()
 	s.Widgets = v.widgets(f)
 	s.RidingSeam = ridingSeam(s.Widgets)
 
-	br, ok := v.deref(f.sig["ByteRange"]).(types.Array)
+	br, ok := v.deref(f.Sig["ByteRange"]).(types.Array)
 	if !ok || len(br) != 4 {
 		s.problem("the signature has no valid /ByteRange")
 		return s
@@ -348,7 +289,7 @@ func (v *verifier) check(f sigField) Signature {
 		s.problem("the /Contents string is not hexadecimal")
 		return s
 	}
-	if c, ok := v.deref(f.sig["Contents"]).(types.HexLiteral); ok {
+	if c, ok := v.deref(f.Sig["Contents"]).(types.HexLiteral); ok {
 		if cb, err := c.Bytes(); err != nil || !bytes.Equal(cb, contents) {
 			s.problem("the signature dictionary's /Contents is not the one in the signed gap")
 			return s
@@ -391,7 +332,7 @@ func (v *verifier) check(f sigField) Signature {
 
 	// Signing time: a verified timestamp, else the claimed /M.
 	s.TimeSource = "claimed"
-	if m := v.text(f.sig["M"]); m != "" {
+	if m := v.text(f.Sig["M"]); m != "" {
 		if t, err := parseDate(m); err == nil {
 			s.Time = t
 		}
@@ -441,44 +382,6 @@ func (v *verifier) chain(cert *x509.Certificate, certs []*x509.Certificate, at t
 	return cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{eku}})
 }
 
-// restrictions reads DocMDP and field-lock settings: the level is 1 (no changes), 2 (form
-// filling and signing) or 3 (also annotations); 0 means none.
-func (v *verifier) restrictions(f sigField) (docmdp int, locked bool, level int) {
-	refs, _ := v.deref(f.sig["Reference"]).(types.Array)
-	for _, r := range refs {
-		rd := v.dict(r)
-		tm, _ := v.deref(rd["TransformMethod"]).(types.Name)
-		tp := v.dict(rd["TransformParams"])
-		p, _ := v.num(tp["P"])
-		switch tm {
-		case "DocMDP":
-			docmdp = int(p)
-			if docmdp < 1 || docmdp > 3 {
-				docmdp = 2
-			}
-		case "FieldMDP":
-			if p == 1 {
-				locked = true
-			}
-		}
-	}
-	if f.lock != nil {
-		if p, _ := v.num(f.lock["P"]); p == 1 {
-			locked = true
-		}
-	}
-	if perms := v.dict(v.ctx.RootDict["Perms"]); perms != nil && docmdp == 0 {
-		if r, ok := perms["DocMDP"].(types.IndirectRef); ok && r.ObjectNumber.Value() == f.sigRef && f.sigRef != 0 {
-			docmdp = 2
-		}
-	}
-	level = docmdp
-	if locked {
-		level = 1
-	}
-	return docmdp, locked, level
-}
-
 // revisionEnd tells whether b ends like a revision: %%EOF and an optional end of line.
 func revisionEnd(b []byte) bool {
 	return bytes.HasSuffix(bytes.TrimRight(b, "\r\n \x00"), []byte("%%EOF"))
@@ -502,7 +405,7 @@ func (v *verifier) widgets(f sigField) []Widget {
 		pageOf[p.Ref.ObjectNumber.Value()] = p
 	}
 	var out []Widget
-	for _, wd := range f.widgets {
+	for _, wd := range f.Widgets {
 		w := Widget{}
 		if a, ok := v.deref(wd["Rect"]).(types.Array); ok && len(a) == 4 {
 			var n [4]float64
