@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 
 	"github.com/tjfoc/gmsm/sm3"
 )
@@ -43,19 +44,71 @@ func (e Envelope) AssociatedData() []byte {
 	return ad
 }
 
+// envelopeHead is the fixed part of an envelope, before the ciphertext.
+const envelopeHead = 4 + 8 + HashSize + NonceSize + 4
+
+// The functions below are the only code that knows the envelope's bytes; the append path, the
+// scanner and the hub all go through them (the first two without copying, for speed). The
+// vectors in testdata/envelope pin the layout: a change here fails TestEnvelopeVectors.
+
+// appendEnvelopeHeader appends "SKE1" ‖ seq u64be ‖ prevHash[32] ‖ nonce[12] ‖ len u32be for a
+// ciphertext of n bytes, which the caller appends (or seals in place) right after.
+func appendEnvelopeHeader(b []byte, seq uint64, prev *[HashSize]byte, nonce []byte, n int) []byte {
+	b = append(b, envelopeMagic...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = append(b, prev[:]...)
+	b = append(b, nonce[:NonceSize]...)
+	return binary.BigEndian.AppendUint32(b, uint32(n))
+}
+
+// envelopeAD is seq ‖ prevHash (AssociatedData) inside an encoded envelope or header, uncopied.
+func envelopeAD(raw []byte) []byte { return raw[4 : 12+HashSize] }
+
+// envelopeView is a parsed envelope whose fields are slices of the bytes it was parsed from.
+type envelopeView struct {
+	seq        uint64
+	prev       []byte // HashSize bytes
+	ad         []byte // seq ‖ prevHash: AssociatedData without a copy
+	nonce      []byte // NonceSize bytes
+	ciphertext []byte
+}
+
+// parseEnvelope checks b is exactly one envelope and returns views into it. The error's detail
+// (after ErrMalformedEnvelope) says what is wrong.
+func parseEnvelope(b []byte) (envelopeView, error) {
+	if len(b) < envelopeHead || string(b[:4]) != envelopeMagic {
+		return envelopeView{}, fmt.Errorf("%w: %d bytes with no SKE1 header", ErrMalformedEnvelope, len(b))
+	}
+	n := binary.BigEndian.Uint32(b[envelopeHead-4 : envelopeHead])
+	if n > MaxCiphertext || int(n) != len(b)-envelopeHead {
+		return envelopeView{}, fmt.Errorf("%w: length field says %d bytes, %d present", ErrMalformedEnvelope, n, len(b)-envelopeHead)
+	}
+	return envelopeView{
+		seq:        binary.BigEndian.Uint64(b[4:12]),
+		prev:       b[12 : 12+HashSize],
+		ad:         envelopeAD(b),
+		nonce:      b[12+HashSize : 12+HashSize+NonceSize],
+		ciphertext: b[envelopeHead:],
+	}, nil
+}
+
+// entryHashOf writes the entry hash of the encoded envelope raw, SM3(0x00 ‖ raw), into out,
+// using h (an SM3 state, reset here) so batch callers can reuse one. The 0x00 prefix separates
+// entry hashes from checkpoint hashes (0x01) so one can never be passed off as the other.
+func entryHashOf(h hash.Hash, raw []byte, out *[HashSize]byte) {
+	h.Reset()
+	h.Write([]byte{0x00})
+	h.Write(raw)
+	h.Sum(out[:0])
+}
+
 // MarshalBinary encodes: "SKE1" ‖ seq u64be ‖ prevHash[32] ‖ nonce[12] ‖ len u32be ‖ ciphertext.
 func (e Envelope) MarshalBinary() ([]byte, error) {
 	if len(e.Ciphertext) > MaxCiphertext {
 		return nil, fmt.Errorf("ledger record %d: ciphertext of %d bytes is over the %d-byte limit", e.Seq, len(e.Ciphertext), MaxCiphertext)
 	}
-	b := make([]byte, 0, 4+8+HashSize+NonceSize+4+len(e.Ciphertext))
-	b = append(b, envelopeMagic...)
-	b = binary.BigEndian.AppendUint64(b, e.Seq)
-	b = append(b, e.PrevHash[:]...)
-	b = append(b, e.Nonce[:]...)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Ciphertext)))
-	b = append(b, e.Ciphertext...)
-	return b, nil
+	b := appendEnvelopeHeader(make([]byte, 0, envelopeHead+len(e.Ciphertext)), e.Seq, &e.PrevHash, e.Nonce[:], len(e.Ciphertext))
+	return append(b, e.Ciphertext...), nil
 }
 
 // ErrMalformedEnvelope is returned for bytes that are not an envelope.
@@ -63,34 +116,26 @@ var ErrMalformedEnvelope = errors.New("malformed ledger envelope")
 
 // UnmarshalBinary decodes what MarshalBinary wrote and nothing else: trailing bytes are an error.
 func (e *Envelope) UnmarshalBinary(b []byte) error {
-	const head = 4 + 8 + HashSize + NonceSize + 4
-	if len(b) < head || string(b[:4]) != envelopeMagic {
-		return fmt.Errorf("%w: %d bytes, no SKE1 header", ErrMalformedEnvelope, len(b))
+	v, err := parseEnvelope(b)
+	if err != nil {
+		return err
 	}
-	n := binary.BigEndian.Uint32(b[head-4 : head])
-	if n > MaxCiphertext || int(n) != len(b)-head {
-		return fmt.Errorf("%w: length field says %d bytes, %d present", ErrMalformedEnvelope, n, len(b)-head)
-	}
-	e.Seq = binary.BigEndian.Uint64(b[4:12])
-	copy(e.PrevHash[:], b[12:12+HashSize])
-	copy(e.Nonce[:], b[12+HashSize:12+HashSize+NonceSize])
-	e.Ciphertext = append([]byte(nil), b[head:]...)
+	e.Seq = v.seq
+	copy(e.PrevHash[:], v.prev)
+	copy(e.Nonce[:], v.nonce)
+	e.Ciphertext = append([]byte(nil), v.ciphertext...)
 	return nil
 }
 
-// Hash is the entry hash: SM3(0x00 ‖ MarshalBinary()). The 0x00 prefix separates entry hashes
-// from checkpoint hashes (0x01) so one can never be passed off as the other.
+// Hash is the entry hash: SM3(0x00 ‖ MarshalBinary()) (entryHashOf).
 func (e Envelope) Hash() [HashSize]byte {
 	raw, err := e.MarshalBinary()
 	if err != nil {
 		// Only an oversized ciphertext fails, and such an envelope is never written or accepted.
 		raw = nil
 	}
-	h := sm3.New()
-	h.Write([]byte{0x00})
-	h.Write(raw)
 	var out [HashSize]byte
-	copy(out[:], h.Sum(nil))
+	entryHashOf(sm3.New(), raw, &out)
 	return out
 }
 

@@ -897,7 +897,6 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 	}
 	var enc recordEncoder
 	h := sm3.New()
-	var ad [8 + HashSize]byte
 	overhead := l.aead.Overhead()
 	for i := range recs {
 		r := recs[i]
@@ -914,15 +913,9 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 			return nil, fmt.Errorf("ledger record %d: ciphertext of %d bytes is over the %d-byte limit", seq, n, MaxCiphertext)
 		}
 		nonce := nonces[i*NonceSize : (i+1)*NonceSize]
-		// "SKE1" ‖ seq ‖ prevHash ‖ nonce ‖ len ‖ ciphertext, as Envelope.MarshalBinary.
-		raw := make([]byte, envelopeHead, envelopeHead+n)
-		copy(raw, envelopeMagic)
-		binary.BigEndian.PutUint64(raw[4:12], seq)
-		copy(raw[12:12+HashSize], c.head[:])
-		copy(raw[12+HashSize:], nonce)
-		binary.BigEndian.PutUint32(raw[envelopeHead-4:envelopeHead], uint32(n))
-		copy(ad[:], raw[4:12+HashSize]) // seq ‖ prevHash, as Envelope.AssociatedData
-		raw = l.aead.Seal(raw, nonce, pt, ad[:])
+		raw := appendEnvelopeHeader(make([]byte, 0, envelopeHead+n), seq, &c.head, nonce, n)
+		// Sealed in place behind the header; the AD it reads lies before what Seal writes.
+		raw = l.aead.Seal(raw, nonce, pt, envelopeAD(raw))
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], seq)
 		if err := b.Put(k[:], raw); err != nil {
@@ -950,11 +943,8 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 				c.settled = append(c.settled, r.Intent)
 			}
 		}
-		h.Reset()
-		h.Write([]byte{0x00})
-		h.Write(raw)
 		c.size = seq
-		h.Sum(c.head[:0]) // the entry hash, SM3(0x00 ‖ raw), as Envelope.Hash
+		entryHashOf(h, raw, &c.head)
 		seqs = append(seqs, seq)
 	}
 	return seqs, nil

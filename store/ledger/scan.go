@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/tjfoc/gmsm/sm3"
@@ -48,13 +49,10 @@ type scanItem struct {
 	detail   string
 }
 
-const envelopeHead = 4 + 8 + HashSize + NonceSize + 4
-
 type scanWorker struct {
 	aead cipher.AEAD
 	h    hash.Hash
 	buf  []byte
-	ad   [8 + HashSize]byte
 }
 
 func (w *scanWorker) do(it *scanItem, s *scanner) {
@@ -62,27 +60,18 @@ func (w *scanWorker) do(it *scanItem, s *scanner) {
 		it.reason, it.detail = ReasonMalformed, fmt.Sprintf("stored under a %d-byte key", len(it.key))
 		return
 	}
-	raw := it.raw
-	if len(raw) < envelopeHead || string(raw[:4]) != envelopeMagic {
-		it.reason, it.detail = ReasonMalformed, fmt.Sprintf("%d bytes with no SKE1 header", len(raw))
+	v, err := parseEnvelope(it.raw)
+	if err != nil {
+		it.reason, it.detail = ReasonMalformed, strings.TrimPrefix(err.Error(), ErrMalformedEnvelope.Error()+": ")
 		return
 	}
-	if n := binary.BigEndian.Uint32(raw[envelopeHead-4 : envelopeHead]); n > MaxCiphertext || int(n) != len(raw)-envelopeHead {
-		it.reason, it.detail = ReasonMalformed, fmt.Sprintf("length field says %d bytes, %d present", n, len(raw)-envelopeHead)
-		return
-	}
-	it.seq, it.parsed = binary.BigEndian.Uint64(raw[4:12]), true
-	copy(it.prev[:], raw[12:12+HashSize])
-	w.h.Reset()
-	w.h.Write([]byte{0x00})
-	w.h.Write(raw)
-	w.h.Sum(it.hash[:0])
+	it.seq, it.parsed = v.seq, true
+	copy(it.prev[:], v.prev)
+	entryHashOf(w.h, it.raw, &it.hash)
 	if w.aead == nil {
 		return
 	}
-	copy(w.ad[:], raw[4:12+HashSize]) // seq ‖ prevHash, as Envelope.AssociatedData
-	nonce := raw[12+HashSize : 12+HashSize+NonceSize]
-	pt, err := w.aead.Open(w.buf[:0], nonce, raw[envelopeHead:], w.ad[:])
+	pt, err := w.aead.Open(w.buf[:0], v.nonce, v.ciphertext, v.ad)
 	if err != nil {
 		it.reason, it.detail = ReasonBadTag, "SM4-GCM authentication failed: the record was changed, or was written with another data key"
 		return
@@ -273,11 +262,8 @@ func entryHashAt(tx *bolt.Tx, seq uint64) ([HashSize]byte, bool) {
 	if v == nil {
 		return [HashSize]byte{}, false
 	}
-	h := sm3.New()
-	h.Write([]byte{0x00})
-	h.Write(v)
 	var out [HashSize]byte
-	h.Sum(out[:0])
+	entryHashOf(sm3.New(), v, &out)
 	return out, true
 }
 
