@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -129,7 +128,7 @@ func (b *batchDialog) show(items []usecase.BatchItem, err error) {
 func (b *batchDialog) finish() {
 	if b.cancel != nil && !b.done {
 		b.cancel()
-		b.now.SetText(fmt.Sprint(b.q.u.tr.T("batch.stopping")))
+		b.now.SetText(b.q.u.tr.T("batch.stopping"))
 		return
 	}
 	b.dlg.Hide()

@@ -9,18 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
-	"github.com/sealkeeper/sealkeeper/device"
-	"github.com/sealkeeper/sealkeeper/device/softhsmtest"
-	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
-	"github.com/sealkeeper/sealkeeper/store/keyslot"
-	"github.com/sealkeeper/sealkeeper/store/ledger"
-	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
@@ -31,45 +24,8 @@ import (
 // the list, the CSV export holds the shown rows, the summary counts them; logging out empties
 // the screen.
 func TestLedgerTab(t *testing.T) {
-	const ws = "WS-UI-LEDGER"
-	tok := softhsmtest.New(t)
-	m := tok.Open(t)
-	h, srv, err := hub.Demo(t.TempDir(), ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close(); h.Close() })
-	led, err := ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{
-		{Public: tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"},
-	}, ledger.Options{Workstation: ws, Check: ledger.CheckFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { led.Close() })
-	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: ws, ServerKey: h.TicketKey(), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	syncer := upstream.NewSyncer(c, st, upstream.SyncOptions{Ledger: led})
-	keys := usecase.NewKeys(usecase.KeysConfig{
-		Watch:     device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
-		Custodian: "张伟", SealKeyID: "454301", Ledger: led, Workstation: ws,
-	})
-	out := t.TempDir()
-	desk := usecase.NewDesk(usecase.DeskConfig{Ledger: led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: out,
-		Workstation: ws, Keys: keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42},
-		Online: func() bool { return syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
-	u := New(test.NewTempApp(t), Options{Keys: keys, Sync: syncer, Desk: desk, Ledger: usecase.NewLedgerView(led), Language: LangEnglish})
-	t.Cleanup(u.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { keys.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; keys.Close() })
+	w := newDeskWindow(t, "WS-UI-LEDGER", nil)
+	u, tok, led, syncer, keys, desk := w.u, w.tok, w.led, w.syncer, w.keys, w.desk
 
 	s := u.led
 	selectTab := func(content any) {

@@ -589,15 +589,11 @@ func (s *previewScreen) close() {
 // typedKey is the page view's keyboard: arrows move, Enter drops, Delete removes, Page Up/Down
 // turn pages, Escape stops placing or goes back.
 func (s *previewScreen) typedKey(k *fyne.KeyEvent) {
+	if dx, dy, ok := arrow(k.Name); ok {
+		s.nudge(dx*nudgeMM, dy*nudgeMM)
+		return
+	}
 	switch k.Name {
-	case fyne.KeyLeft:
-		s.nudge(-nudgeMM, 0)
-	case fyne.KeyRight:
-		s.nudge(nudgeMM, 0)
-	case fyne.KeyUp:
-		s.nudge(0, -nudgeMM)
-	case fyne.KeyDown:
-		s.nudge(0, nudgeMM)
 	case fyne.KeyReturn, fyne.KeyEnter, fyne.KeySpace:
 		if s.placing {
 			s.drop()
@@ -628,6 +624,21 @@ func (s *previewScreen) typedKey(k *fyne.KeyEvent) {
 	}
 }
 
+// arrow is the direction of an arrow key, in screen axes (y down).
+func arrow(k fyne.KeyName) (dx, dy float64, ok bool) {
+	switch k {
+	case fyne.KeyLeft:
+		return -1, 0, true
+	case fyne.KeyRight:
+		return 1, 0, true
+	case fyne.KeyUp:
+		return 0, -1, true
+	case fyne.KeyDown:
+		return 0, 1, true
+	}
+	return 0, 0, false
+}
+
 // typedShortcut: Shift+arrows move by 10 mm, Ctrl+Z undoes, Ctrl+= / Ctrl+- zoom.
 func (s *previewScreen) typedShortcut(sc fyne.Shortcut) {
 	cs, ok := sc.(*desktop.CustomShortcut)
@@ -635,17 +646,8 @@ func (s *previewScreen) typedShortcut(sc fyne.Shortcut) {
 		s.q.u.shortcut(sc)
 		return
 	}
-	if cs.Modifier&fyne.KeyModifierShift != 0 {
-		switch cs.KeyName {
-		case fyne.KeyLeft:
-			s.nudge(-nudgeBigMM, 0)
-		case fyne.KeyRight:
-			s.nudge(nudgeBigMM, 0)
-		case fyne.KeyUp:
-			s.nudge(0, -nudgeBigMM)
-		case fyne.KeyDown:
-			s.nudge(0, nudgeBigMM)
-		}
+	if dx, dy, ok := arrow(cs.KeyName); ok && cs.Modifier&fyne.KeyModifierShift != 0 {
+		s.nudge(dx*nudgeBigMM, dy*nudgeBigMM)
 		return
 	}
 	if cs.Modifier&(fyne.KeyModifierControl|fyne.KeyModifierSuper) != 0 {

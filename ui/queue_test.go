@@ -37,6 +37,7 @@ type deskWindow struct {
 	led    *ledger.Ledger
 	syncer *upstream.Syncer
 	keys   *usecase.Keys
+	desk   *usecase.Desk
 	out    string
 }
 
@@ -76,10 +77,10 @@ func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.L
 	})
 	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
 	t.Cleanup(func() { r.Close() })
-	desk := usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
+	w.desk = usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
 		Workstation: ws, Keys: w.keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42}, Renderer: r,
 		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
-	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: desk, Demo: true, Language: LangEnglish})
+	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: w.desk, Ledger: usecase.NewLedgerView(w.led), Demo: true, Language: LangEnglish})
 	t.Cleanup(w.u.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

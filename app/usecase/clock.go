@@ -22,28 +22,46 @@ const clockSlack = 5 * time.Minute
 const floorRecords = 64
 
 // clockFloor is the latest time the workstation has evidence of: the newest of the last records'
-// times and the server's signed seal list (its asOf).
+// times and the server's signed seal list (its asOf). The records are read once per desk (a
+// scan decrypts them); after that the desk's own records move the floor (noteRecords).
 func (d *Desk) clockFloor() (time.Time, uint64) {
-	var floor time.Time
-	var at uint64
-	if n := d.cfg.Ledger.Size(); n > 0 {
+	d.mu.Lock()
+	if !d.floorRead {
+		var floor time.Time
+		var at uint64
 		from := uint64(1)
-		if n > floorRecords {
+		if n := d.cfg.Ledger.Size(); n > floorRecords {
 			from = n - floorRecords + 1
 		}
-		_ = d.cfg.Ledger.Records(from, func(r ledger.Record) error {
+		err := d.cfg.Ledger.Records(from, func(r ledger.Record) error {
 			if r.Time.After(floor) {
 				floor, at = r.Time, r.Seq
 			}
 			return nil
 		})
+		if err == nil {
+			d.floor, d.floorSeq, d.floorRead = floor, at, true
+		}
 	}
+	floor, at := d.floor, d.floorSeq
+	d.mu.Unlock()
 	if d.cfg.Store != nil {
 		if l, err := d.cfg.Store.SealList(); err == nil && l.AsOf.After(floor) {
 			floor, at = l.AsOf, 0
 		}
 	}
 	return floor, at
+}
+
+// noteRecords moves the floor to the newest of records just written.
+func (d *Desk) noteRecords(recs []ledger.Record, seqs []uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, r := range recs {
+		if d.floorRead && i < len(seqs) && r.Time.After(d.floor) {
+			d.floor, d.floorSeq = r.Time, seqs[i]
+		}
+	}
 }
 
 // checkClock refuses a clock set back past the floor, and records the refusal as an alarm

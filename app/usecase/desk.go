@@ -54,8 +54,12 @@ type DeskConfig struct {
 // each (stamp, return with a reason), the stampings a crash interrupted, and every such act
 // recorded in the ledger.
 type Desk struct {
-	mu  sync.Mutex // guards cfg.Renderer's creation
+	mu  sync.Mutex // guards cfg.Renderer's creation and the clock floor
 	cfg DeskConfig
+
+	floor     time.Time // the clock floor from the ledger (clock.go), once floorRead
+	floorSeq  uint64
+	floorRead bool
 }
 
 // NewDesk makes the desk.
@@ -110,5 +114,9 @@ func (d *Desk) record(recs ...ledger.Record) ([]uint64, error) {
 		}
 		r.Workstation, r.Host = d.cfg.Workstation, d.cfg.Host
 	}
-	return d.cfg.Ledger.Append(recs...)
+	seqs, err := d.cfg.Ledger.Append(recs...)
+	if err == nil {
+		d.noteRecords(recs, seqs)
+	}
+	return seqs, err
 }

@@ -34,30 +34,9 @@ type SealArt struct {
 // several places make one signature with a widget on each page). With no place, the seal goes
 // where DefaultPlace says.
 func (d *Desk) StampAt(ctx context.Context, docID string, at []Place) (*StampResult, error) {
-	return d.stampLayout(ctx, docID, func(doc *pdfinspect.Document, size placement.Size) (placement.Placement, error) {
-		if len(at) == 0 {
-			w, h := doc.Pages[0].Page.ViewSize()
-			at = []Place{DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)}
-		}
-		return layoutPlacement(doc, size, Layout{Seals: at}, nil)
-	})
-}
-
-// StampPreview stamps the document of a preview with the layout the custodian made on it.
-func (d *Desk) StampPreview(ctx context.Context, p *Preview) (*StampResult, error) {
-	pl, err := p.Placement()
+	size, err := d.sealSize()
 	if err != nil {
 		return nil, err
-	}
-	return d.stampLayout(ctx, p.item.ID, func(*pdfinspect.Document, placement.Size) (placement.Placement, error) { return pl, nil }, p.Signing())
-}
-
-func (d *Desk) stampLayout(ctx context.Context, docID string, layout func(*pdfinspect.Document, placement.Size) (placement.Placement, error), opt ...Signing) (*StampResult, error) {
-	if d.cfg.Keys == nil {
-		return nil, errors.New("no seal key use case is connected")
-	}
-	if d.cfg.Seal.Image == nil {
-		return nil, errors.New("no seal image: set [seal] image in the configuration")
 	}
 	file, err := d.DocumentFile(docID)
 	if err != nil {
@@ -67,24 +46,46 @@ func (d *Desk) stampLayout(ctx context.Context, docID string, layout func(*pdfin
 	if err != nil {
 		return nil, err
 	}
-	b := d.cfg.Seal.Image.Bounds()
-	size, err := placement.SealSize(d.cfg.Seal.SizeMM, b.Dx(), b.Dy())
+	if len(at) == 0 {
+		w, h := doc.Pages[0].Page.ViewSize()
+		at = []Place{DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)}
+	}
+	pl, err := layoutPlacement(doc, size, Layout{Seals: at}, nil)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := layout(doc, size)
+	return d.stampPlaced(ctx, StampRequest{DocID: docID, Placement: pl})
+}
+
+// StampPreview stamps the document of a preview with the layout the custodian made on it.
+func (d *Desk) StampPreview(ctx context.Context, p *Preview) (*StampResult, error) {
+	pl, err := p.Placement()
 	if err != nil {
 		return nil, err
+	}
+	return d.stampPlaced(ctx, StampRequest{DocID: p.item.ID, Placement: pl, Certify: p.signing.Certify, Lock: p.signing.Lock})
+}
+
+// stampPlaced stamps a placed request with the logged-in seal and the configured picture.
+func (d *Desk) stampPlaced(ctx context.Context, req StampRequest) (*StampResult, error) {
+	if d.cfg.Keys == nil {
+		return nil, errors.New("no seal key use case is connected")
 	}
 	seal, err := d.cfg.Keys.Seal()
 	if err != nil {
 		return nil, err
 	}
-	req := StampRequest{DocID: docID, Placement: pl, Image: d.cfg.Seal.Image}
-	for _, o := range opt {
-		req.Certify, req.Lock = o.Certify, o.Lock
-	}
+	req.Image = d.cfg.Seal.Image
 	return d.Stamp(ctx, seal, req)
+}
+
+// sealSize is the configured seal's size as displayed, or why there is none.
+func (d *Desk) sealSize() (placement.Size, error) {
+	if d.cfg.Seal.Image == nil {
+		return placement.Size{}, errors.New("no seal image: set [seal] image in the configuration (ask the administrator)")
+	}
+	b := d.cfg.Seal.Image.Bounds()
+	return placement.SealSize(d.cfg.Seal.SizeMM, b.Dx(), b.Dy())
 }
 
 // RejectQueued returns a queue document in the name of the logged-in custodian.
@@ -128,7 +129,7 @@ func (d *Desk) StampQueued(ctx context.Context, ids []string, progress func(Batc
 }
 
 func (d *Desk) firstPlace(id string) (StampRequest, error) {
-	p, err := d.OpenPreview(id)
+	p, err := d.openPreview(id, false) // the geometry only: no page pictures for a batch
 	if err != nil {
 		return StampRequest{}, err
 	}

@@ -83,7 +83,7 @@ type Preview struct {
 	desk      *Desk
 	item      QueueItem
 	doc       *pdfinspect.Document
-	pic       *render.Document
+	pic       *render.Document // nil in a batch's geometry-only preview (openPreview)
 	size      placement.Size // the seal as displayed, in points
 	allowed   []int          // empty: every page
 	positions []upstream.Position
@@ -105,9 +105,13 @@ var (
 )
 
 // OpenPreview opens a queue document for placement. Close the Preview when the screen goes.
-func (d *Desk) OpenPreview(docID string) (*Preview, error) {
-	if d.cfg.Seal.Image == nil {
-		return nil, errors.New("no seal image: set [seal] image in the configuration")
+func (d *Desk) OpenPreview(docID string) (*Preview, error) { return d.openPreview(docID, true) }
+
+// openPreview opens a document's geometry, and with pictures its pages in the renderer too.
+func (d *Desk) openPreview(docID string, pictures bool) (*Preview, error) {
+	size, err := d.sealSize()
+	if err != nil {
+		return nil, err
 	}
 	if d.cfg.Ledger == nil {
 		return nil, ErrNoLedger
@@ -116,21 +120,17 @@ func (d *Desk) OpenPreview(docID string) (*Preview, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := d.cfg.Seal.Image.Bounds()
-	size, err := placement.SealSize(d.cfg.Seal.SizeMM, b.Dx(), b.Dy())
-	if err != nil {
-		return nil, err
-	}
 	doc, err := pdfinspect.OpenFile(cached.File)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", cached.Title, err)
 	}
-	pic, err := d.renderer().OpenFile(cached.File)
-	if err != nil {
-		return nil, fmt.Errorf("%q cannot be shown: %w", cached.Title, err)
-	}
-	p := &Preview{desk: d, doc: doc, pic: pic, size: size, allowed: cached.AllowedPages, positions: cached.Positions, nudging: -1,
+	p := &Preview{desk: d, doc: doc, size: size, allowed: cached.AllowedPages, positions: cached.Positions, nudging: -1,
 		item: QueueItem{ID: cached.ID, Title: cached.Title, SealID: cached.SealID, Pages: len(doc.Pages), SHA256: cached.SHA256, Copies: cached.Copies}}
+	if pictures {
+		if p.pic, err = d.renderer().OpenFile(cached.File); err != nil {
+			return nil, fmt.Errorf("%q cannot be shown: %w", cached.Title, err)
+		}
+	}
 	return p, nil
 }
 
@@ -165,7 +165,12 @@ func (d *Desk) renderer() *render.Renderer {
 func (d *Desk) WarmUp() error { return d.renderer().Start() }
 
 // Close lets the document go.
-func (p *Preview) Close() error { return p.pic.Close() }
+func (p *Preview) Close() error {
+	if p.pic == nil {
+		return nil
+	}
+	return p.pic.Close()
+}
 
 // Document is the queue entry being placed.
 func (p *Preview) Document() QueueItem { return p.item }

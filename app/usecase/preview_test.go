@@ -43,6 +43,17 @@ func (d *day) addPDF(t testing.TB, title string, pdf []byte, allowed []int, posi
 	return doc.ID
 }
 
+// openPreview opens a queue document on the desk, closed when the test ends.
+func openPreview(t testing.TB, desk *usecase.Desk, id string) *usecase.Preview {
+	t.Helper()
+	p, err := desk.OpenPreview(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 func near(a, b float64) bool { return math.Abs(a-b) < 0.01 }
 
 // TestPreviewPlacesWhatItShows: seals put on pages of every rotation and a riding seam across
@@ -54,11 +65,7 @@ func TestPreviewPlacesWhatItShows(t *testing.T) {
 	id := d.addPDF(t, "旋转页", pdftest.PDF(pdftest.Options{Pages: 4, Rotate: []int{0, 90, 180, 270}, Crop: &crop}), nil, nil)
 	d.syncOnce(t)
 	desk := previewDesk(t, d)
-	p, err := desk.OpenPreview(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openPreview(t, desk, id)
 	pages := p.Pages()
 	if len(pages) != 4 || pages[1].Rotation != 90 || !near(pages[1].WidthMM, (800-30)/placement.PointsPerMM) {
 		t.Fatalf("pages %+v", pages)
@@ -146,11 +153,7 @@ func TestPreviewEnforcesTheApproval(t *testing.T) {
 	id := d.addPDF(t, "限定位置", pdftest.PDF(pdftest.Options{Pages: 3}), []int{1, 2}, pos)
 	d.syncOnce(t)
 	desk := previewDesk(t, d)
-	p, err := desk.OpenPreview(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openPreview(t, desk, id)
 	pages := p.Pages()
 	if pages[0].Allowed || !pages[1].Allowed || pages[2].Allowed {
 		t.Fatalf("allowed pages %+v (page 1 has only a seam position, page 3 is not approved)", pages)
@@ -197,11 +200,7 @@ func TestPreviewEditing(t *testing.T) {
 	id := d.addPDF(t, "编辑", pdftest.PDF(pdftest.Options{Pages: 2, Keyword: "SEAL HERE", KeywordAt: [2]float64{330, 300}}), nil, nil)
 	d.syncOnce(t)
 	desk := previewDesk(t, d)
-	p, err := desk.OpenPreview(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openPreview(t, desk, id)
 	pg := p.Pages()[0]
 	sw, sh := p.SealMM()
 	if !near(sw, 42) || !near(sh, 42) {

@@ -148,9 +148,8 @@ func (r *fileReader) ReadAt(p []byte, off int64) (int, error) {
 	return total, nil
 }
 
-// fileBytes reads a whole file of ws into memory (for the stamped-result check, whose PDF
-// reader needs it), or nil when ws has no such file.
-func (h *Hub) fileBytes(ws, hash string) ([]byte, error) {
+// fileSize is the size of ws's file with this hash, 0 when it has none.
+func (h *Hub) fileSize(ws, hash string) int64 {
 	var size int64
 	_ = h.db.View(func(tx *bolt.Tx) error {
 		if f, ok := openFile(tx, ws, hash); ok {
@@ -158,6 +157,13 @@ func (h *Hub) fileBytes(ws, hash string) ([]byte, error) {
 		}
 		return nil
 	})
+	return size
+}
+
+// fileBytes reads a whole file of ws into memory (for the stamped-result check, whose PDF
+// reader needs it), or nil when ws has no such file.
+func (h *Hub) fileBytes(ws, hash string) ([]byte, error) {
+	size := h.fileSize(ws, hash)
 	if size == 0 {
 		return nil, nil
 	}

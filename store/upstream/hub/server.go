@@ -207,13 +207,7 @@ func (h *Hub) download(w http.ResponseWriter, r *http.Request, ws string) error 
 	if err != nil {
 		return err
 	}
-	var size int64
-	_ = h.db.View(func(tx *bolt.Tx) error {
-		if f, ok := openFile(tx, ws, hash); ok {
-			size = f.size
-		}
-		return nil
-	})
+	size := h.fileSize(ws, hash)
 	if size == 0 {
 		return fail(http.StatusNotFound, upstream.CodeNotFound, "no file with SHA-256 %s for workstation %q on this hub", hash, ws)
 	}
