@@ -84,8 +84,8 @@ type Preview struct {
 	item      QueueItem
 	doc       *pdfinspect.Document
 	pic       *render.Document // nil in a batch's geometry-only preview (openPreview)
-	size      placement.Size // the seal as displayed, in points
-	allowed   []int          // empty: every page
+	size      placement.Size   // the seal as displayed, in points
+	allowed   []int            // empty: every page
 	positions []upstream.Position
 	layout    Layout
 	signing   Signing
