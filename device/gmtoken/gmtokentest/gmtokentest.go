@@ -124,7 +124,7 @@ func UserPIN(p string) Option { return func(o *options) { o.pin = p } }
 
 // Mechanisms makes the module offer only these signing mechanisms (CKM* above; key generation
 // stays) for the test, as a vendor's token that lacks the others would.
-func Mechanisms(m ...uint) Option { return func(o *options) { o.mechs = m } }
+func Mechanisms(m ...uint) Option { return func(o *options) { o.mechs = append([]uint{}, m...) } }
 
 // PINToBeChanged leaves the token as its issuer hands it over: the PIN set by the SO, which the
 // token asks to be changed (CKF_USER_PIN_TO_BE_CHANGED). Without it New changes the PIN once.
