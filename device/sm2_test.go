@@ -19,11 +19,7 @@ import (
 // gmOpen opens the module on tok and finds the token.
 func gmOpen(t *testing.T, tok *gmtokentest.Token) (*device.Module, device.TokenInfo) {
 	t.Helper()
-	m, err := device.OpenModule(tok.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := tok.Open(t)
 	toks, err := m.Tokens()
 	if err != nil {
 		t.Fatal(err)

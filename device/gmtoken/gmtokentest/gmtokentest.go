@@ -26,6 +26,8 @@ import (
 	"github.com/miekg/pkcs11"
 	"github.com/tjfoc/gmsm/sm2"
 	gmx509 "github.com/tjfoc/gmsm/x509"
+
+	"github.com/sealkeeper/sealkeeper/device"
 )
 
 // The vendor numbers the module speaks (Sansec's; see device/gmtoken/token.go).
@@ -230,6 +232,16 @@ func New(tb testing.TB, opts ...Option) *Token {
 	})
 	must(tb, err)
 	return t
+}
+
+// Open opens the module through the device package for the test and closes it when the test
+// ends, as softhsmtest's Token.Open does.
+func (t *Token) Open(tb testing.TB) *device.Module {
+	tb.Helper()
+	m, err := device.OpenModule(t.Module)
+	must(tb, err)
+	tb.Cleanup(func() { m.Close() })
+	return m
 }
 
 // parsePoint reads CKA_EC_POINT: a DER OCTET STRING holding 04 || X || Y.
