@@ -8,6 +8,9 @@
 // one try is left, CKF_USER_PIN_LOCKED after five; C_InitPIN by the SO sets
 // CKF_USER_PIN_TO_BE_CHANGED, which the user's C_SetPIN clears. It implements the functions
 // SealKeeper's device package calls, and answers CKR_FUNCTION_NOT_SUPPORTED to the others.
+//
+// It is a test token, not a vault: private keys lie in the state file in the clear (only PINs
+// are hashed), and C_GetAttributeValue merely refuses to return them.
 package main
 
 /*
