@@ -211,8 +211,12 @@ func (c *Custody) Begin(id string) (*HandoverSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the outgoing custodian %s must be logged in with the seal key: %w", pick.From.Name, err)
 	}
-	if pick.From.CertSHA256 != "" && upstream.CertHash(cert.Raw) != pick.From.CertSHA256 {
+	switch {
+	case pick.From.CertSHA256 != "" && upstream.CertHash(cert.Raw) != pick.From.CertSHA256:
 		return nil, fmt.Errorf("the logged-in seal key's certificate (%s) is not the one the roster names for %s, who gives custody in approval %s", cert.Subject.CommonName, pick.From.Name, pick.Approval.ID)
+	case pick.From.CertSHA256 == "" && c.cfg.Keys.State().Custodian != pick.From.Name:
+		// Without a credential on the roster, the configured custodian's name must be theirs.
+		return nil, fmt.Errorf("approval %s hands the seal over from %s, but the custodian logged in here is %q", pick.Approval.ID, pick.From.Name, c.cfg.Keys.State().Custodian)
 	}
 	return &HandoverSession{c: c, Offer: *pick, fromCert: cert}, nil
 }
