@@ -89,7 +89,7 @@ func hubHandovers(args []string, stdout, stderr io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Roster   upstream.Roster         `json:"roster"`
+			Roster   upstream.Roster        `json:"roster"`
 			Received []hub.ReceivedHandover `json:"received"`
 		}{snap.Roster, recs})
 	}
@@ -127,4 +127,3 @@ func short(h string) string {
 	}
 	return h
 }
-
