@@ -70,6 +70,7 @@ type Custody struct {
 	scanned uint64                             // ledger records read for custody changes
 	done    map[string]bool                    // approval IDs carried out on this workstation
 	active  map[string]upstream.HandoverRecord // delegations not yet returned, by approval ID
+	names   map[string]string                  // certificate SHA-256 → the person custody records name
 }
 
 // NewCustody makes the use case.
@@ -80,7 +81,7 @@ func NewCustody(cfg CustodyConfig) *Custody {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Custody{cfg: cfg, done: map[string]bool{}, active: map[string]upstream.HandoverRecord{}}
+	return &Custody{cfg: cfg, done: map[string]bool{}, active: map[string]upstream.HandoverRecord{}, names: map[string]string{}}
 }
 
 // Refusals of custody changes a screen tells apart (errors.Is); the text says what to do.
@@ -502,7 +503,6 @@ func (s *HandoverSession) Complete(newPIN string) (*HandoverDone, error) {
 	c.note(rec)
 	c.cfg.Log.Info("custody changed", "kind", rec.Kind, "approval", a.ID, "from", rec.From.ID, "to", rec.To.ID)
 	s.Close()
-	c.cfg.Keys.setCustodian(rec.To.Name)
 	c.cfg.Keys.Logout()
 	if c.cfg.Trigger != nil {
 		c.cfg.Trigger()
@@ -539,6 +539,10 @@ func person(p upstream.Person) string { return p.Name + " (" + p.ID + ")" }
 func (c *Custody) note(rec upstream.HandoverRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if rec.Kind != upstream.CustodyReturn {
+		c.names[upstream.CertHash(rec.FromCert)] = rec.From.Name
+		c.names[upstream.CertHash(rec.ToCert)] = rec.To.Name
+	}
 	switch rec.Kind {
 	case upstream.CustodyReturn:
 		delete(c.active, rec.HandoverID)
@@ -610,6 +614,7 @@ func (c *Custody) Enforce() error {
 	if err := c.refresh(); err != nil {
 		return err
 	}
+	c.nameCustodian()
 	now := c.cfg.Now()
 	c.mu.Lock()
 	var ended []upstream.HandoverRecord
@@ -639,6 +644,24 @@ func (c *Custody) Enforce() error {
 		}
 	}
 	return result
+}
+
+// nameCustodian names the logged-in person in the records as the custody records name the
+// holder of that certificate (the configured custodian is only who held the seal first).
+func (c *Custody) nameCustodian() {
+	if c.cfg.Keys == nil {
+		return
+	}
+	_, cur, err := c.cfg.Keys.signerAnyway()
+	if err != nil || cur == nil {
+		return
+	}
+	c.mu.Lock()
+	name := c.names[upstream.CertHash(cur.Raw)]
+	c.mu.Unlock()
+	if name != "" {
+		c.cfg.Keys.setCustodian(name)
+	}
 }
 
 func (c *Custody) loggedIn(cert *x509.Certificate) bool {
@@ -720,9 +743,16 @@ func (k *Keys) signerAnyway() (crypto.Signer, *x509.Certificate, error) {
 	return s, k.seal.Cert, err
 }
 
-// setCustodian names the custodian for the records from the next login on.
+// setCustodian names the custodian for the records from now on.
 func (k *Keys) setCustodian(name string) {
 	k.mu.Lock()
+	if k.cfg.Custodian == name && (k.state.Phase != LoggedIn || k.state.Custodian == name) {
+		k.mu.Unlock()
+		return
+	}
 	k.cfg.Custodian = name
-	k.mu.Unlock()
+	if k.state.Phase == LoggedIn {
+		k.state.Custodian = name
+	}
+	k.unlockAndNotify()
 }
