@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -70,7 +71,6 @@ type Custody struct {
 	scanned uint64                             // ledger records read for custody changes
 	done    map[string]bool                    // approval IDs carried out on this workstation
 	active  map[string]upstream.HandoverRecord // delegations not yet returned, by approval ID
-	names   map[string]string                  // certificate SHA-256 → the person custody records name
 }
 
 // NewCustody makes the use case.
@@ -81,7 +81,7 @@ func NewCustody(cfg CustodyConfig) *Custody {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Custody{cfg: cfg, done: map[string]bool{}, active: map[string]upstream.HandoverRecord{}, names: map[string]string{}}
+	return &Custody{cfg: cfg, done: map[string]bool{}, active: map[string]upstream.HandoverRecord{}}
 }
 
 // Refusals of custody changes a screen tells apart (errors.Is); the text says what to do.
@@ -480,7 +480,11 @@ func (s *HandoverSession) Complete(newPIN string) (*HandoverDone, error) {
 	}
 	pin := ledger.Record{Kind: ledger.KindPINChanged, Time: now, Workstation: c.cfg.Workstation, Host: c.cfg.Host, Custodian: rec.To.Name, Token: s.inTok.Serial}
 	before := c.cfg.Ledger.Size()
-	err = c.cfg.Ledger.ChangeSlots([]ledger.Recipient{{Public: s.inKey.Cert.PublicKey, Role: keyslot.RoleCustodian, Label: rec.To.Name}}, remove, lr, pin)
+	role := keyslot.RoleCustodian
+	if rec.Kind == upstream.CustodyDelegation {
+		role = keyslot.RoleDelegate // Enforce looks for these, so a ledger without one is not read
+	}
+	err = c.cfg.Ledger.ChangeSlots([]ledger.Recipient{{Public: s.inKey.Cert.PublicKey, Role: role, Label: rec.To.Name}}, remove, lr, pin)
 	if err != nil {
 		return nil, fmt.Errorf("%s's PIN is changed, but the custody change was not recorded: %w; try again", s.Offer.To.Name, err)
 	}
@@ -539,10 +543,6 @@ func person(p upstream.Person) string { return p.Name + " (" + p.ID + ")" }
 func (c *Custody) note(rec upstream.HandoverRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rec.Kind != upstream.CustodyReturn {
-		c.names[upstream.CertHash(rec.FromCert)] = rec.From.Name
-		c.names[upstream.CertHash(rec.ToCert)] = rec.To.Name
-	}
 	switch rec.Kind {
 	case upstream.CustodyReturn:
 		delete(c.active, rec.HandoverID)
@@ -611,10 +611,22 @@ func (c *Custody) Delegations() ([]upstream.HandoverRecord, error) {
 // delegate is logged out, which returns ErrDelegationEnded. It needs the ledger open to record;
 // while it is locked a logged-in delegate is still logged out.
 func (c *Custody) Enforce() error {
+	if c.cfg.Ledger == nil {
+		return nil
+	}
+	slots, err := c.cfg.Ledger.Slots()
+	if err != nil {
+		return err
+	}
+	c.nameCustodian(slots)
+	// Only a delegation gives a delegate slot: without one there is nothing to end, and the
+	// ledger's records need not be read (they are, once, when there is).
+	if !slices.ContainsFunc(slots, func(s keyslot.Slot) bool { return s.Role == keyslot.RoleDelegate }) {
+		return nil
+	}
 	if err := c.refresh(); err != nil {
 		return err
 	}
-	c.nameCustodian()
 	now := c.cfg.Now()
 	c.mu.Lock()
 	var ended []upstream.HandoverRecord
@@ -646,9 +658,10 @@ func (c *Custody) Enforce() error {
 	return result
 }
 
-// nameCustodian names the logged-in person in the records as the custody records name the
-// holder of that certificate (the configured custodian is only who held the seal first).
-func (c *Custody) nameCustodian() {
+// nameCustodian names the logged-in person in the records as the key slot a custody change
+// gave them does (the configured custodian is only who held the seal first): a delegate's
+// slot, or a custodian's whose label is a name on the roster.
+func (c *Custody) nameCustodian(slots []keyslot.Slot) {
 	if c.cfg.Keys == nil {
 		return
 	}
@@ -656,12 +669,25 @@ func (c *Custody) nameCustodian() {
 	if err != nil || cur == nil {
 		return
 	}
-	c.mu.Lock()
-	name := c.names[upstream.CertHash(cur.Raw)]
-	c.mu.Unlock()
-	if name != "" {
-		c.cfg.Keys.setCustodian(name)
+	id, err := keyslot.ID(cur.PublicKey)
+	if err != nil {
+		return
 	}
+	i := slices.IndexFunc(slots, func(s keyslot.Slot) bool { return s.ID == id })
+	if i < 0 || slots[i].Label == "" {
+		return
+	}
+	name := slots[i].Label
+	if slots[i].Role != keyslot.RoleDelegate {
+		if c.cfg.Store == nil {
+			return
+		}
+		ro, err := c.cfg.Store.Roster()
+		if err != nil || !slices.ContainsFunc(ro.Custodians, func(p upstream.Custodian) bool { return p.Name == name }) {
+			return
+		}
+	}
+	c.cfg.Keys.setCustodian(name)
 }
 
 func (c *Custody) loggedIn(cert *x509.Certificate) bool {
