@@ -102,6 +102,9 @@ func New(a fyne.App, opt Options) *UI {
 					u.bar.showSync(opt.Sync.Status())
 					u.queue.refresh() // a round may have brought or withdrawn documents
 					u.led.refreshIfShown()
+					if sel := u.tabs.Selected(); sel != nil && sel.Content == u.hand.content {
+						u.hand.refresh() // a round may have brought an approval
+					}
 				})
 			}
 		}()

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
@@ -67,6 +68,17 @@ func (h *Hub) handoverRecord(w http.ResponseWriter, r *http.Request, ws string) 
 			giver, taker = ho.To, ho.From
 		} else if rec.Kind != kind {
 			return fail(http.StatusUnprocessableEntity, upstream.CodeBadRequest, "handover %s was approved as a %s, not a %s", ho.ID, kind, rec.Kind)
+		}
+		if rec.Kind == upstream.CustodyReturn {
+			// Signed by whoever held the seal when the delegation ended: one of its two people.
+			var dl ReceivedHandover
+			raw := recs.Get([]byte(rec.Workstation + "\x00" + rec.HandoverID + "\x00" + upstream.CustodyDelegation))
+			if raw == nil || json.Unmarshal(raw, &dl) != nil {
+				return fail(http.StatusConflict, upstream.CodeConflict, "the return of delegation %s came before the delegation's own record", ho.ID)
+			}
+			if !bytes.Equal(rec.FromCert, dl.FromCert) && !bytes.Equal(rec.FromCert, dl.ToCert) {
+				return fail(http.StatusForbidden, upstream.CodeForbidden, "the return of delegation %s is signed by neither of its people", ho.ID)
+			}
 		}
 		if rec.SealID != ho.SealID || rec.From.ID != giver.ID || rec.To.ID != taker.ID {
 			return fail(http.StatusUnprocessableEntity, upstream.CodeBadRequest, "the record names seal %s from %s to %s; approval %s is for seal %s from %s to %s",
