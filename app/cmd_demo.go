@@ -16,8 +16,11 @@ func init() {
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "second-key" {
+		return demoSecondKey(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "provision" {
-		return fmt.Errorf("%w: sealkeeper demo provision [--dir D] [--force]", errUsage)
+		return fmt.Errorf("%w: sealkeeper demo provision [--dir D] [--force], or sealkeeper demo second-key [--config FILE]", errUsage)
 	}
 	fs, _ := newFlags("demo provision", stderr)
 	dir := fs.String("dir", "", "workspace folder (default: the demo folder in the user's data dir)")
@@ -45,5 +48,22 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nTry: sealkeeper token list --config %s\n", c.Path())
+	return nil
+}
+
+// demoSecondKey gives the demo's second person (李伟) a key of his own, to try a handover.
+func demoSecondKey(args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("demo second-key", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := workspace.LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := workspace.ProvisionDemoSecondKey(c, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nTry: sealkeeper handover --config %s\n", c.Path())
 	return nil
 }

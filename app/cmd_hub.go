@@ -33,7 +33,10 @@ const hubUsage = `sealkeeper hub: the reference seal-management server.
   sealkeeper hub demo     --data DIR --workstation NAME [--listen 127.0.0.1:PORT]
   sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
   sealkeeper hub seal     --data DIR --id ID [--status active|suspended|revoked] [--reason TEXT] [--name NAME] [--cert FILE]
-  sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT]
+  sealkeeper hub custodian --data DIR --id ID --name NAME [--cert FILE] [--seal ID]  (the roster; --cert: their credential)
+  sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT] [--until TIME]
+                          (--until makes it a delegation (代管) ending then: 2026-12-31 or 2026-12-31T18:00)
+  sealkeeper hub handovers --data DIR [--json]              (approvals, and the handover records workstations sent)
   sealkeeper hub enrol    --data DIR --workstation NAME [--valid 24h]  (prints a one-time enrolment code)
   sealkeeper hub unenrol  --data DIR --workstation NAME     (its certificate is no longer accepted)
   sealkeeper hub list     --data DIR [--json]               (documents, seals, workstations, what was received)
@@ -70,6 +73,10 @@ func runHub(args []string, stdout, stderr io.Writer) error {
 		return hubSeal(args, stdout, stderr)
 	case "handover":
 		return hubHandover(args, stdout, stderr)
+	case "handovers":
+		return hubHandovers(args, stdout, stderr)
+	case "custodian":
+		return hubCustodian(args, stdout, stderr)
 	case "enrol", "enroll":
 		return hubEnrol(args, stdout, stderr)
 	case "unenrol", "unenroll":
@@ -349,11 +356,18 @@ func hubHandover(args []string, stdout, stderr io.Writer) error {
 	appr := fs.String("approver", "", "approving head of office as ID:NAME")
 	reason := fs.String("reason", "", "why custody changes")
 	valid := fs.Duration("valid", 7*24*time.Hour, "how long the approval stays valid")
+	until := fs.String("until", "", "make it a delegation (代管) that ends at this time (2026-12-31 or 2026-12-31T18:00, local time)")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
 	var ho upstream.Handover
 	var err error
+	if *until != "" {
+		if ho.Until, err = parseLocalTime(*until, "until"); err != nil {
+			return err
+		}
+		ho.Kind = upstream.CustodyDelegation
+	}
 	if ho.From, err = person(*from, "from"); err != nil {
 		return err
 	}
@@ -376,6 +390,10 @@ func hubHandover(args []string, stdout, stderr io.Writer) error {
 	}
 	if ho, err = h.ApproveHandover(ho); err != nil {
 		return err
+	}
+	if ho.Kind == upstream.CustodyDelegation {
+		fmt.Fprintf(stdout, "delegation %s approved: seal %s kept by %s for %s until %s; to be carried out by %s\n", ho.ID, ho.SealID, ho.To.Name, ho.From.Name, ho.Until.Local().Format("2006-01-02 15:04"), ho.Expires.Local().Format("2006-01-02 15:04"))
+		return nil
 	}
 	fmt.Fprintf(stdout, "handover %s approved: seal %s from %s to %s, valid until %s\n", ho.ID, ho.SealID, ho.From.Name, ho.To.Name, ho.Expires.Local().Format("2006-01-02 15:04"))
 	return nil

@@ -374,6 +374,17 @@ func findKeyword(c *config.Config, in, keyword string) (render.TextHit, error) {
 
 // readPIN takes the PIN from --pin-file, the demo workspace, or the terminal (never echoed).
 func readPIN(c *config.Config, pinFile string, tok device.TokenInfo, stderr io.Writer) (string, error) {
+	if pinFile == "" {
+		if pin, ok := workspace.DemoPIN(c); ok {
+			return pin, nil
+		}
+	}
+	return readSecret(pinFile, "pin-file", fmt.Sprintf("PIN for %q: ", tok.Label), stderr)
+}
+
+// readSecret reads a PIN from a file only its owner can read (given by --flagName), else from
+// the terminal without echo, after the prompt.
+func readSecret(pinFile, flagName, prompt string, stderr io.Writer) (string, error) {
 	if pinFile != "" {
 		st, err := os.Stat(pinFile)
 		if err != nil {
@@ -388,14 +399,11 @@ func readPIN(c *config.Config, pinFile string, tok device.TokenInfo, stderr io.W
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	if pin, ok := workspace.DemoPIN(c); ok {
-		return pin, nil
-	}
 	fd := int(os.Stdin.Fd())
 	if !term.IsTerminal(fd) {
-		return "", errors.New("no PIN given: there is no terminal to type it on; pass --pin-file FILE (mode 0600)")
+		return "", fmt.Errorf("no PIN given: there is no terminal to type it on; pass --%s FILE (mode 0600)", flagName)
 	}
-	fmt.Fprintf(stderr, "PIN for %q: ", tok.Label)
+	fmt.Fprint(stderr, prompt)
 	pin, err := term.ReadPassword(fd)
 	fmt.Fprintln(stderr)
 	if err != nil {

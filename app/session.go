@@ -51,6 +51,10 @@ func login(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (use
 	if err := w.Keys.Login(pin); err != nil {
 		return usecase.Seal{}, err
 	}
+	// A delegation past its end date ends now: its delegate is logged out again.
+	if err := w.Custody.Enforce(); err != nil {
+		return usecase.Seal{}, err
+	}
 	if pc := w.Keys.State().PINChange; pc.Kind != 0 {
 		return usecase.Seal{}, fmt.Errorf("the key's PIN must be changed before it may stamp (%s); change it in the window", pc)
 	}

@@ -9,7 +9,7 @@
 # With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
 # PIN and saves the logged-in screen too. With QUEUE_SHOTS=DIR as well it then opens the queue,
 # selects the first document, stamps it through the confirmation, and saves each screen
-# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png, -ledger.png, -settings.png, -return.png).
+# (DIR/screenshot-queue.png, -placing.png, -preview.png, -confirm.png, -stamped.png, -ledger.png, -settings.png, -handover.png, -return.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -128,6 +128,9 @@ if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
   DISPLAY="$display" xdotool mousemove 240 63 click 1 # settings, the fourth tab
   sleep 1
   shot "$QUEUE_SHOTS/screenshot-settings.png" "the settings"
+  DISPLAY="$display" xdotool mousemove 288 63 click 1 # handover (交接), the fifth tab
+  sleep 1
+  shot "$QUEUE_SHOTS/screenshot-handover.png" "the handover screen"
   # Ctrl+N: back to the queue and its next document; Ctrl+R opens the return dialog.
   DISPLAY="$display" xdotool key ctrl+n
   sleep 1

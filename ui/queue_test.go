@@ -38,6 +38,7 @@ type deskWindow struct {
 	syncer *upstream.Syncer
 	keys   *usecase.Keys
 	desk   *usecase.Desk
+	cust   *usecase.Custody
 	out    string
 }
 
@@ -80,7 +81,9 @@ func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.L
 	w.desk = usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
 		Workstation: ws, Keys: w.keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42}, Renderer: r,
 		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
-	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: w.desk, Ledger: usecase.NewLedgerView(w.led), Demo: true, Language: LangEnglish})
+	w.cust = usecase.NewCustody(usecase.CustodyConfig{Ledger: w.led, Store: st, Keys: w.keys, SealID: hub.DemoSeal, Workstation: ws,
+		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
+	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: w.desk, Ledger: usecase.NewLedgerView(w.led), Custody: w.cust, Demo: true, Language: LangEnglish})
 	t.Cleanup(w.u.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

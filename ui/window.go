@@ -43,6 +43,8 @@ type Options struct {
 	Desk DeskService
 	// Ledger shows the ledger's records, chain status and summary; nil says there is none.
 	Ledger LedgerService
+	// Custody carries out handovers and delegations; nil says none can be approved.
+	Custody CustodyService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -66,6 +68,7 @@ type UI struct {
 	keys  *keyScreen
 	queue *queueScreen
 	led   *ledgerScreen
+	hand  *handoverScreen
 	bar   *statusBar
 	tabs  *container.AppTabs
 
@@ -117,6 +120,9 @@ func (u *UI) attach() {
 					u.bar.showSync(opt.Sync.Status())
 					u.queue.refresh() // a round may have brought or withdrawn documents
 					u.led.refreshIfShown()
+					if sel := u.tabs.Selected(); sel != nil && sel.Content == u.hand.content {
+						u.hand.refresh() // a round may have brought an approval
+					}
 				})
 			}
 		}()
@@ -195,16 +201,21 @@ func (u *UI) build() {
 	}
 	u.queue = newQueueScreen(u)
 	u.led = newLedgerScreen(u)
+	u.hand = newHandoverScreen(u)
 	u.bar = newStatusBar(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem(u.tr.T("nav.key"), u.keys.content),
 		container.NewTabItem(u.tr.T("nav.queue"), u.queue.content),
 		container.NewTabItem(u.tr.T("nav.ledger"), u.led.content),
 		container.NewTabItem(u.tr.T("nav.settings"), newSettingsScreen(u)),
+		container.NewTabItem(u.tr.T("nav.handover"), u.hand.content),
 	)
 	u.tabs.OnSelected = func(ti *container.TabItem) {
-		if ti.Content == u.led.content {
+		switch ti.Content {
+		case u.led.content:
 			u.led.refresh()
+		case u.hand.content:
+			u.hand.refresh()
 		}
 	}
 	var top fyne.CanvasObject
@@ -258,6 +269,7 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 		u.queue.preview.refresh()
 	}
 	u.led.keyChanged(s)
+	u.hand.picked() // Begin needs the outgoing custodian logged in
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

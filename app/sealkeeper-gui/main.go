@@ -101,7 +101,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 			}()
 			o.Sync = w.Link.Syncer
 		}
-		o.Keys, o.Desk, o.Ledger, o.Problems = w.Keys, w.Desk, w.LedgerView, w.Problems
+		o.Keys, o.Desk, o.Ledger, o.Custody, o.Problems = w.Keys, w.Desk, w.LedgerView, w.Custody, w.Problems
 		return nil
 	}
 	u := ui.Start(fyneapp.NewWithID(appID), ui.Options{

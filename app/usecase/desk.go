@@ -43,6 +43,8 @@ type DeskConfig struct {
 	// Renderer draws the pages of the preview; nil makes one on first use (without a
 	// compilation cache, so the first preview takes seconds).
 	Renderer *render.Renderer
+	// Custody ends delegations at their end date before each recorded act; may be nil.
+	Custody *Custody
 	// Workstation and Host say where, in the ledger's records.
 	Workstation, Host string
 	Log               *slog.Logger
@@ -100,6 +102,9 @@ func (d *Desk) ledgerReady() error {
 	}
 	if !d.cfg.Ledger.Unlocked() {
 		return ErrLedgerLocked
+	}
+	if d.cfg.Custody != nil {
+		return d.cfg.Custody.Enforce() // a delegate's access ends at the delegation's end date
 	}
 	return nil
 }

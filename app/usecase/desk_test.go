@@ -45,6 +45,7 @@ type day struct {
 	serverKey            *ecdsa.PublicKey
 	ca                   *x509.Certificate
 	pin                  string
+	label                string // the token start logs in to; "" for the only one
 	now                  func() time.Time
 
 	led  *ledger.Ledger
@@ -126,7 +127,7 @@ func (d *day) start(t testing.TB) {
 		Watch: device.WatchConfig{Modules: []*device.Module{d.mod}, NoUSB: true}, Custodian: "张伟",
 		SealKeyID: "454301", Ledger: d.led, Workstation: deskWS, Anchors: []*x509.Certificate{d.ca},
 	})
-	if err := d.keys.Find(""); err != nil {
+	if err := d.keys.Find(d.label); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.keys.Login(d.pin); err != nil {

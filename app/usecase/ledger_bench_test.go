@@ -64,3 +64,48 @@ func BenchmarkLedgerView(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCustodyCheck measures the custody check a process makes at the command line's login
+// and before each recorded act, over a ledger of 10,000 stamping records: with no delegation
+// (no delegate slot) it reads only the key slots; with one, a process reads the records once.
+//
+//	go test -run XXX -bench CustodyCheck -benchtime 5x ./app/usecase
+func BenchmarkCustodyCheck(b *testing.B) {
+	key, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	led, err := ledger.Create(filepath.Join(b.TempDir(), ledger.FileName), []ledger.Recipient{{Public: key.PublicKey(), Role: keyslot.RoleEscrow, Label: "bench"}},
+		ledger.Options{Workstation: "bench", Check: ledger.CheckFile})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer led.Close()
+	const n = 10000
+	batch := make([]ledger.Record, 0, 100)
+	for i := 0; i < n; i++ {
+		batch = append(batch, ledger.Record{Kind: ledger.KindStampDone, Time: time.Now(), Custodian: "张伟", SealID: "SEAL-1", DocID: fmt.Sprintf("D%08d", i)})
+		if len(batch) == cap(batch) {
+			if _, err := led.Append(batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.Run("no-delegation", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := usecase.NewCustody(usecase.CustodyConfig{Ledger: led, SealID: "SEAL-1"}).Enforce(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/check")
+	})
+	b.Run("first-read", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if ds, err := usecase.NewCustody(usecase.CustodyConfig{Ledger: led, SealID: "SEAL-1"}).Delegations(); err != nil || len(ds) != 0 {
+				b.Fatal(ds, err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/read")
+	})
+}

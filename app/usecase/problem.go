@@ -31,6 +31,10 @@ const (
 	ProblemBadDate         = "bad-date"
 	ProblemBadPeriod       = "bad-period"
 	ProblemExportPath      = "export-path"
+	ProblemNoHandover      = "no-handover"
+	ProblemNotIdentified   = "not-identified"
+	ProblemNotConfirmed    = "not-confirmed"
+	ProblemDelegationEnded = "delegation-ended"
 )
 
 var problemKinds = []struct {
@@ -59,6 +63,10 @@ var problemKinds = []struct {
 	{ErrBadDate, ProblemBadDate},
 	{ErrBadPeriod, ProblemBadPeriod},
 	{ErrExportPath, ProblemExportPath},
+	{ErrNoHandoverApproval, ProblemNoHandover},
+	{ErrNotIdentified, ProblemNotIdentified},
+	{ErrInventoryNotConfirmed, ProblemNotConfirmed},
+	{ErrDelegationEnded, ProblemDelegationEnded},
 }
 
 // Explain sorts an error from a use case into a kind the screens translate ("" when it is

@@ -110,7 +110,7 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := demoSealCert(pub, caCert, caKey)
+	cert, err := demoCert(demoOrg+"公章 (SealKeeper Demo)", pub, caCert, caKey)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,8 @@ func demoCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 // idKPDocumentSigning is id-kp-documentSigning (RFC 9336).
 var idKPDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
 
-func demoSealCert(pub any, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (*x509.Certificate, error) {
+// demoCert issues a certificate named cn for pub from the demo CA.
+func demoCert(cn string, pub any, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (*x509.Certificate, error) {
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
@@ -308,7 +309,7 @@ func demoSealCert(pub any, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (*x509
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:       serial,
-		Subject:            pkix.Name{CommonName: demoOrg + "公章 (SealKeeper Demo)", Organization: []string{demoOrg}, Country: []string{"CN"}},
+		Subject:            pkix.Name{CommonName: cn, Organization: []string{demoOrg}, Country: []string{"CN"}},
 		NotBefore:          now.Add(-time.Hour),
 		NotAfter:           now.AddDate(2, 0, 0),
 		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
@@ -317,7 +318,7 @@ func demoSealCert(pub any, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (*x509
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
 	if err != nil {
-		return nil, fmt.Errorf("issuing the demo seal certificate: %w", err)
+		return nil, fmt.Errorf("issuing the demo certificate %q: %w", cn, err)
 	}
 	return x509.ParseCertificate(der)
 }

@@ -29,6 +29,8 @@ type Workspace struct {
 	// Link is nil when no server is configured or it could not be reached at start.
 	Link *Link
 	Desk *usecase.Desk
+	// Custody carries out handovers and delegations, and ends delegations (through Desk too).
+	Custody *usecase.Custody
 	// LedgerView shows the ledger's records, chain status and reports (to a logged-in custodian).
 	LedgerView *usecase.LedgerView
 	// Problems are what went wrong opening it that still leaves it usable, for the custodian
@@ -108,6 +110,9 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	// then opens in milliseconds, not the seconds a compilation takes.
 	dc.Renderer = render.New(render.Options{CacheDir: filepath.Join(cfg.Data(), "pdfium-cache")})
 	w.closers = append(w.closers, func() { dc.Renderer.Close() })
+	w.Custody = usecase.NewCustody(usecase.CustodyConfig{Ledger: w.Ledger, Store: dc.Store, Keys: keys, Online: dc.Online, Policy: dc.Policy,
+		Trigger: dc.Trigger, SealID: dc.SealID, Workstation: dc.Workstation, Host: dc.Host, Log: log})
+	dc.Custody = w.Custody
 	w.Desk = usecase.NewDesk(dc)
 	w.LedgerView = usecase.NewLedgerView(w.Ledger)
 	return w, nil

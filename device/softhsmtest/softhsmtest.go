@@ -51,6 +51,7 @@ type Token struct {
 	tb     testing.TB
 	pulled string // where Remove put the token's folder
 	tokDir string // the token's own folder inside Dir
+	caKey  *ecdsa.PrivateKey
 }
 
 // Option changes what New makes.
@@ -97,24 +98,6 @@ func New(tb testing.TB, opts ...Option) *Token {
 	if _, err := m.Tokens(); err != nil { // re-initialises SoftHSM so it reads the new SOFTHSM2_CONF
 		tb.Fatal(err)
 	}
-	rsaPub, info, err := device.Provision(m, device.ProvisionOptions{
-		Label: t.Label, SOPIN: t.SOPIN, UserPIN: t.UserPIN,
-		KeyType: "rsa2048", KeyLabel: "RSA seal", KeyID: RSAKeyID,
-	})
-	must(tb, err)
-	ents, _ := os.ReadDir(t.Dir)
-	if len(ents) != 1 {
-		tb.Fatalf("softhsmtest: the token was not made in %s: a device.Session or Module from an earlier test is still open (close them), so SoftHSM still uses the earlier SOFTHSM2_CONF", t.Dir)
-	}
-	t.tokDir = filepath.Join(t.Dir, ents[0].Name())
-	t.Info, t.Serial = info, info.Serial
-
-	s, err := m.Login(info, t.UserPIN)
-	must(tb, err)
-	defer s.Close()
-	ecPub, err := s.GenerateKeyPair("p256", "EC seal", ECKeyID)
-	must(tb, err)
-
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(tb, err)
 	now := time.Now()
@@ -131,6 +114,64 @@ func New(tb testing.TB, opts ...Option) *Token {
 	must(tb, err)
 	t.CA, err = x509.ParseCertificate(caDER)
 	must(tb, err)
+	t.caKey = caKey
+	t.provision(tb, m, "Test Seal", 2)
+	return t
+}
+
+// Another makes a second token in the same token directory (the same SOFTHSM2_CONF), with its
+// own keys and certificates from the same CA, named cn: a second person's key plugged in
+// beside the first. Its folder is found as the one that was not there before.
+func (t *Token) Another(tb testing.TB, cn string, opts ...Option) *Token {
+	tb.Helper()
+	o := options{label: cn, pin: "654321"}
+	for _, f := range opts {
+		f(&o)
+	}
+	n := &Token{tb: tb, Module: t.Module, Conf: t.Conf, Dir: t.Dir, Label: o.label, SOPIN: "so-" + o.pin, UserPIN: o.pin,
+		pulled: filepath.Join(tb.TempDir(), "pulled"), CA: t.CA, caKey: t.caKey}
+	m, err := device.OpenModule(ModulePath)
+	must(tb, err)
+	defer m.Close()
+	n.provision(tb, m, cn, time.Now().UnixNano())
+	return n
+}
+
+// provision initialises a free slot as this token: an RSA-2048 and a P-256 key, each with a
+// certificate from the CA (common names cn+" RSA" and cn+" EC", serials serial and serial+1).
+func (t *Token) provision(tb testing.TB, m *device.Module, cn string, serial int64) {
+	before := map[string]bool{}
+	if ents, err := os.ReadDir(t.Dir); err == nil {
+		for _, e := range ents {
+			before[e.Name()] = true
+		}
+	}
+	rsaPub, info, err := device.Provision(m, device.ProvisionOptions{
+		Label: t.Label, SOPIN: t.SOPIN, UserPIN: t.UserPIN,
+		KeyType: "rsa2048", KeyLabel: "RSA seal", KeyID: RSAKeyID,
+	})
+	must(tb, err)
+	ents, _ := os.ReadDir(t.Dir)
+	for _, e := range ents {
+		if !before[e.Name()] {
+			if t.tokDir != "" {
+				tb.Fatalf("softhsmtest: two new token folders in %s", t.Dir)
+			}
+			t.tokDir = filepath.Join(t.Dir, e.Name())
+		}
+	}
+	if t.tokDir == "" || len(ents) != len(before)+1 {
+		tb.Fatalf("softhsmtest: the token was not made in %s: a device.Session or Module from an earlier test is still open (close them), so SoftHSM still uses the earlier SOFTHSM2_CONF", t.Dir)
+	}
+	t.Info, t.Serial = info, info.Serial
+
+	s, err := m.Login(info, t.UserPIN)
+	must(tb, err)
+	defer s.Close()
+	ecPub, err := s.GenerateKeyPair("p256", "EC seal", ECKeyID)
+	must(tb, err)
+	now := time.Now()
+	caKey := t.caKey
 	issue := func(serial int64, cn string, pub crypto.PublicKey) *x509.Certificate {
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
@@ -145,11 +186,10 @@ func New(tb testing.TB, opts ...Option) *Token {
 		must(tb, err)
 		return c
 	}
-	t.RSACert = issue(2, "Test Seal RSA", rsaPub)
-	t.ECCert = issue(3, "Test Seal EC", ecPub)
+	t.RSACert = issue(serial, cn+" RSA", rsaPub)
+	t.ECCert = issue(serial+1, cn+" EC", ecPub)
 	must(tb, s.StoreCertificate(RSAKeyID, "RSA seal", t.RSACert))
 	must(tb, s.StoreCertificate(ECKeyID, "EC seal", t.ECCert))
-	return t
 }
 
 // Open opens the module for the test and closes it when the test ends.

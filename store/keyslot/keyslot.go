@@ -59,6 +59,7 @@ type Role string
 const (
 	RoleCustodian Role = "custodian" // a custodian's token key
 	RoleEscrow    Role = "escrow"    // the organisation's escrow key (recovery, audit)
+	RoleDelegate  Role = "delegate"  // a delegate's key (代管), removed when the delegation ends
 )
 
 // Wrapping algorithms.

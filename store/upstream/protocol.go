@@ -183,19 +183,36 @@ type Custodian struct {
 	Seals []string  `json:"seals"`
 	Since time.Time `json:"since"`
 	Until time.Time `json:"until,omitzero"`
+	// CertSHA256 is the credential a custodian identifies with at a handover: the SHA-256 (hex)
+	// of their certificate (DER) on their own key. "" means the roster names no credential,
+	// and nobody can take custody as this person.
+	CertSHA256 string `json:"certSha256,omitempty"`
 }
+
+// Kinds of custody change (Handover.Kind, HandoverRecord.Kind).
+const (
+	CustodyHandover   = "handover"   // 交接: custody passes for good
+	CustodyDelegation = "delegation" // 代管: a delegate keeps the seal until Until
+	CustodyReturn     = "return"     // the delegation ended; custody is back (records only)
+)
 
 // Handover is an approved change of custody.
 type Handover struct {
-	ID         string    `json:"id"`
+	ID string `json:"id"`
+	// Kind is CustodyHandover ("" reads as one) or CustodyDelegation.
+	Kind       string    `json:"kind,omitempty"`
 	SealID     string    `json:"sealId"`
 	From       Person    `json:"from"`
 	To         Person    `json:"to"`
 	ApprovedBy Person    `json:"approvedBy"`
 	ApprovedAt time.Time `json:"approvedAt"`
-	Expires    time.Time `json:"expires"`
-	Reason     string    `json:"reason,omitempty"`
-	Done       bool      `json:"done,omitempty"`
+	// Expires is when the approval can no longer be carried out.
+	Expires time.Time `json:"expires"`
+	// Until is when a delegation ends (required for one): the delegate's access ends then.
+	Until  time.Time `json:"until,omitzero"`
+	Reason string    `json:"reason,omitempty"`
+	// Done is set by the server when the workstation's handover record arrived.
+	Done bool `json:"done,omitempty"`
 }
 
 // Roster is GET /v1/custodians.

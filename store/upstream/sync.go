@@ -274,6 +274,11 @@ func (s *Syncer) counts() counts {
 }
 
 func (s *Syncer) syncOnce(ctx context.Context) error {
+	// Custody changes go first, before the heartbeat names the new custodian or the ledger
+	// and results carry their stampings.
+	if err := s.pushHandovers(ctx); err != nil {
+		return err
+	}
 	var hb Heartbeat
 	if s.opt.State != nil {
 		hb = s.opt.State()

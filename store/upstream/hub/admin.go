@@ -32,6 +32,7 @@ type Admin interface {
 	SetSealCertificate(id string, cert []byte) error
 	AddCustodian(upstream.Custodian) error
 	ApproveHandover(upstream.Handover) (upstream.Handover, error)
+	HandoverRecords() ([]ReceivedHandover, error)
 	EnrolCode(workstation string, valid time.Duration) (EnrolmentCode, error)
 	Unenrol(workstation string) error
 	Snapshot() (Snapshot, error)
@@ -236,6 +237,7 @@ func (h *Hub) adminHandler() http.Handler {
 		}
 		return h.ApproveHandover(ho)
 	})
+	handle("GET /admin/handoverrecords", func(r *http.Request) (any, error) { return h.HandoverRecords() })
 	handle("POST /admin/enrolcodes", func(r *http.Request) (any, error) {
 		var req struct {
 			Workstation string
@@ -398,6 +400,11 @@ func (a *adminClient) AddCustodian(c upstream.Custodian) error {
 func (a *adminClient) ApproveHandover(ho upstream.Handover) (upstream.Handover, error) {
 	var out upstream.Handover
 	return out, a.call(http.MethodPost, "/admin/handovers", ho, &out)
+}
+
+func (a *adminClient) HandoverRecords() ([]ReceivedHandover, error) {
+	var out []ReceivedHandover
+	return out, a.call(http.MethodGet, "/admin/handoverrecords", nil, &out)
 }
 
 func (a *adminClient) EnrolCode(ws string, valid time.Duration) (EnrolmentCode, error) {

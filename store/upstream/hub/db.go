@@ -50,13 +50,14 @@ var (
 	bResults  = []byte("results")
 	bAccess   = []byte("fileaccess")
 	bSealCert = []byte("sealcerts")
+	bHandRec  = []byte("handoverrecords")
 	kKey      = []byte("ticketkey")
 	kAccessV1 = []byte("fileaccess.v1")
 	kChanged  = []byte("changed")
 	kDocSeq   = []byte("docseq")
 	kSize     = []byte("size")
 	kHead     = []byte("head")
-	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess, bSealCert}
+	allBucket = [][]byte{bMeta, bDocs, bBlobs, bUploads, bSeals, bCust, bHand, bWS, bCodes, bLedger, bCheck, bResults, bAccess, bSealCert, bHandRec}
 )
 
 // Document states on the hub.
@@ -544,26 +545,29 @@ func (h *Hub) SetSealCertificate(id string, cert []byte) error {
 	if err != nil {
 		return fmt.Errorf("the certificate for seal %s is not an X.509 certificate (PEM or DER): %w", id, err)
 	}
-	return h.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bSeals)
-		raw := b.Get([]byte(id))
-		if raw == nil {
-			return fmt.Errorf("no seal %q on the hub's seal list; add it first (sealkeeper hub seal --id %s --status active)", id, id)
-		}
-		var s upstream.SealStatus
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		sum := sha256.Sum256(c.Raw)
-		s.CertSHA256 = hex.EncodeToString(sum[:])
-		if err := putJSON(b, id, s); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bSealCert).Put([]byte(id), c.Raw); err != nil {
-			return err
-		}
-		return bumpChanged(tx)
-	})
+	return h.db.Update(func(tx *bolt.Tx) error { return putSealCertificate(tx, id, c) })
+}
+
+// putSealCertificate lists c as seal id's certificate, on the seal list too.
+func putSealCertificate(tx *bolt.Tx, id string, c *x509.Certificate) error {
+	b := tx.Bucket(bSeals)
+	raw := b.Get([]byte(id))
+	if raw == nil {
+		return fmt.Errorf("no seal %q on the hub's seal list; add it first (sealkeeper hub seal --id %s --status active)", id, id)
+	}
+	var s upstream.SealStatus
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(c.Raw)
+	s.CertSHA256 = hex.EncodeToString(sum[:])
+	if err := putJSON(b, id, s); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bSealCert).Put([]byte(id), c.Raw); err != nil {
+		return err
+	}
+	return bumpChanged(tx)
 }
 
 // sealCertificate is the certificate listed for a seal, or nil.
@@ -595,15 +599,36 @@ func (h *Hub) Seals() ([]upstream.SealStatus, error) {
 	return out, err
 }
 
-// AddCustodian puts a person on the roster (or updates them).
+// AddCustodian puts a person on the roster (or updates them: fields left empty keep what the
+// roster holds, so naming a person in an approval does not erase their credential).
 func (h *Hub) AddCustodian(c upstream.Custodian) error {
 	if c.ID == "" || c.Name == "" {
 		return errors.New("a custodian needs an id and a name")
 	}
-	if c.Since.IsZero() {
-		c.Since = h.now()
+	if c.CertSHA256 != "" {
+		if b, err := hex.DecodeString(c.CertSHA256); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("custodian %s: the credential %q is not the hex SHA-256 of a certificate", c.ID, c.CertSHA256)
+		}
 	}
 	return h.db.Update(func(tx *bolt.Tx) error {
+		var old upstream.Custodian
+		if raw := tx.Bucket(bCust).Get([]byte(c.ID)); raw != nil {
+			if err := json.Unmarshal(raw, &old); err != nil {
+				return err
+			}
+		}
+		if c.CertSHA256 == "" {
+			c.CertSHA256 = old.CertSHA256
+		}
+		if c.Seals == nil {
+			c.Seals = old.Seals
+		}
+		if c.Since.IsZero() {
+			c.Since = old.Since
+		}
+		if c.Since.IsZero() {
+			c.Since = h.now()
+		}
 		if err := putJSON(tx.Bucket(bCust), c.ID, c); err != nil {
 			return err
 		}
@@ -620,6 +645,19 @@ func (h *Hub) ApproveHandover(ho upstream.Handover) (upstream.Handover, error) {
 		return ho, errors.New("a handover needs two different people")
 	}
 	now := h.now()
+	switch ho.Kind {
+	case "", upstream.CustodyHandover:
+		ho.Kind = upstream.CustodyHandover
+		if !ho.Until.IsZero() {
+			return ho, errors.New("a handover is for good and has no end date; approve a delegation (代管) for an absence")
+		}
+	case upstream.CustodyDelegation:
+		if !ho.Until.After(now) {
+			return ho, errors.New("a delegation (代管) needs an end date in the future (--until)")
+		}
+	default:
+		return ho, fmt.Errorf("custody change kind %q is not %s or %s", ho.Kind, upstream.CustodyHandover, upstream.CustodyDelegation)
+	}
 	if ho.ApprovedAt.IsZero() {
 		ho.ApprovedAt = now
 	}

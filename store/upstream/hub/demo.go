@@ -113,7 +113,9 @@ func (h *Hub) SeedDemo(workstation string) error {
 			return err
 		}
 	}
-	if _, err := h.ApproveHandover(upstream.Handover{SealID: DemoSeal, From: zhang, To: li, ApprovedBy: head, Reason: "张敏休假两周（演示）"}); err != nil {
+	// 张敏 is away for two weeks: 李伟 keeps the seal meanwhile (代管).
+	if _, err := h.ApproveHandover(upstream.Handover{Kind: upstream.CustodyDelegation, SealID: DemoSeal, From: zhang, To: li, ApprovedBy: head,
+		Until: now.AddDate(0, 0, 14), Reason: "张敏休假两周（演示）"}); err != nil {
 		return err
 	}
 	samples := []struct {

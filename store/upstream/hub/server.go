@@ -94,6 +94,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /v1/results", auth(h.result))
 	mux.Handle("GET /v1/seals", auth(h.seals))
 	mux.Handle("GET /v1/custodians", auth(h.roster))
+	mux.Handle("POST /v1/handovers", auth(h.handoverRecord))
 	mux.Handle("GET /v1/ledger", auth(h.ledgerHead))
 	mux.Handle("POST /v1/ledger", auth(h.ledgerPush))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -426,7 +427,7 @@ func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done
 func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 	var (
 		docHash, sealID string
-		sealCert        *x509.Certificate
+		sealCerts       []*x509.Certificate
 	)
 	err := h.db.View(func(tx *bolt.Tx) error {
 		rec, done, err := resultDoc(tx, ws, res)
@@ -441,13 +442,13 @@ func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the result gives %d bytes; the stamped file %s has %d", res.OutputSize, res.OutputSHA256, f.size)
 		}
 		docHash, sealID = rec.Doc.SHA256, rec.Doc.SealID
-		sealCert, err = sealCertificate(tx, sealID)
+		sealCerts, err = stampingCertificates(tx, sealID)
 		return err
 	})
 	if err != nil || docHash == "" {
 		return err
 	}
-	if sealCert == nil && !h.opt.AutoEnrol {
+	if len(sealCerts) == 0 && !h.opt.AutoEnrol {
 		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: the hub's seal list gives no certificate for seal %s, so it cannot tell who signed; the administrator lists it with sealkeeper hub seal --id %s --cert FILE, then the workstation's next sync reports the result again", res.DocumentID, sealID, sealID)
 	}
 	h.checking.Lock()
@@ -474,7 +475,7 @@ func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 	if err != nil {
 		return err
 	}
-	if err := checkStamped(n, out, sealID, sealCert); err != nil {
+	if err := checkStampedBy(n, out, sealID, sealCerts); err != nil {
 		return fail(http.StatusUnprocessableEntity, upstream.CodeNotStamped, "document %s: %v", res.DocumentID, err)
 	}
 	return nil

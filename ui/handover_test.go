@@ -1,0 +1,118 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
+)
+
+// TestHandoverScreen drives the handover tab by taps over two SoftHSM tokens, a ledger file,
+// the demo hub on 127.0.0.1 (whose approval is a delegation from 张敏 to 李伟) and the real use
+// cases: the approval is listed; each step opens only after the one before; a wrong PIN and
+// differing new PINs are refused on the screen; after it the delegate's key has a slot, its
+// issued PIN fails, the outgoing custodian is logged out and the hub has the record.
+func TestHandoverScreen(t *testing.T) {
+	w := newDeskWindow(t, "WS-UI-HANDOVER", nil)
+	u := w.u
+	eventually(t, u, "key found", func() bool { return w.keys.State().Phase == usecase.KeyPresent })
+	in := w.tok.Another(t, "李伟")
+	for _, c := range []upstream.Custodian{
+		{Person: upstream.Person{ID: "c-001", Name: "张敏"}, CertSHA256: upstream.CertHash(w.tok.ECCert.Raw)},
+		{Person: upstream.Person{ID: "c-002", Name: "李伟"}, CertSHA256: upstream.CertHash(in.ECCert.Raw)},
+	} {
+		if err := w.h.AddCustodian(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.syncer.SyncOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := u.hand
+	u.tabs.SelectIndex(4)
+	if len(h.approval.Options) != 1 || !strings.Contains(h.approval.Options[0], "H000001") || !strings.Contains(h.approval.Options[0], "Delegation") {
+		t.Fatalf("approvals before login %q", h.approval.Options)
+	}
+	if !h.begin.Disabled() || !strings.Contains(h.offer.Text, "Log in") {
+		t.Fatalf("Begin before login: disabled %v, %q", h.begin.Disabled(), h.offer.Text)
+	}
+	w.login(t, 5)
+	u.tabs.SelectIndex(0)
+	u.tabs.SelectIndex(4)
+	if h.begin.Disabled() || !h.identify.Disabled() || !h.complete.Disabled() {
+		t.Fatalf("after login: begin disabled %v, identify disabled %v, complete disabled %v", h.begin.Disabled(), h.identify.Disabled(), h.complete.Disabled())
+	}
+	test.Tap(h.begin)
+	if h.identify.Disabled() || h.problem.Text != "" {
+		t.Fatalf("after Begin: identify disabled %v, problem %q", h.identify.Disabled(), h.problem.Text)
+	}
+
+	test.Type(h.token, in.Label)
+	test.Type(h.pin, "000000")
+	test.Tap(h.identify)
+	if !strings.Contains(h.problem.Text, "wrong PIN") || h.who.Text != "" || !h.outgoing.Disabled() {
+		t.Fatalf("a wrong PIN: problem %q, who %q", h.problem.Text, h.who.Text)
+	}
+	h.pin.SetText(in.UserPIN)
+	test.Tap(h.identify)
+	if !strings.Contains(h.who.Text, "李伟") || !strings.Contains(h.inventory.Text, "Documents waiting: 5") || !strings.Contains(h.inventory.Text, "Inventory digest: ") {
+		t.Fatalf("identified %q, inventory %q, problem %q", h.who.Text, h.inventory.Text, h.problem.Text)
+	}
+	if !h.complete.Disabled() {
+		t.Fatal("Complete is enabled before both confirmed")
+	}
+	test.Tap(h.outgoing)
+	if !h.complete.Disabled() {
+		t.Fatal("Complete is enabled with one confirmation")
+	}
+	test.Tap(h.incoming)
+	if h.complete.Disabled() {
+		t.Fatalf("Complete stays disabled after both confirmed: %q", h.problem.Text)
+	}
+	test.Type(h.newPIN, "13572468")
+	test.Type(h.again, "13572460")
+	test.Tap(h.complete)
+	if !strings.Contains(h.problem.Text, "differ") || h.result.Text != "" {
+		t.Fatalf("differing new PINs: problem %q, result %q", h.problem.Text, h.result.Text)
+	}
+	h.again.SetText("13572468")
+	test.Tap(h.complete)
+	if !strings.Contains(h.result.Text, "Delegation (代管) carried out: 李伟 now keeps seal SEAL-DEMO-001") || h.problem.Text != "" {
+		t.Fatalf("result %q, problem %q", h.result.Text, h.problem.Text)
+	}
+	eventually(t, u, "the outgoing custodian is logged out", func() bool { return w.keys.State().Phase != usecase.LoggedIn })
+
+	slots, err := w.led.Slots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := keyslot.ID(in.ECCert.PublicKey)
+	found := false
+	for _, s := range slots {
+		found = found || s.ID == want
+	}
+	if !found || len(slots) != 2 {
+		t.Fatalf("slots after the delegation %+v", slots)
+	}
+	m := in.Open(t)
+	if _, err := m.Login(in.Info, in.UserPIN); !errors.Is(err, device.ErrWrongPIN) {
+		t.Fatalf("the issued PIN after the delegation: %v", err)
+	}
+	if err := w.syncer.SyncOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.h.HandoverRecords()
+	if err != nil || len(recs) != 1 || recs[0].Kind != upstream.CustodyDelegation {
+		t.Fatalf("hub handover records %+v, %v", recs, err)
+	}
+	if len(h.approval.Options) != 1 || !h.begin.Disabled() || !strings.Contains(h.offer.Text, "already carried out") {
+		t.Fatalf("after the delegation: %q, begin disabled %v, %q", h.approval.Options, h.begin.Disabled(), h.offer.Text)
+	}
+}
