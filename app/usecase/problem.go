@@ -31,6 +31,9 @@ const (
 	ProblemBadDate         = "bad-date"
 	ProblemBadPeriod       = "bad-period"
 	ProblemExportPath      = "export-path"
+	ProblemSealRevoked     = "seal-revoked"
+	ProblemSealSuspended   = "seal-suspended"
+	ProblemAlarmWaiting    = "alarm-waiting"
 )
 
 var problemKinds = []struct {
@@ -59,6 +62,9 @@ var problemKinds = []struct {
 	{ErrBadDate, ProblemBadDate},
 	{ErrBadPeriod, ProblemBadPeriod},
 	{ErrExportPath, ProblemExportPath},
+	{upstream.ErrSealRevoked, ProblemSealRevoked},
+	{upstream.ErrSealSuspended, ProblemSealSuspended},
+	{ErrAlarmWaiting, ProblemAlarmWaiting},
 }
 
 // Explain sorts an error from a use case into a kind the screens translate ("" when it is
