@@ -32,6 +32,14 @@ type SyncService interface {
 	Watch() (statuses <-chan usecase.SyncStatus, stop func())
 }
 
+// AlarmService is what the status bar needs from the alarms use case (usecase.Alarms).
+type AlarmService interface {
+	Open() ([]usecase.Alarm, error)
+	Acknowledge(seq uint64, custodian string) error
+	// Subscribe calls fn, from any goroutine, after every change.
+	Subscribe(fn func([]usecase.Alarm))
+}
+
 // Options wires the window to the program.
 type Options struct {
 	Keys KeyService
@@ -42,6 +50,8 @@ type Options struct {
 	Desk DeskService
 	// Ledger shows the ledger's records, chain status and summary; nil says there is none.
 	Ledger LedgerService
+	// Alarms are shown in the status bar until acknowledged; nil shows none.
+	Alarms AlarmService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -90,6 +100,9 @@ func New(a fyne.App, opt Options) *UI {
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
 	u.queue.refresh()
+	if opt.Alarms != nil {
+		opt.Alarms.Subscribe(func([]usecase.Alarm) { u.bar.refreshAlarms() })
+	}
 	if opt.Sync != nil {
 		ch, stop := opt.Sync.Watch()
 		u.stopSync = stop
@@ -236,6 +249,9 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 		u.queue.preview.refresh()
 	}
 	u.led.keyChanged(s)
+	if s.Phase != was {
+		u.bar.refreshAlarms() // a login puts the waiting alarms in the chain, and shows the rest
+	}
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

@@ -100,6 +100,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		Sync:     syncSvc,
 		Desk:     w.Desk,
 		Ledger:   w.LedgerView,
+		Alarms:   w.Alarms,
 		Demo:     cfg.Demo.Enabled,
 		Language: cfg.Language,
 		SaveLanguage: func(lang string) error {
