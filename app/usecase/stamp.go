@@ -223,8 +223,10 @@ func (d *Desk) Precheck(req StampRequest) error {
 	case req.File != "" && req.Out == "":
 		return errors.New("name the output file for a local file")
 	case req.File != "" && d.cfg.Store != nil:
-		// A local file is stamped with the same seal: its status counts as for the queue.
-		if err := d.sealUsable(); err != nil {
+		// A local file is stamped with the same seal: a seal the cached list says is revoked or
+		// suspended is refused as for the queue. No list yet (a demo's first run) or a seal not
+		// on it says nothing about this seal's cancellation, so that alone does not refuse.
+		if err := d.sealUsable(); errors.Is(err, upstream.ErrSealRevoked) || errors.Is(err, upstream.ErrSealSuspended) {
 			return err
 		}
 	case req.DocID != "":
