@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"sync/atomic"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -26,6 +28,7 @@ type statusBar struct {
 	ack       *widget.Button
 	oldest    usecase.Alarm
 	alarmsBox *fyne.Container
+	gen       atomic.Uint64 // the latest refreshAlarms
 }
 
 func newStatusBar(u *UI) *statusBar {
@@ -100,17 +103,23 @@ func (b *statusBar) showSync(s usecase.SyncStatus) {
 	}
 }
 
-// refreshAlarms shows the open alarms as they are when the update runs. It returns at once:
-// an alarm may be raised by a use case the window called while updating, so this never waits
-// for the window. Reading them after the first time only reads the records added since.
+// refreshAlarms reads the open alarms off the UI thread (the first read after a login reads
+// the whole ledger: about a second for 10,000 records) and shows them, unless a later refresh
+// was asked for meanwhile. It returns at once: an alarm may be raised by a use case the window
+// called while updating.
 func (b *statusBar) refreshAlarms() {
 	if b.u.opt.Alarms == nil {
 		return
 	}
-	go b.u.do(func() {
+	n := b.gen.Add(1)
+	go func() {
 		list, err := b.u.opt.Alarms.Open()
-		b.u.bar.showAlarms(list, err)
-	})
+		b.u.do(func() {
+			if b.gen.Load() == n {
+				b.showAlarms(list, err)
+			}
+		})
+	}()
 }
 
 // showAlarms shows the oldest open alarm and how many there are; err is a failure to read

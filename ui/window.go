@@ -37,7 +37,7 @@ type AlarmService interface {
 	Open() ([]usecase.Alarm, error)
 	Acknowledge(seq uint64, custodian string) error
 	// Subscribe calls fn, from any goroutine, after every change.
-	Subscribe(fn func([]usecase.Alarm))
+	Subscribe(fn func())
 }
 
 // Options wires the window to the program.
@@ -101,7 +101,7 @@ func New(a fyne.App, opt Options) *UI {
 	u.showKeyState(opt.Keys.State())
 	u.queue.refresh()
 	if opt.Alarms != nil {
-		opt.Alarms.Subscribe(func([]usecase.Alarm) { u.bar.refreshAlarms() })
+		opt.Alarms.Subscribe(func() { u.bar.refreshAlarms() })
 	}
 	if opt.Sync != nil {
 		ch, stop := opt.Sync.Watch()

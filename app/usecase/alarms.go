@@ -58,7 +58,7 @@ type Alarms struct {
 	waiting  []Alarm          // raised while locked: sealed, not in the chain yet
 	failed   map[string]bool  // verification failures already raised, by text
 	onRaise  []func()         // the sync loop's trigger
-	subs     []func([]Alarm)  // the status bar
+	subs     []func()         // the status bar
 	lastSync string           // FollowSync: the last disagreement raised
 }
 
@@ -77,9 +77,9 @@ func (a *Alarms) OnRaise(f func()) {
 	a.mu.Unlock()
 }
 
-// Subscribe has fn called with the open alarms after every change, from the goroutine that
-// made it.
-func (a *Alarms) Subscribe(fn func([]Alarm)) {
+// Subscribe has fn called after every change, from the goroutine that made it; fn reads the
+// alarms with Open (not there and then: the first read after a login reads the whole ledger).
+func (a *Alarms) Subscribe(fn func()) {
 	a.mu.Lock()
 	a.subs = append(a.subs, fn)
 	a.mu.Unlock()
@@ -128,12 +128,8 @@ func (a *Alarms) notify() {
 	a.mu.Lock()
 	subs := slices.Clone(a.subs)
 	a.mu.Unlock()
-	if len(subs) == 0 {
-		return
-	}
-	open, _ := a.Open()
 	for _, fn := range subs {
-		fn(open)
+		fn()
 	}
 }
 
