@@ -55,8 +55,14 @@ func login(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (use
 	if err := w.Custody.Enforce(); err != nil {
 		return usecase.Seal{}, err
 	}
-	if pc := w.Keys.State().PINChange; pc.Kind != 0 {
+	st = w.Keys.State()
+	if pc := st.PINChange; pc.Kind != 0 {
 		return usecase.Seal{}, fmt.Errorf("the key's PIN must be changed before it may stamp (%s); change it in the window", pc)
+	} else if pc.Soon {
+		fmt.Fprintf(stderr, "sealkeeper: the key's PIN must be changed by %s; change it in the window\n", pc.Due.Local().Format("2006-01-02"))
+	}
+	if st.Seal != nil && st.Seal.ExpiresSoon {
+		fmt.Fprintf(stderr, "sealkeeper: the seal's certificate expires on %s; have it renewed before then\n", st.Seal.NotAfter.Local().Format("2006-01-02"))
 	}
 	seal, err := w.Keys.Seal()
 	if err != nil {

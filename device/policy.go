@@ -8,10 +8,14 @@ import (
 // DefaultPINMaxAge is how long a PIN may be used before it must be changed (RULES.md 3).
 const DefaultPINMaxAge = 60 * 24 * time.Hour
 
+// DefaultPINWarnBefore is how long before its expiry the custodian is told the PIN is due.
+const DefaultPINWarnBefore = 7 * 24 * time.Hour
+
 // PINPolicy says when the custodian must change the PIN before going on.
 type PINPolicy struct {
 	MaxAge        time.Duration // 0: DefaultPINMaxAge
 	ChangeInitial bool          // a PIN never changed on this workstation is the issuer's initial one
+	WarnBefore    time.Duration // 0: DefaultPINWarnBefore
 }
 
 // ChangeKind is why a PIN change is due.
@@ -29,6 +33,10 @@ type PINChange struct {
 	Kind        ChangeKind
 	LastChanged time.Time     // zero when never recorded
 	MaxAge      time.Duration // the policy's maximum age
+	// Due is when the PIN must be changed (LastChanged + MaxAge; zero when never recorded), and
+	// Soon is set when no change is due yet but Due is within the policy's warning time.
+	Due  time.Time
+	Soon bool
 }
 
 func (c PINChange) String() string {
@@ -62,6 +70,14 @@ func (p PINPolicy) Check(info TokenInfo, ages PINHistory, now time.Time) (bool, 
 		last, ok = ages.LastChanged(info.Serial)
 	}
 	c := PINChange{LastChanged: last, MaxAge: maxAge}
+	if ok {
+		warn := p.WarnBefore
+		if warn <= 0 {
+			warn = DefaultPINWarnBefore
+		}
+		c.Due = last.Add(maxAge)
+		c.Soon = !now.Before(c.Due.Add(-warn))
+	}
 	switch {
 	case info.PIN.ToBeChanged:
 		c.Kind = TokenAsks
@@ -72,5 +88,6 @@ func (p PINPolicy) Check(info TokenInfo, ages PINHistory, now time.Time) (bool, 
 	default:
 		return false, c
 	}
+	c.Soon = false
 	return true, c
 }

@@ -75,7 +75,11 @@ func (t *tr) T(key string, args ...any) string {
 // explain puts a use case's error in the window's language: the translated kind, then the
 // error's own words (English) as the detail an administrator can search for.
 func (t *tr) explain(err error) string {
-	kind, detail := usecase.Explain(err)
+	return t.explainKind(usecase.Explain(err))
+}
+
+// explainKind is explain for a kind and detail a use case sorted already (a queue item's).
+func (t *tr) explainKind(kind, detail string) string {
 	if kind == "" {
 		return detail
 	}

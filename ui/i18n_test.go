@@ -23,6 +23,11 @@ func TestProblemsSpeakTheWindowsLanguage(t *testing.T) {
 			t.Errorf("problem %q is not translated into Chinese", k)
 		}
 	}
+	for _, name := range usecase.AlarmNames() {
+		if zh.T("alarm."+name) == "alarm."+name || en.T("alarm."+name) == "alarm."+name || zh.T("alarm."+name) == en.T("alarm."+name) {
+			t.Errorf("alarm %q has no words in both languages", name)
+		}
+	}
 	err := fmt.Errorf("%w: 2 tries left", device.ErrWrongPIN)
 	if got := zh.explain(err); !strings.HasPrefix(got, "PIN 码错误。") || !strings.Contains(got, "wrong PIN: 2 tries left") {
 		t.Errorf("the Chinese window says %q", got)

@@ -101,7 +101,12 @@ func (k *keyScreen) show(s usecase.KeyState) {
 			k.details.Append(t.T("key.cert.alg"), widget.NewLabel(s.Seal.KeyAlgorithm))
 			if !s.Seal.ValidNow {
 				k.notice.SetText(t.T("key.cert.expired"))
+			} else if s.Seal.ExpiresSoon {
+				k.notice.SetText(t.T("key.cert.soon", s.Seal.NotAfter.Local().Format(time.DateOnly)))
 			}
+		}
+		if s.PINChange.Soon {
+			k.notice.SetText(strings.TrimSpace(k.notice.Text + "\n" + t.T("key.pin.soon", s.PINChange.Due.Local().Format(time.DateOnly))))
 		}
 		k.login.Hide()
 		k.change.Show()

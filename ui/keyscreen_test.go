@@ -161,3 +161,20 @@ func TestChineseKeyScreen(t *testing.T) {
 	}
 	eventually(t, u, "English after switching", func() bool { return u.keys.title.Text == "Seal key found" })
 }
+
+// TestKeyScreenWarnsOfPINExpiry: with PINs kept 3 days, a PIN just changed is due within the
+// week's warning: the key screen says by when it must be changed, and the seal still signs.
+func TestKeyScreenWarnsOfPINExpiry(t *testing.T) {
+	u, tok, keys := window(t, LangEnglish, device.PINPolicy{ChangeInitial: true, MaxAge: 72 * time.Hour})
+	eventually(t, u, "key found", func() bool { return u.keys.login.Visible() })
+	if err := keys.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.ChangePIN(tok.UserPIN, "13572468"); err != nil {
+		t.Fatal(err)
+	}
+	due := keys.State().PINChange.Due.Local().Format(time.DateOnly)
+	eventually(t, u, "the key screen warns that the PIN is due", func() bool {
+		return keys.State().PINChange.Soon && u.keys.notice.Visible() && strings.Contains(u.keys.notice.Text, "The PIN must be changed by "+due)
+	})
+}

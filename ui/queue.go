@@ -208,7 +208,7 @@ func (q *queueScreen) show() {
 	q.detail.Refresh()
 	switch {
 	case !it.Ready:
-		q.problem.SetText(t.T("queue.cannot", it.Problem))
+		q.problem.SetText(t.T("queue.cannot", t.explainKind(it.ProblemKind, it.Problem)))
 	case !loggedIn:
 		q.problem.SetText(t.T("queue.login"))
 	}

@@ -39,6 +39,7 @@ type deskWindow struct {
 	keys   *usecase.Keys
 	desk   *usecase.Desk
 	cust   *usecase.Custody
+	alarms *usecase.Alarms
 	out    string
 }
 
@@ -72,18 +73,20 @@ func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.L
 	}
 	t.Cleanup(func() { st.Close() })
 	w.syncer = upstream.NewSyncer(c, st, upstream.SyncOptions{Ledger: w.led})
+	w.alarms = usecase.NewAlarms(w.led, nil)
 	w.keys = usecase.NewKeys(usecase.KeysConfig{
 		Watch:     device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
-		Custodian: "张伟", SealKeyID: "454301", Ledger: w.led, Workstation: ws,
+		Custodian: "张伟", SealKeyID: "454301", Ledger: w.led, Workstation: ws, Alarms: w.alarms,
 	})
 	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
 	t.Cleanup(func() { r.Close() })
 	w.desk = usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
 		Workstation: ws, Keys: w.keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42}, Renderer: r,
-		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
+		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}, Alarms: w.alarms})
 	w.cust = usecase.NewCustody(usecase.CustodyConfig{Ledger: w.led, Store: st, Keys: w.keys, SealID: hub.DemoSeal, Workstation: ws,
 		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
-	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: w.desk, Ledger: usecase.NewLedgerView(w.led), Custody: w.cust, Demo: true, Language: LangEnglish})
+	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: w.desk, Ledger: usecase.NewLedgerView(w.led), Custody: w.cust, Alarms: w.alarms,
+		Demo: true, Language: LangEnglish})
 	t.Cleanup(w.u.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -258,4 +261,23 @@ func formHas(f *widget.Form, key, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestQueueSaysTheSealIsRevoked: the hub revokes the seal; after the round that brings the
+// list, the queue's documents cannot be stamped and the window says why in its words, with
+// the server's reason beside them.
+func TestQueueSaysTheSealIsRevoked(t *testing.T) {
+	w := newDeskWindow(t, "WS-UI-REVOKED", func(h *hub.Hub, _ *ledger.Ledger) {
+		if err := h.SetSeal(upstream.SealStatus{ID: hub.DemoSeal, Name: "示范公章", Status: upstream.SealRevoked, Reason: "印章遗失"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	w.login(t, 5)
+	u, q := w.u, w.u.queue
+	u.mu.Lock()
+	q.list.Select(0)
+	u.mu.Unlock()
+	eventually(t, u, "the selected document says the seal is revoked, and why", func() bool {
+		return q.sel == 0 && q.stamp.Disabled() && strings.Contains(q.problem.Text, "The seal is revoked") && strings.Contains(q.problem.Text, "印章遗失")
+	})
 }

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"sync/atomic"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -19,6 +21,14 @@ type statusBar struct {
 	alarm     *widget.Label
 	note      *widget.Label
 	content   fyne.CanvasObject
+
+	// The ledger's alarms not acknowledged yet: the oldest is shown with how many there are,
+	// and the button acknowledges it (a ledger record).
+	alarms    *widget.Label
+	ack       *widget.Button
+	oldest    usecase.Alarm
+	alarmsBox *fyne.Container
+	gen       atomic.Uint64 // the latest refreshAlarms
 }
 
 func newStatusBar(u *UI) *statusBar {
@@ -31,13 +41,18 @@ func newStatusBar(u *UI) *statusBar {
 		alarm: &widget.Label{Importance: widget.DangerImportance},
 		note:  &widget.Label{Importance: widget.WarningImportance},
 	}
-	items := []fyne.CanvasObject{b.key, widget.NewSeparator(), b.custodian, widget.NewSeparator(), b.sync, b.alarm, b.note}
+	b.alarms = &widget.Label{Importance: widget.DangerImportance}
+	b.ack = &widget.Button{Text: u.tr.T("status.alarm.ack"), Importance: widget.DangerImportance, OnTapped: b.acknowledge}
+	b.alarmsBox = container.NewHBox(widget.NewSeparator(), b.alarms, b.ack)
+	b.alarmsBox.Hide()
+	items := []fyne.CanvasObject{b.key, widget.NewSeparator(), b.custodian, widget.NewSeparator(), b.sync, b.alarm, b.note, b.alarmsBox}
 	if u.opt.Demo {
 		badge := canvas.NewText(" "+u.tr.T("app.demo")+" ", assets.SealRed)
 		badge.TextStyle.Bold = true
 		items = append([]fyne.CanvasObject{badge, widget.NewSeparator()}, items...)
 	}
 	b.content = container.NewVBox(widget.NewSeparator(), container.NewHBox(items...))
+	b.refreshAlarms() // also when the screens are made anew (a change of language)
 	return b
 }
 
@@ -86,4 +101,56 @@ func (b *statusBar) showSync(s usecase.SyncStatus) {
 	} else {
 		b.alarm.Hide()
 	}
+}
+
+// refreshAlarms reads the open alarms off the UI thread (the first read after a login reads
+// the whole ledger: about a second for 10,000 records) and shows them, unless a later refresh
+// was asked for meanwhile. It returns at once: an alarm may be raised by a use case the window
+// called while updating.
+func (b *statusBar) refreshAlarms() {
+	if b.u.opt.Alarms == nil {
+		return
+	}
+	n := b.gen.Add(1)
+	go func() {
+		list, err := b.u.opt.Alarms.Open()
+		b.u.do(func() {
+			if b.gen.Load() == n {
+				b.showAlarms(list, err)
+			}
+		})
+	}()
+}
+
+// showAlarms shows the oldest open alarm and how many there are; err is a failure to read
+// them, shown in their place.
+func (b *statusBar) showAlarms(list []usecase.Alarm, err error) {
+	t := b.u.tr
+	if len(list) == 0 && err == nil {
+		b.alarmsBox.Hide()
+		return
+	}
+	b.alarmsBox.Show()
+	if len(list) == 0 {
+		b.alarms.SetText(t.explain(err))
+		b.ack.Hide()
+		return
+	}
+	b.oldest = list[0]
+	b.alarms.SetText(t.T("status.alarms", len(list), t.T("alarm."+b.oldest.Name), b.oldest.Time.Local().Format("01-02 15:04")))
+	b.ack.Show()
+	// One raised while nobody was logged in is acknowledged after a login puts it in the chain.
+	if b.oldest.Seq == 0 {
+		b.ack.Disable()
+	} else {
+		b.ack.Enable()
+	}
+}
+
+func (b *statusBar) acknowledge() {
+	if err := b.u.opt.Alarms.Acknowledge(b.oldest.Seq, b.u.opt.Keys.State().Custodian); err != nil {
+		b.alarms.SetText(b.u.tr.explain(err))
+		return
+	}
+	b.refreshAlarms()
 }

@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2/test"
+
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
@@ -59,5 +63,48 @@ func TestStartupProblemsAreShown(t *testing.T) {
 	u.mu.Unlock()
 	if u.problems == nil || u.win.Canvas().Overlays().Top() == nil {
 		t.Fatal("no dialog shows the start-up problem")
+	}
+}
+
+// TestStatusBarAlarms: three wrong PINs raise an alarm the status bar shows at once, while
+// nobody is logged in (it cannot be acknowledged yet: it is not in the ledger's chain); after
+// the login it can, a tap on Acknowledge records that in the ledger, and the bar clears.
+func TestStatusBarAlarms(t *testing.T) {
+	w := newDeskWindow(t, "WS-UI-ALARM", nil)
+	w.led.Lock() // as at start: nobody has logged in yet
+	u, b := w.u, w.u.bar
+	eventually(t, u, "key found, no alarm shown", func() bool {
+		return w.keys.State().Phase == usecase.KeyPresent && !b.alarmsBox.Visible()
+	})
+	for range 3 {
+		if err := w.keys.Login("999999"); !errors.Is(err, usecase.ErrWrongPIN) {
+			t.Fatalf("wrong PIN: %v", err)
+		}
+	}
+	eventually(t, u, "the alarm is shown, not yet acknowledgeable", func() bool {
+		return b.alarmsBox.Visible() && strings.HasPrefix(b.alarms.Text, "1 alarm(s): repeated wrong PINs") && b.ack.Disabled()
+	})
+	if err := w.keys.Login(w.tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, u, "logged in, the alarm is in the chain and can be acknowledged", func() bool {
+		return b.alarmsBox.Visible() && b.oldest.Seq != 0 && !b.ack.Disabled()
+	})
+	u.mu.Lock()
+	seq := b.oldest.Seq
+	u.mu.Unlock()
+	test.Tap(b.ack)
+	eventually(t, u, "acknowledged, the bar shows no alarm", func() bool { return !b.alarmsBox.Visible() })
+	var acks []ledger.Record
+	if err := w.led.Records(1, func(r ledger.Record) error {
+		if r.Kind == ledger.KindAlarmAck {
+			acks = append(acks, r)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(acks) != 1 || acks[0].AlarmSeq != seq || acks[0].Custodian != "张伟" || acks[0].Alarm != usecase.AlarmWrongPINs {
+		t.Fatalf("acknowledgements in the ledger: %+v", acks)
 	}
 }

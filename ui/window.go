@@ -33,6 +33,14 @@ type SyncService interface {
 	Watch() (statuses <-chan usecase.SyncStatus, stop func())
 }
 
+// AlarmService is what the status bar needs from the alarms use case (usecase.Alarms).
+type AlarmService interface {
+	Open() ([]usecase.Alarm, error)
+	Acknowledge(seq uint64, custodian string) error
+	// Subscribe calls fn, from any goroutine, after every change.
+	Subscribe(fn func())
+}
+
 // Options wires the window to the program.
 type Options struct {
 	Keys KeyService
@@ -45,6 +53,8 @@ type Options struct {
 	Ledger LedgerService
 	// Custody carries out handovers and delegations; nil says none can be approved.
 	Custody CustodyService
+	// Alarms are shown in the status bar until acknowledged; nil shows none.
+	Alarms AlarmService
 	// Demo puts a DEMO badge in the title, a banner and the status bar.
 	Demo bool
 	// Language is the saved setting: "auto", "zh-CN" or "en".
@@ -111,6 +121,9 @@ func (u *UI) attach() {
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
 	u.queue.refresh()
+	if opt.Alarms != nil {
+		opt.Alarms.Subscribe(func() { u.bar.refreshAlarms() })
+	}
 	if opt.Sync != nil {
 		ch, stop := opt.Sync.Watch()
 		u.stopSync = stop
@@ -270,6 +283,9 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 	}
 	u.led.keyChanged(s)
 	u.hand.picked() // Begin needs the outgoing custodian logged in
+	if s.Phase != was {
+		u.bar.refreshAlarms() // a login puts the waiting alarms in the chain, and shows the rest
+	}
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

@@ -152,6 +152,14 @@ type Policy struct {
 	// (sealkeeper stamp --in); each such stamping is recorded with an alarm. Off by default:
 	// only approved documents may be stamped (RULES.md 4).
 	AllowUnapprovedFiles bool `toml:"allow_unapproved_files"`
+	// WorkingHours, like "mon-fri 08:30-17:30", are when stamping is expected; a stamping
+	// outside them is recorded with an alarm (RULES.md 13). Empty: any time.
+	WorkingHours string `toml:"working_hours"`
+	// MaxClockJump is how far past the newest ledger record the clock may be at a stamping
+	// before an alarm says it jumped forward; 0 (the default) does not check it.
+	MaxClockJump Duration `toml:"max_clock_jump"`
+	// MaxWrongPINs is how many wrong PINs in a row on one key raise an alarm (default 3).
+	MaxWrongPINs int `toml:"max_wrong_pins"`
 }
 
 // Demo marks a demo workspace: a SoftHSM token made by `sealkeeper demo provision`.

@@ -101,7 +101,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 			}()
 			o.Sync = w.Link.Syncer
 		}
-		o.Keys, o.Desk, o.Ledger, o.Custody, o.Problems = w.Keys, w.Desk, w.LedgerView, w.Custody, w.Problems
+		o.Keys, o.Desk, o.Ledger, o.Custody, o.Alarms, o.Problems = w.Keys, w.Desk, w.LedgerView, w.Custody, w.Alarms, w.Problems
 		return nil
 	}
 	u := ui.Start(fyneapp.NewWithID(appID), ui.Options{

@@ -22,7 +22,7 @@ const clockSlack = 5 * time.Minute
 const floorRecords = 64
 
 // clockFloor is the latest time the workstation has evidence of: the newest of the last records'
-// times and the server's signed seal list (its asOf). The records are read once per desk (a
+// times, the server's signed seal list (its asOf) and the server's time at the last heartbeat. The records are read once per desk (a
 // scan decrypts them); after that the desk's own records move the floor (noteRecords).
 func (d *Desk) clockFloor() (time.Time, uint64) {
 	d.mu.Lock()
@@ -49,8 +49,44 @@ func (d *Desk) clockFloor() (time.Time, uint64) {
 		if l, err := d.cfg.Store.SealList(); err == nil && l.AsOf.After(floor) {
 			floor, at = l.AsOf, 0
 		}
+		// The server's own time at the last heartbeat has passed too.
+		if c, err := d.cfg.Store.ServerClock(); err == nil && c.Server.After(floor) {
+			floor, at = c.Server, 0
+		}
 	}
 	return floor, at
+}
+
+// clockJumps are the alarms (RULES.md 13) for a clock that jumped forward, written with the
+// stamping: past the newest record by more than the policy's MaxClockJump, or ahead of the
+// server's time by more than clockSlack at the last heartbeat (raised once per heartbeat). A
+// forward clock lets nothing pass as older than it is, so the stamping goes on; but records
+// dated in the future raise the floor, and the administrator must know.
+func (d *Desk) clockJumps(now time.Time) []ledger.Record {
+	var out []ledger.Record
+	d.mu.Lock()
+	last, lastSeq, read := d.floor, d.floorSeq, d.floorRead
+	d.mu.Unlock()
+	if d.cfg.MaxClockJump > 0 && read && !last.IsZero() && now.Sub(last) > d.cfg.MaxClockJump {
+		out = append(out, ledger.Record{Kind: ledger.KindAlarm, Alarm: AlarmClockJump,
+			Detail: fmt.Sprintf("the clock showed %s, %s after ledger record %d (%s), more than the %s the policy allows between records",
+				now.UTC().Format(time.RFC3339), now.Sub(last).Round(time.Second), lastSeq, last.UTC().Format(time.RFC3339), d.cfg.MaxClockJump)})
+	}
+	if d.cfg.Store != nil {
+		c, err := d.cfg.Store.ServerClock()
+		d.mu.Lock()
+		fresh := err == nil && !c.Server.IsZero() && !c.Server.Equal(d.skewSeen) && c.Local.Sub(c.Server) > clockSlack
+		if fresh {
+			d.skewSeen = c.Server
+		}
+		d.mu.Unlock()
+		if fresh {
+			out = append(out, ledger.Record{Kind: ledger.KindAlarm, Alarm: AlarmClockJump,
+				Detail: fmt.Sprintf("at the last contact the clock showed %s, %s ahead of the server's %s",
+					c.Local.UTC().Format(time.RFC3339), c.Local.Sub(c.Server).Round(time.Second), c.Server.UTC().Format(time.RFC3339))})
+		}
+	}
+	return out
 }
 
 // noteRecords moves the floor to the newest of records just written.
@@ -71,13 +107,13 @@ func (d *Desk) checkClock(now time.Time) error {
 	if floor.IsZero() || !now.Before(floor.Add(-clockSlack)) {
 		return nil
 	}
-	source := "the server's seal list"
+	source := "the server's time"
 	if seq > 0 {
 		source = fmt.Sprintf("ledger record %d", seq)
 	}
 	detail := fmt.Sprintf("the clock showed %s, %s before %s (%s); the act was refused",
 		now.UTC().Format(time.RFC3339), floor.Sub(now).Round(time.Second), source, floor.UTC().Format(time.RFC3339))
-	if _, err := d.record(ledger.Record{Kind: ledger.KindAlarm, Alarm: "clock-behind", Time: floor, Detail: detail}); err != nil {
+	if _, err := d.record(ledger.Record{Kind: ledger.KindAlarm, Alarm: AlarmClockBehind, Time: floor, Detail: detail}); err != nil {
 		d.cfg.Log.Error("recording the clock alarm", "error", err.Error())
 	}
 	return fmt.Errorf("%w: it shows %s, but %s is from %s; correct the clock (or ask the administrator) and try again",

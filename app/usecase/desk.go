@@ -50,6 +50,15 @@ type DeskConfig struct {
 	Log               *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Alarms is told of every alarm the desk records (and raises those outside a stamping's
+	// transaction); nil makes one over Ledger.
+	Alarms *Alarms
+	// WorkingHours are when stamping is expected; a stamping outside them is recorded with an
+	// alarm (zero: any time).
+	WorkingHours WorkingHours
+	// MaxClockJump is how far past the newest record the clock may be at a stamping before an
+	// alarm says it jumped (0: not checked).
+	MaxClockJump time.Duration
 }
 
 // Desk is the custodian's desk: the queue of approved documents and what can be done with
@@ -62,6 +71,7 @@ type Desk struct {
 	floor     time.Time // the clock floor from the ledger (clock.go), once floorRead
 	floorSeq  uint64
 	floorRead bool
+	skewSeen  time.Time // the server time of the last heartbeat a clock-jump alarm was raised for
 }
 
 // NewDesk makes the desk.
@@ -71,6 +81,9 @@ func NewDesk(cfg DeskConfig) *Desk {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Alarms == nil {
+		cfg.Alarms = NewAlarms(cfg.Ledger, cfg.Log)
 	}
 	return &Desk{cfg: cfg}
 }
@@ -122,6 +135,21 @@ func (d *Desk) record(recs ...ledger.Record) ([]uint64, error) {
 	seqs, err := d.cfg.Ledger.Append(recs...)
 	if err == nil {
 		d.noteRecords(recs, seqs)
+		for _, r := range recs {
+			if r.Kind == ledger.KindAlarm {
+				d.cfg.Alarms.Changed()
+				break
+			}
+		}
 	}
 	return seqs, err
+}
+
+// raise records an alarm outside a stamping's transaction, also while the ledger is locked.
+func (d *Desk) raise(r ledger.Record) {
+	if r.Time.IsZero() {
+		r.Time = d.cfg.Now()
+	}
+	r.Workstation, r.Host = d.cfg.Workstation, d.cfg.Host
+	_ = d.cfg.Alarms.Raise(r) // logged there; the refusal that raised it is returned either way
 }

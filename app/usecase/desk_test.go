@@ -259,11 +259,12 @@ func TestDeskDay(t *testing.T) {
 	}
 
 	// A revoked seal is refused, with the reason, and nothing is signed.
+	reqE := d.request(t, e, 1)
 	if err := d.hub.SetSeal(upstream.SealStatus{ID: "SEAL-1", Name: "公章", Status: upstream.SealRevoked, Reason: "密钥遗失"}); err != nil {
 		t.Fatal(err)
 	}
 	d.syncOnce(t)
-	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, e, 1)); err == nil || !strings.Contains(err.Error(), "revoked") {
+	if _, err := d.desk.Stamp(context.Background(), d.seal, reqE); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("revoked seal: %v", err)
 	}
 	if k := d.kinds(t, e); len(k) != 0 {
@@ -462,6 +463,9 @@ func TestKeyRemovedWhileStamping(t *testing.T) {
 	})
 	if !strings.Contains(reason, "pulled out") {
 		t.Errorf("the failed record's reason: %q", reason)
+	}
+	if got := alarmsIn(t, d.led, usecase.AlarmKeyRemoved); len(got) != 1 || got[0].DocID != id || !strings.Contains(got[0].Detail, "pulled out") {
+		t.Errorf("key-removed alarms %+v", got)
 	}
 	if _, err := os.Stat(filepath.Join(d.out, id+".pdf")); err == nil {
 		t.Error("a stamped file was left")

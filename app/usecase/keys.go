@@ -37,7 +37,14 @@ type KeysConfig struct {
 	Workstation, Host string
 	// Anchors are the trusted CA certificates; Seal builds the seal's chain from them.
 	Anchors []*x509.Certificate
+	// Alarms records abnormal key events (repeated wrong PINs); nil makes one over Ledger.
+	Alarms *Alarms
+	// MaxWrongPINs is how many wrong PINs in a row on one key raise an alarm (0: 3).
+	MaxWrongPINs int
 }
+
+// DefaultMaxWrongPINs is how many wrong PINs in a row raise an alarm (RULES.md 13).
+const DefaultMaxWrongPINs = 3
 
 // Keys follows the seal key from insertion to login and back: it consumes the device watcher's
 // events, holds the PKCS#11 session while the custodian is logged in, and ends it the moment
@@ -51,6 +58,7 @@ type Keys struct {
 	subs  []func(KeyState)
 	sess  *device.Session
 	seal  *device.SealKey
+	wrong map[string]int // wrong PINs in a row, by token serial, in this run
 }
 
 // NewKeys makes the use case; Run starts watching.
@@ -61,7 +69,13 @@ func NewKeys(cfg KeysConfig) *Keys {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Keys{cfg: cfg, log: cfg.Log}
+	if cfg.Alarms == nil {
+		cfg.Alarms = NewAlarms(cfg.Ledger, cfg.Log)
+	}
+	if cfg.MaxWrongPINs <= 0 {
+		cfg.MaxWrongPINs = DefaultMaxWrongPINs
+	}
+	return &Keys{cfg: cfg, log: cfg.Log, wrong: map[string]int{}}
 }
 
 // Run follows the device watcher until ctx ends.
@@ -182,35 +196,52 @@ func (k *Keys) Login(pin string) error {
 			k.state.Token.PIN = pe.After
 		}
 		k.log.Warn("login failed", "token", tok.Label, "serial", tok.Serial, "error", err.Error())
+		n := 0
+		if errors.Is(err, device.ErrWrongPIN) || errors.Is(err, device.ErrPINLocked) {
+			k.wrong[tok.Serial]++
+			n = k.wrong[tok.Serial]
+		}
 		k.unlockAndNotify()
 		k.record(ledger.KindLoginFailed, tok, err.Error())
+		if n > 0 && n%k.cfg.MaxWrongPINs == 0 {
+			k.cfg.Alarms.Raise(ledger.Record{Alarm: AlarmWrongPINs, Token: tok.Serial, Time: k.cfg.Now(),
+				Workstation: k.cfg.Workstation, Host: k.cfg.Host,
+				Detail: fmt.Sprintf("%d wrong PINs in a row on the seal key %q (serial %s); the last said: %v", n, tok.Label, tok.Serial, err)})
+		}
 		return err
 	}
 	seal, serr := k.pickSeal(sess)
+	// The ledger is unlocked before the PIN policy is checked: the last PIN change is read
+	// from it.
+	k.unlockLedger(sess, seal)
+	history := k.pinHistory()
 
 	k.mu.Lock()
 	if k.state.Phase != KeyPresent || !sameToken(k.state.Token, tok) {
 		// The key went away while the PIN was being checked.
+		if k.cfg.Ledger != nil && k.sess == nil {
+			k.cfg.Ledger.Lock()
+		}
 		k.mu.Unlock()
 		sess.Close()
 		return fmt.Errorf("%w: %q was pulled out while logging in", device.ErrKeyRemoved, tok.Name())
 	}
 	k.sess, k.seal = sess, seal
+	delete(k.wrong, tok.Serial)
 	s := &k.state
 	s.Phase, s.Custodian, s.Token = LoggedIn, k.cfg.Custodian, sess.Token()
 	if seal != nil {
 		now := k.cfg.Now()
-		s.Seal = &SealView{CertSummary: seal.Summary(), ValidNow: seal.Cert != nil && !now.Before(seal.Cert.NotBefore) && !now.After(seal.Cert.NotAfter)}
+		v := &SealView{CertSummary: seal.Summary(), ValidNow: seal.Cert != nil && checkValidity(seal.Cert, now) == nil}
+		v.ExpiresSoon = v.ValidNow && seal.Cert.NotAfter.Sub(now) < CertWarnBefore
+		s.Seal = v
 	}
-	if must, why := k.cfg.Policy.Check(s.Token, k.cfg.Ages, k.cfg.Now()); must {
-		s.PINChange = why
-	}
+	_, s.PINChange = k.cfg.Policy.Check(s.Token, history, k.cfg.Now())
 	k.log.Info("login ok", "token", tok.Label, "serial", tok.Serial, "pin_change", s.PINChange.Kind != device.NoChange)
 	if serr != nil {
 		k.log.Warn("no seal on the key", "token", tok.Label, "error", serr.Error())
 	}
 	k.unlockAndNotify()
-	k.unlockLedger(sess, seal)
 	k.record(ledger.KindLoginOK, tok, "")
 	return nil
 }
@@ -283,16 +314,21 @@ func (k *Keys) ChangePIN(oldPIN, newPIN string) error {
 		k.log.Warn("PIN change failed", "token", tok.Label, "serial", tok.Serial, "error", err.Error())
 		return err
 	}
-	if err := k.cfg.Ages.Record(tok.Serial, k.cfg.Now()); err != nil {
-		// The PIN did change; only the reminder date is lost, so say so but do not fail.
-		k.log.Error("recording the PIN change date", "error", err.Error())
+	now := k.cfg.Now()
+	// The ledger's pin.changed record is the date the policy reads; the side file only serves
+	// where there is no readable ledger.
+	if k.cfg.Ages != nil {
+		if err := k.cfg.Ages.Record(tok.Serial, now); err != nil {
+			k.log.Error("recording the PIN change date", "error", err.Error())
+		}
 	}
 	k.log.Info("PIN changed", "token", tok.Label, "serial", tok.Serial)
 	k.record(ledger.KindPINChanged, tok, "")
+	info := sess.Token()
+	_, pc := k.cfg.Policy.Check(info, k.pinHistory(), now)
 	k.mu.Lock()
 	if k.sess == sess {
-		k.state.PINChange = device.PINChange{}
-		k.state.Token = sess.Token()
+		k.state.Token, k.state.PINChange = info, pc
 	}
 	k.unlockAndNotify()
 	return nil

@@ -25,6 +25,8 @@ func (p KeyPhase) String() string {
 type SealView struct {
 	device.CertSummary
 	ValidNow bool // the certificate is valid at this moment (RULES.md 10)
+	// ExpiresSoon: valid now, but it expires within CertWarnBefore; the screens say when.
+	ExpiresSoon bool
 }
 
 // KeyState is a snapshot of the key use case, handed to the UI on every change.
@@ -33,7 +35,8 @@ type KeyState struct {
 	Token     device.TokenInfo // when Phase ≥ KeyPresent; Token.PIN is the PIN state to show
 	Seal      *SealView        // when LoggedIn and the token has a seal certificate
 	Custodian string           // who is logged in
-	// PINChange is set (Kind ≠ device.NoChange) when the PIN must be changed before going on.
+	// PINChange is set (Kind ≠ device.NoChange) when the PIN must be changed before going on;
+	// with Kind NoChange, its Soon says the change is due within a week (by Due).
 	PINChange device.PINChange
 	// USBNote is set when USB detection is off (no libusb access, a VM) and only PKCS#11
 	// polling tells presence.

@@ -13,12 +13,8 @@ import (
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
 
-// BenchmarkLedgerView measures what the ledger screen does on each refresh over a ledger of
-// 10,000 stamping records: the filtered list (every record decrypted and chained), and the list
-// with the chain status (the same scan, plus the checkpoints).
-//
-//	go test -run XXX -bench LedgerView -benchtime 5x ./app/usecase
-func BenchmarkLedgerView(b *testing.B) {
+// benchLedger is a ledger of n stamping records (intent, done), with an alarm every 1,000.
+func benchLedger(b *testing.B, n int) *ledger.Ledger {
 	key, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -28,8 +24,7 @@ func BenchmarkLedgerView(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer led.Close()
-	const n = 10000
+	b.Cleanup(func() { led.Close() })
 	batch := make([]ledger.Record, 0, 100)
 	for i := 0; i < n; i++ {
 		kind := ledger.KindStampIntent
@@ -38,13 +33,30 @@ func BenchmarkLedgerView(b *testing.B) {
 		}
 		batch = append(batch, ledger.Record{Kind: kind, Time: time.Now(), Custodian: "张伟", SealID: "SEAL-1", DocID: fmt.Sprintf("D%08d", i/2),
 			DocTitle: "关于办公用品采购的通知", InputHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Copies: 2})
-		if len(batch) == cap(batch) {
+		if i%1000 == 999 {
+			batch = append(batch, ledger.Record{Kind: ledger.KindAlarm, Alarm: usecase.AlarmOutOfHours, Detail: "bench"})
+		}
+		if len(batch) >= 100 {
 			if _, err := led.Append(batch...); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]
 		}
 	}
+	if _, err := led.Append(batch...); err != nil && len(batch) > 0 {
+		b.Fatal(err)
+	}
+	return led
+}
+
+// BenchmarkLedgerView measures what the ledger screen does on each refresh over a ledger of
+// 10,000 stamping records: the filtered list (every record decrypted and chained), and the list
+// with the chain status (the same scan, plus the checkpoints).
+//
+//	go test -run XXX -bench LedgerView -benchtime 5x ./app/usecase
+func BenchmarkLedgerView(b *testing.B) {
+	const n = 10000
+	led := benchLedger(b, n)
 	v := usecase.NewLedgerView(led)
 	b.Run("records", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
@@ -58,7 +70,7 @@ func BenchmarkLedgerView(b *testing.B) {
 	b.Run("read", func(b *testing.B) { // what the screen does: records and status in one pass
 		for i := 0; i < b.N; i++ {
 			es, st, err := v.Read(usecase.LedgerFilter{Kinds: []string{"stamp.done"}})
-			if err != nil || len(es) != n/2 || st.VerifiedTo != n+1 {
+			if err != nil || len(es) != n/2 || st.VerifiedTo != led.Size() {
 				b.Fatal(len(es), st, err)
 			}
 		}
@@ -107,5 +119,37 @@ func BenchmarkCustodyCheck(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/read")
+	})
+}
+
+// BenchmarkAlarms measures what the status bar costs over a ledger of 10,000 stamping records
+// with 10 open alarms: the first read after a login (every record decrypted and chained), and a
+// later read after one more record (only that one is read).
+//
+//	go test -run XXX -bench Alarms -benchtime 5x ./app/usecase
+func BenchmarkAlarms(b *testing.B) {
+	led := benchLedger(b, 10000)
+	b.Run("first", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if open, err := usecase.NewAlarms(led, nil).Open(); err != nil || len(open) != 10 {
+				b.Fatal(len(open), err)
+			}
+		}
+	})
+	a := usecase.NewAlarms(led, nil)
+	if _, err := a.Open(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("next", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer() // the append (an fsync) is not the status bar's
+			if _, err := led.Append(ledger.Record{Kind: ledger.KindLoginOK}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if open, err := a.Open(); err != nil || len(open) != 10 {
+				b.Fatal(len(open), err)
+			}
+		}
 	})
 }

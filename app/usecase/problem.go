@@ -35,6 +35,9 @@ const (
 	ProblemNotIdentified   = "not-identified"
 	ProblemNotConfirmed    = "not-confirmed"
 	ProblemDelegationEnded = "delegation-ended"
+	ProblemSealRevoked     = "seal-revoked"
+	ProblemSealSuspended   = "seal-suspended"
+	ProblemAlarmWaiting    = "alarm-waiting"
 )
 
 var problemKinds = []struct {
@@ -67,6 +70,9 @@ var problemKinds = []struct {
 	{ErrNotIdentified, ProblemNotIdentified},
 	{ErrInventoryNotConfirmed, ProblemNotConfirmed},
 	{ErrDelegationEnded, ProblemDelegationEnded},
+	{upstream.ErrSealRevoked, ProblemSealRevoked},
+	{upstream.ErrSealSuspended, ProblemSealSuspended},
+	{ErrAlarmWaiting, ProblemAlarmWaiting},
 }
 
 // Explain sorts an error from a use case into a kind the screens translate ("" when it is

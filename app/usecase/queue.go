@@ -24,8 +24,9 @@ type QueueItem struct {
 	ConfirmedAt time.Time
 	// Ready: its bytes are here and verified; it can be opened for stamping.
 	Ready bool
-	// Problem says why it cannot be stamped (a failed ticket check, a withdrawn document).
-	Problem string
+	// Problem says why it cannot be stamped (a failed ticket check, a withdrawn document, the
+	// seal revoked or suspended); ProblemKind is its kind for the screens (Explain), or "".
+	Problem, ProblemKind string
 }
 
 // Queue lists the documents waiting on this workstation, oldest approval first, including
@@ -38,6 +39,9 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The seal's status is the same for every document: a revoked or suspended seal (on the
+	// cached list, so offline too) says so on each.
+	sealErr := d.cfg.Store.SealUsable(d.cfg.SealID)
 	var out []QueueItem
 	for _, c := range docs {
 		if c.State == upstream.DocDone {
@@ -57,6 +61,9 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 			it.Problem = "withdrawn by the server; it cannot be stamped"
 		case c.State == upstream.DocPending && c.File == "":
 			it.Problem = "its file has not been downloaded yet; connect to the server"
+		case it.Ready && sealErr != nil:
+			it.Ready = false
+			it.ProblemKind, it.Problem = Explain(sealErr)
 		}
 		out = append(out, it)
 	}

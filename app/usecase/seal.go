@@ -26,6 +26,9 @@ func (s Seal) Cert() *x509.Certificate { return s.Chain[0] }
 // validity is its certificate's (RULES.md 10).
 var ErrSealCertificate = errors.New("the seal's certificate is not valid now")
 
+// CertWarnBefore is how long before the seal's certificate expires the custodian is told.
+const CertWarnBefore = 30 * 24 * time.Hour
+
 // checkValidity refuses a certificate outside its validity period.
 func checkValidity(c *x509.Certificate, now time.Time) error {
 	switch {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
@@ -69,8 +70,21 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 	if err := d.checkClock(now); err != nil {
 		return nil, err
 	}
+	// A forward jump is abnormal whether or not the stamping then goes ahead; recorded with the
+	// desk's own path, it moves the clock floor, so the next attempt does not raise it again.
+	if jumps := d.clockJumps(now); len(jumps) > 0 {
+		if _, err := d.record(jumps...); err != nil {
+			d.cfg.Log.Error("recording the clock alarm", "error", err.Error())
+		}
+	}
 	if err := checkValidity(seal.Cert(), now); err != nil {
 		return nil, err
+	}
+	// An alarm that goes with the intent, in its transaction: out of hours.
+	var extra []ledger.Record
+	if !d.cfg.WorkingHours.Within(now.Local()) {
+		extra = append(extra, ledger.Record{Kind: ledger.KindAlarm, Alarm: AlarmOutOfHours, Custodian: seal.Custodian,
+			Detail: fmt.Sprintf("stamped at %s, outside the working hours (%s)", now.Local().Format("2006-01-02 15:04 Mon"), d.cfg.WorkingHours)})
 	}
 	intent := ledger.Record{Kind: ledger.KindStampIntent, SealID: d.cfg.SealID, CertSerial: seal.Cert().SerialNumber.String(),
 		Custodian: seal.Custodian, Token: seal.Token, Placements: ledgerPlacements(req.Placement)}
@@ -78,7 +92,6 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		in     string
 		sum    [32]byte // the SHA-256 checked against the ticket: SignFile signs only these bytes
 		doc    upstream.CachedDocument
-		extra  []ledger.Record
 		result = &StampResult{}
 	)
 	if req.DocID != "" {
@@ -94,6 +107,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 			Workstation: d.cfg.Workstation, ServerKey: d.cfg.ServerKey, Online: d.online(), Policy: d.cfg.Policy, Now: now,
 			Used: usedTickets{d.cfg.Ledger, d.cfg.Store}})
 		if err != nil {
+			d.sealRefused(err)
 			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
 		}
 		if err := allowedPages(doc.AllowedPages, req.Placement); err != nil {
@@ -117,7 +131,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		// Detail keeps the local file's path, for Reconcile to check an interrupted output.
 		intent.DocTitle, intent.InputHash, intent.Reason, intent.Detail = filepath.Base(in), result.InputSHA256, "no approval ticket", in
 		// RULES.md 13: stamping outside the approval process is abnormal, even where allowed.
-		extra = append(extra, ledger.Record{Kind: ledger.KindAlarm, Alarm: "unapproved-file", Custodian: seal.Custodian, InputHash: result.InputSHA256,
+		extra = append(extra, ledger.Record{Kind: ledger.KindAlarm, Alarm: AlarmUnapprovedFile, Custodian: seal.Custodian, InputHash: result.InputSHA256,
 			Detail: fmt.Sprintf("a local file without an approval ticket was stamped (%s); the workstation's policy allows it", filepath.Base(in))})
 	}
 	if sameFile(in, req.Out) {
@@ -208,6 +222,13 @@ func (d *Desk) Precheck(req StampRequest) error {
 		return fmt.Errorf("%w: stamp it from the queue once it is approved, or ask the administrator about the workstation's policy", ErrUnapproved)
 	case req.File != "" && req.Out == "":
 		return errors.New("name the output file for a local file")
+	case req.File != "" && d.cfg.Store != nil:
+		// A local file is stamped with the same seal: a seal the cached list says is revoked or
+		// suspended is refused as for the queue. No list yet (a demo's first run) or a seal not
+		// on it says nothing about this seal's cancellation, so that alone does not refuse.
+		if err := d.sealUsable(); errors.Is(err, upstream.ErrSealRevoked) || errors.Is(err, upstream.ErrSealSuspended) {
+			return err
+		}
 	case req.DocID != "":
 		if _, err := d.stampable(req.DocID); err != nil {
 			return err
@@ -247,7 +268,25 @@ func (d *Desk) stampable(id string) (upstream.CachedDocument, error) {
 	case d.ticketSpent(doc):
 		return doc, fmt.Errorf("%q: %w", doc.Title, ErrApprovalSpent)
 	}
+	if err := d.sealUsable(); err != nil {
+		return doc, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
+	}
 	return doc, nil
+}
+
+// sealUsable checks this workstation's seal against the cached status list (RULES.md 11),
+// offline too; trying a revoked or suspended seal raises an alarm.
+func (d *Desk) sealUsable() error {
+	err := d.cfg.Store.SealUsable(d.cfg.SealID)
+	d.sealRefused(err)
+	return err
+}
+
+// sealRefused raises the revoked-seal alarm when err says the seal is revoked or suspended.
+func (d *Desk) sealRefused(err error) {
+	if errors.Is(err, upstream.ErrSealRevoked) || errors.Is(err, upstream.ErrSealSuspended) {
+		d.raise(ledger.Record{Alarm: AlarmRevokedSeal, SealID: d.cfg.SealID, Detail: "stamping was tried and refused: " + err.Error()})
+	}
 }
 
 // ErrApprovalSpent: the document's approval was used already: a stamping's intent holds the
@@ -272,6 +311,10 @@ func (d *Desk) ticketSpent(doc upstream.CachedDocument) bool {
 
 // failed records that the signing of intent did not happen and returns err.
 func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
+	if errors.Is(err, device.ErrKeyRemoved) || errors.Is(err, device.ErrSessionClosed) {
+		d.raise(ledger.Record{Alarm: AlarmKeyRemoved, DocID: intent.DocID, DocTitle: intent.DocTitle, Token: intent.Token, Custodian: intent.Custodian,
+			Detail: fmt.Sprintf("the seal key was pulled out while it was signing (ledger record %d): %v", seq, err)})
+	}
 	f := ledger.Record{Kind: ledger.KindStampFailed, Intent: seq, DocID: intent.DocID, TicketID: intent.TicketID, SealID: intent.SealID,
 		Custodian: intent.Custodian, InputHash: intent.InputHash, Reason: err.Error()}
 	if _, rerr := d.record(f); rerr != nil {

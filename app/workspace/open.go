@@ -83,7 +83,7 @@ func OpenModule(cfg *config.Config, path string) (*device.Module, error) {
 // NewKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
 // that will not load is logged and skipped, so one broken driver does not hide the others; none
 // at all is an error.
-func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate, log *slog.Logger) (*usecase.Keys, func(), error) {
+func NewKeys(cfg *config.Config, led *ledger.Ledger, alarms *usecase.Alarms, anchors []*x509.Certificate, log *slog.Logger) (*usecase.Keys, func(), error) {
 	var mods []*device.Module
 	var errs []error
 	for _, p := range cfg.Device.Modules {
@@ -123,6 +123,8 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate
 		Workstation:  cfg.Workstation,
 		Host:         host,
 		Anchors:      anchors,
+		Alarms:       alarms,
+		MaxWrongPINs: cfg.Policy.MaxWrongPINs,
 	})
 	return keys, func() {
 		keys.Close()

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ type Workspace struct {
 	// nothing can be stamped.
 	Ledger *ledger.Ledger
 	Keys   *usecase.Keys
+	// Alarms are the ledger's alarms not acknowledged yet (the status bar shows them).
+	Alarms *usecase.Alarms
 	// Link is nil when no server is configured or it could not be reached at start.
 	Link *Link
 	Desk *usecase.Desk
@@ -73,7 +76,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	if err != nil {
 		w.Problems = append(w.Problems, err)
 	}
-	keys, closeKeys, err := NewKeys(cfg, w.Ledger, anchors, log)
+	hours, err := usecase.ParseWorkingHours(cfg.Policy.WorkingHours)
+	if err != nil {
+		return nil, fmt.Errorf("[policy] working_hours in %s: %w", cfg.Path(), err)
+	}
+	w.Alarms = usecase.NewAlarms(w.Ledger, log)
+	keys, closeKeys, err := NewKeys(cfg, w.Ledger, w.Alarms, anchors, log)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -91,6 +99,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 		Policy:      upstream.Policy{MaxAge: cfg.Upstream.MaxOfflineAge.Duration, MaxStamps: cfg.Upstream.MaxOfflineStamps},
 		OutDir:      filepath.Join(cfg.Data(), "stamped"),
 		Workstation: cfg.Workstation, Log: log,
+		Alarms: w.Alarms, WorkingHours: hours, MaxClockJump: cfg.Policy.MaxClockJump.Duration,
 	}
 	dc.Host, _ = os.Hostname()
 	dc.Keys, dc.Seal.SizeMM = keys, cfg.Seal.SizeMM
@@ -105,6 +114,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 		dc.Store, dc.ServerKey = link.Store, link.ServerKey
 		dc.Online = func() bool { return link.Syncer.Status().Online }
 		dc.Trigger = link.Syncer.Trigger
+		// Alarms go up at once: each round pushes the ledger before anything else.
+		w.Alarms.OnRaise(link.Syncer.Trigger)
+		statuses, stop := link.Syncer.Watch()
+		ctx, cancel := context.WithCancel(context.Background())
+		w.closers = append(w.closers, func() { cancel(); stop() })
+		go w.Alarms.FollowSync(ctx, statuses)
 	}
 	// PDFium's compiled code is kept in the data directory: the first preview after a restart
 	// then opens in milliseconds, not the seconds a compilation takes.

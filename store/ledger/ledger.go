@@ -74,7 +74,7 @@ import (
 // Sealing needs only public keys, and they sit in the file: anyone who can write the data dir
 // can seal a pending event. So pending events carry no authority (foldTx):
 //   - Note writes, and the fold takes, only LockedKinds (key inserted/removed, login failed,
-//     document received); any other kind is refused at the fold and an alarm says so;
+//     document received, alarm); any other kind is refused at the fold and an alarm says so;
 //   - a folded record is rebuilt from the event's descriptive fields only, with Intent empty,
 //     SealedAt and Locked set: it never settles a stamp intent (Record.Settles);
 //   - where something the data dir does not give away can vouch for an event, it does: after an
@@ -648,7 +648,7 @@ const pendingMagic = "SKP2"
 func lockedRecord(r Record, auth LockedAuth) Record {
 	out := Record{Kind: r.Kind, Time: r.Time, Workstation: r.Workstation, Host: r.Host, IPs: r.IPs, Program: r.Program,
 		Custodian: r.Custodian, Token: r.Token, SealID: r.SealID, CertSerial: r.CertSerial, DocID: r.DocID,
-		DocTitle: r.DocTitle, TicketID: r.TicketID, InputHash: r.InputHash, Reason: r.Reason, Detail: r.Detail,
+		DocTitle: r.DocTitle, TicketID: r.TicketID, InputHash: r.InputHash, Reason: r.Reason, Alarm: r.Alarm, Detail: r.Detail,
 		SealedAt: r.SealedAt, Locked: auth}
 	if out.SealedAt.IsZero() {
 		out.SealedAt = time.Now().UTC()

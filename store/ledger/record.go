@@ -33,6 +33,7 @@ const (
 	KindAlarm           Kind = "alarm"            // abnormal situation (Alarm, Detail)
 	KindSlotAdded       Kind = "slot.added"       // a key slot was added (Slot, Label)
 	KindSlotRemoved     Kind = "slot.removed"     // a key slot was removed (Slot, Label)
+	KindAlarmAck        Kind = "alarm.ack"        // the custodian acknowledged the alarm AlarmSeq
 )
 
 var knownKinds = map[Kind]bool{
@@ -40,7 +41,7 @@ var knownKinds = map[Kind]bool{
 	KindLoginFailed: true, KindPINChanged: true, KindDocReceived: true, KindStampIntent: true,
 	KindStampDone: true, KindStampFailed: true, KindRejected: true, KindHandover: true,
 	KindSyncCheckpoint: true, KindSettingsChanged: true, KindAlarm: true, KindSlotAdded: true,
-	KindSlotRemoved: true,
+	KindSlotRemoved: true, KindAlarmAck: true,
 }
 
 // Kinds lists the kinds this version writes, in a stable order.
@@ -48,7 +49,7 @@ func Kinds() []Kind {
 	return []Kind{KindCreated, KindKeyInserted, KindKeyRemoved, KindLoginOK, KindLoginFailed,
 		KindPINChanged, KindDocReceived, KindStampIntent, KindStampDone, KindStampFailed,
 		KindRejected, KindHandover, KindSyncCheckpoint, KindSettingsChanged, KindAlarm,
-		KindSlotAdded, KindSlotRemoved}
+		KindSlotAdded, KindSlotRemoved, KindAlarmAck}
 }
 
 // Placement is where a seal went on a page (PDF points, origin bottom left).
@@ -108,8 +109,9 @@ type Record struct {
 	Old     string `json:"old,omitempty"`
 	New     string `json:"new,omitempty"`
 
-	Alarm  string `json:"alarm,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	Alarm    string `json:"alarm,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	AlarmSeq uint64 `json:"alarm_seq,omitempty"` // alarm.ack: the alarm's seq
 
 	Checkpoint *CheckpointRef `json:"checkpoint,omitempty"` // sync.checkpoint
 	Slot       string         `json:"slot,omitempty"`       // slot.added/removed: slot id
@@ -142,7 +144,9 @@ const (
 // LockedKinds are the only kinds that may be written while the ledger is locked (Note) and
 // folded in at the next login: what happens before anyone is logged in. Everything else needs
 // the data key, so a forged pending event cannot stamp, settle, hand over or change settings.
-var LockedKinds = []Kind{KindKeyInserted, KindKeyRemoved, KindLoginFailed, KindDocReceived}
+// An alarm is among them: wrong PINs and a key pulled out happen while nobody is logged in, and
+// a forged one is at worst a false alarm (marked a claim); acknowledging one needs the data key.
+var LockedKinds = []Kind{KindKeyInserted, KindKeyRemoved, KindLoginFailed, KindDocReceived, KindAlarm}
 
 func lockedKind(k Kind) bool {
 	for _, x := range LockedKinds {

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,9 +19,21 @@ type Policy struct {
 }
 
 // Refusal is a stamp the workstation will not make; its message is for the custodian.
-type Refusal struct{ msg string }
+type Refusal struct {
+	msg  string
+	kind error // ErrSealRevoked, ErrSealSuspended, or nil
+}
 
 func (r *Refusal) Error() string { return r.msg }
+
+// Unwrap lets errors.Is tell a seal's status apart from other refusals.
+func (r *Refusal) Unwrap() error { return r.kind }
+
+// The seal statuses that refuse a stamping (RULES.md 11), for errors.Is.
+var (
+	ErrSealRevoked   = errors.New("the seal is revoked")
+	ErrSealSuspended = errors.New("the seal is suspended")
+)
 
 func refuse(format string, a ...any) error { return &Refusal{msg: fmt.Sprintf(format, a...)} }
 
@@ -104,9 +117,9 @@ func (s *Store) SealUsable(id string) error {
 		case SealActive:
 			return nil
 		case SealRevoked:
-			return refuse("seal %s (%s) was revoked on %s: %s. A revoked seal can never be used again", st.ID, st.Name, st.Since.Local().Format("2006-01-02"), st.Reason)
+			return &Refusal{kind: ErrSealRevoked, msg: fmt.Sprintf("seal %s (%s) was revoked on %s: %s. A revoked seal can never be used again", st.ID, st.Name, st.Since.Local().Format("2006-01-02 15:04"), st.Reason)}
 		case SealSuspended:
-			return refuse("seal %s (%s) is suspended since %s: %s. Ask the seal administrator", st.ID, st.Name, st.Since.Local().Format("2006-01-02"), st.Reason)
+			return &Refusal{kind: ErrSealSuspended, msg: fmt.Sprintf("seal %s (%s) is suspended since %s: %s. Ask the seal administrator", st.ID, st.Name, st.Since.Local().Format("2006-01-02 15:04"), st.Reason)}
 		default:
 			return refuse("seal %s has status %q, which this program does not know; not stamping", st.ID, st.Status)
 		}

@@ -469,3 +469,20 @@ func (s *Store) LastPull() (time.Time, error) {
 	})
 	return t, err
 }
+
+// ServerClock is the server's time as its last heartbeat reply gave it, beside this
+// workstation's clock when the request was sent: evidence of how late it is at least, for the
+// workstation's clock checks (a clock set behind the server's time was set back).
+type ServerClock struct {
+	Server time.Time `json:"server"`
+	Local  time.Time `json:"local"`
+}
+
+var mClock = []byte("serverclock")
+
+// ServerClock is the last heartbeat's times (zero if the server never answered one).
+func (s *Store) ServerClock() (ServerClock, error) {
+	var c ServerClock
+	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mClock, &c); return err })
+	return c, err
+}

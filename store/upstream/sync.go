@@ -60,6 +60,8 @@ type SyncOptions struct {
 	// with the pinned key), e.g. to hand it to ledger.SetCosigned; optional. An error stops
 	// the round and is shown as an alarm.
 	OnCosigned func(cp ledger.Checkpoint, serverSig []byte) error
+	// Now is the workstation's clock, sent in the heartbeat; nil means time.Now.
+	Now func() time.Time
 }
 
 // Status is what the status bar shows about the link to the server.
@@ -103,6 +105,9 @@ func NewSyncer(c *Client, st *Store, opt SyncOptions) *Syncer {
 	}
 	if opt.MaxBackoff < opt.MinBackoff {
 		opt.MaxBackoff = max(5*time.Minute, opt.MinBackoff)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	if opt.Batch <= 0 || opt.Batch > MaxLedgerBatch {
 		opt.Batch = 1000
@@ -284,9 +289,15 @@ func (s *Syncer) syncOnce(ctx context.Context) error {
 		hb = s.opt.State()
 	}
 	c := s.counts()
-	hb.Time, hb.LedgerSize, hb.Unsynced, hb.Outbox, hb.OfflineStamps = time.Now().UTC(), c.size, c.unsynced, c.outbox, c.offlineStamps
-	if _, err := s.c.Heartbeat(ctx, hb); err != nil {
+	hb.Time, hb.LedgerSize, hb.Unsynced, hb.Outbox, hb.OfflineStamps = s.opt.Now().UTC(), c.size, c.unsynced, c.outbox, c.offlineStamps
+	reply, err := s.c.Heartbeat(ctx, hb)
+	if err != nil {
 		return err
+	}
+	if !reply.Time.IsZero() {
+		if err := s.st.putMeta(mClock, ServerClock{Server: reply.Time.UTC(), Local: hb.Time}); err != nil {
+			return err
+		}
 	}
 	if err := s.pushLedger(ctx); err != nil {
 		return err
