@@ -236,6 +236,9 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 		u.queue.preview.refresh()
 	}
 	u.led.keyChanged(s)
+	if (s.Phase == usecase.LoggedIn) != (was == usecase.LoggedIn) {
+		u.queue.refresh() // the queue is kept encrypted: it opens at login and closes at logout
+	}
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -60,6 +60,11 @@ type SyncOptions struct {
 	// with the pinned key), e.g. to hand it to ledger.SetCosigned; optional. An error stops
 	// the round and is shown as an alarm.
 	OnCosigned func(cp ledger.Checkpoint, serverSig []byte) error
+	// Outputs is the folder of the stamped files the workstation wrote for itself (DATA/stamped).
+	// Each one whose result the server accepted is deleted (Store.spendOutput): at once while
+	// nobody is logged in, else at logout, so the custodian who made it can still verify or
+	// print it. The server holds it, the ledger its hash. Files elsewhere (--out) are kept.
+	Outputs string
 }
 
 // Status is what the status bar shows about the link to the server.
@@ -263,12 +268,7 @@ func (s *Syncer) counts() counts {
 	}
 	ob, _ := s.st.Outbox()
 	c.outbox = len(ob)
-	docs, _ := s.st.Documents()
-	for _, d := range docs {
-		if d.State == DocPending {
-			c.pending++
-		}
-	}
+	c.pending = s.st.pendingCount()
 	c.offlineStamps, _ = s.st.OfflineStamps()
 	return c
 }
@@ -397,6 +397,14 @@ func (s *Syncer) pushOutbox(ctx context.Context) error {
 			if err := s.st.outboxDone(it.ID); err != nil {
 				return err
 			}
+			if it.File != "" && s.opt.Outputs != "" && filepath.Dir(it.File) == filepath.Clean(s.opt.Outputs) {
+				if err := s.st.spendOutput(it.File); err != nil {
+					return err
+				}
+			}
+			if _, err := s.st.evict(time.Now()); err != nil {
+				return err
+			}
 			continue
 		}
 		_ = s.st.outboxFailed(it.ID, err)
@@ -437,6 +445,9 @@ func (s *Syncer) Pull(ctx context.Context) error {
 	if err := s.st.acceptRoster(roster, time.Now()); err != nil {
 		return err
 	}
+	if s.st.keys == nil {
+		return nil // no ledger to encrypt documents with: none are kept (docs.go)
+	}
 	docs, err := s.c.Documents(ctx)
 	if err != nil {
 		return err
@@ -446,6 +457,9 @@ func (s *Syncer) Pull(ctx context.Context) error {
 		return err
 	}
 	if err := s.st.mergeDocuments(docs, problems, time.Now().UTC()); err != nil {
+		return err
+	}
+	if _, err := s.st.evict(time.Now()); err != nil {
 		return err
 	}
 	return s.fetchFiles(ctx)
@@ -481,30 +495,34 @@ type notUsedYet struct{}
 
 func (notUsedYet) TicketUsed(string) (bool, error) { return false, nil }
 
+// fetchFiles downloads the bytes of pending documents into memory and stores them encrypted
+// (docs.go); bytes already here (the same document approved twice) are not fetched again.
 func (s *Syncer) fetchFiles(ctx context.Context) error {
-	docs, err := s.st.Documents()
+	missing, err := s.st.missingFiles()
 	if err != nil {
 		return err
 	}
-	// Files already here (the same bytes approved twice, or a download whose record was
-	// lost) are recorded together; each new download is recorded as soon as it is complete.
-	have := map[string]string{}
-	for _, d := range docs {
-		if d.State != DocPending || d.File != "" {
+	shas := make([]string, 0, len(missing))
+	for sha := range missing {
+		shas = append(shas, sha)
+	}
+	sort.Strings(shas)
+	for _, sha := range shas {
+		if have, err := s.st.haveFile(sha); err != nil || have {
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		dst := filepath.Join(s.st.files, d.SHA256+".pdf")
-		if _, err := os.Stat(dst); err == nil {
-			have[d.ID] = dst
-			continue
+		b, err := s.c.Fetch(ctx, sha, missing[sha])
+		if err != nil {
+			return fmt.Errorf("fetching document file %s: %w", sha[:min(16, len(sha))], err)
 		}
-		if err := s.c.Download(ctx, d.SHA256, d.Size, dst); err != nil {
-			_ = s.st.setFiles(have)
-			return fmt.Errorf("fetching %q: %w", d.Title, err)
-		}
-		if err := s.st.setFiles(map[string]string{d.ID: dst}); err != nil {
+		err = s.st.putFile(sha, b)
+		clear(b)
+		if err != nil {
 			return err
 		}
 	}
-	return s.st.setFiles(have)
+	return nil
 }
