@@ -6,7 +6,9 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -246,5 +248,52 @@ func TestDamagedCachedDocument(t *testing.T) {
 	}
 	if got, err := os.ReadFile(cd.File); err != nil || !bytes.Equal(got, d.pdf) {
 		t.Fatalf("the document downloaded again is not the approved bytes (%v)", err)
+	}
+}
+
+// A cached listing damaged on disk: the queue shows the document by its id with the reason,
+// and the next sync lists it again.
+func TestDamagedCachedListing(t *testing.T) {
+	d := newDocDesk(t)
+	d.sync(t)
+	if err := d.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(d.dir, "sync.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("documents"))
+		var head map[string]any
+		if err := json.Unmarshal(b.Get([]byte(d.doc.ID)), &head); err != nil {
+			return err
+		}
+		body, err := base64.StdEncoding.DecodeString(head["body"].(string))
+		if err != nil || len(body) < 40 {
+			t.Fatalf("no encrypted listing for %s in sync.db (%v)", d.doc.ID, err)
+		}
+		body[len(body)-5] ^= 0x01
+		head["body"] = body
+		v, err := json.Marshal(head)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(d.doc.ID), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.open(t)
+	d.sy = upstream.NewSyncer(d.c, d.st, upstream.SyncOptions{Ledger: d.led})
+	docs, err := d.st.Documents()
+	if err != nil || len(docs) != 1 || docs[0].ID != d.doc.ID || docs[0].State != upstream.DocRefused ||
+		!strings.Contains(docs[0].Problem, d.doc.ID) || !strings.Contains(docs[0].Problem, "listed again at the next sync") {
+		t.Fatalf("the queue with a damaged listing: %+v, %v", docs, err)
+	}
+	d.sync(t)
+	if docs, err = d.st.Documents(); err != nil || len(docs) != 1 || docs[0].Title != secretTitle || docs[0].State != upstream.DocPending || !docs[0].Have {
+		t.Fatalf("the queue after the sync: %+v, %v", docs, err)
 	}
 }
