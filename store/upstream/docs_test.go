@@ -67,9 +67,10 @@ type docDesk struct {
 
 const secretTitle = "机密：二〇二六年度干部任免请示（DOCSTORE-7Q）"
 
-func newDocDesk(t *testing.T) *docDesk {
+func newDocDesk(t *testing.T, opt hub.Options) *docDesk {
 	p := newPKI(t)
-	th := startHub(t, hub.Options{AutoEnrol: true}, p.serverTLS())
+	opt.AutoEnrol = true
+	th := startHub(t, opt, p.serverTLS())
 	if err := th.H.SetSeal(upstream.SealStatus{ID: "SEAL-1", Status: upstream.SealActive}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func (d *docDesk) sync(t *testing.T) {
 // and, at logout, the stamped file too. At no point does any file under the data dir hold the
 // title or the document's bytes, and at the end none holds the stamped file's.
 func TestDocumentsNeverInClear(t *testing.T) {
-	d := newDocDesk(t)
+	d := newDocDesk(t, hub.Options{})
 	mid := d.pdf[len(d.pdf)/2 : len(d.pdf)/2+48]
 	needles := map[string][]byte{"title": []byte(secretTitle), "document's bytes": mid, "document's start": d.pdf[:200]}
 
@@ -208,7 +209,7 @@ func hubTicket(t *testing.T, cd upstream.CachedDocument) string {
 // A cached document's bytes damaged on disk: opening it says which document and that it is
 // downloaded again; its listing stays; the next sync brings the bytes back.
 func TestDamagedCachedDocument(t *testing.T) {
-	d := newDocDesk(t)
+	d := newDocDesk(t, hub.Options{})
 	d.sync(t)
 	if err := d.st.Close(); err != nil {
 		t.Fatal(err)
@@ -254,7 +255,7 @@ func TestDamagedCachedDocument(t *testing.T) {
 // A cached listing damaged on disk: the queue shows the document by its id with the reason,
 // and the next sync lists it again.
 func TestDamagedCachedListing(t *testing.T) {
-	d := newDocDesk(t)
+	d := newDocDesk(t, hub.Options{})
 	d.sync(t)
 	if err := d.st.Close(); err != nil {
 		t.Fatal(err)
@@ -296,4 +297,24 @@ func TestDamagedCachedListing(t *testing.T) {
 	if docs, err = d.st.Documents(); err != nil || len(docs) != 1 || docs[0].Title != secretTitle || docs[0].State != upstream.DocPending || !docs[0].Have {
 		t.Fatalf("the queue after the sync: %+v, %v", docs, err)
 	}
+}
+
+// An approval that expired: pulled and downloaded while valid, then pulled again (the
+// syncer's clock two hours on) after its expiry, it leaves the store; nothing of it is on disk.
+func TestExpiredDocumentLeaves(t *testing.T) {
+	d := newDocDesk(t, hub.Options{TicketValidity: time.Hour})
+	d.sync(t)
+	if docs, err := d.st.Documents(); err != nil || len(docs) != 1 || !docs[0].Have {
+		t.Fatalf("the approval before it expired: %+v, %v", docs, err)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	d.sy = upstream.NewSyncer(d.c, d.st, upstream.SyncOptions{Ledger: d.led, Now: func() time.Time { return later }})
+	d.sync(t)
+	if docs, err := d.st.Documents(); err != nil || len(docs) != 0 {
+		t.Fatalf("an expired approval is still in the queue: %+v, %v", docs, err)
+	}
+	if _, err := d.st.Document(d.doc.ID); err == nil || !strings.Contains(err.Error(), "not in this workstation's queue") {
+		t.Fatalf("an expired approval can still be opened: %v", err)
+	}
+	noneOnDisk(t, d.dir, map[string][]byte{"title": []byte(secretTitle), "document's start": d.pdf[:200]})
 }

@@ -65,6 +65,9 @@ type SyncOptions struct {
 	// nobody is logged in, else at logout, so the custodian who made it can still verify or
 	// print it. The server holds it, the ledger its hash. Files elsewhere (--out) are kept.
 	Outputs string
+	// Now is the clock the documents are judged by (ticket expiry, listing time, eviction);
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // Status is what the status bar shows about the link to the server.
@@ -108,6 +111,9 @@ func NewSyncer(c *Client, st *Store, opt SyncOptions) *Syncer {
 	}
 	if opt.MaxBackoff < opt.MinBackoff {
 		opt.MaxBackoff = max(5*time.Minute, opt.MinBackoff)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	if opt.Batch <= 0 || opt.Batch > MaxLedgerBatch {
 		opt.Batch = 1000
@@ -402,7 +408,7 @@ func (s *Syncer) pushOutbox(ctx context.Context) error {
 					return err
 				}
 			}
-			if _, err := s.st.evict(time.Now()); err != nil {
+			if _, err := s.st.evict(s.opt.Now()); err != nil {
 				return err
 			}
 			continue
@@ -456,10 +462,10 @@ func (s *Syncer) Pull(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.mergeDocuments(docs, problems, time.Now().UTC()); err != nil {
+	if err := s.st.mergeDocuments(docs, problems, s.opt.Now().UTC()); err != nil {
 		return err
 	}
-	if _, err := s.st.evict(time.Now()); err != nil {
+	if _, err := s.st.evict(s.opt.Now()); err != nil {
 		return err
 	}
 	return s.fetchFiles(ctx)
@@ -474,7 +480,7 @@ func (s *Syncer) checkTickets(docs []Document) (map[string]string, error) {
 		return nil, errors.New("no server key is pinned, so approvals cannot be checked; enrol the workstation first")
 	}
 	problems := map[string]string{}
-	now := time.Now()
+	now := s.opt.Now()
 	for _, d := range docs {
 		var want ticket.Expect
 		b, err := hex.DecodeString(d.SHA256)
