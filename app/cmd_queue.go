@@ -16,11 +16,13 @@ func init() {
 func runQueue(args []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("queue", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	token := fs.String("token", "", "token label or serial (default: the only token, or the demo token)")
+	pinFile := fs.String("pin-file", "", "read the PIN from this file (default: ask; a demo workspace needs none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: sealkeeper queue [--json] [--config FILE]", errUsage)
+		return fmt.Errorf("%w: sealkeeper queue [--json] [--token T] [--pin-file F] [--config FILE]", errUsage)
 	}
 	w, err := openWorkspace(*cfgPath, stderr)
 	if err != nil {
@@ -30,6 +32,10 @@ func runQueue(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pull(ctx, w, stderr)
+	// The queue is kept encrypted under the ledger's key slots: reading it takes a login.
+	if _, err := login(w, *token, *pinFile, stderr); err != nil {
+		return err
+	}
 	items, err := w.Desk.Queue()
 	if err != nil {
 		return err

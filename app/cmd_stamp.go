@@ -142,6 +142,13 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 		r.File, r.Placement = *in, pl
 		jobs = append(jobs, job{r, where})
 	}
+	var seal usecase.Seal
+	if len(ids) > 0 {
+		// The queue's files are kept encrypted: they open for placing after the login.
+		if seal, err = login(w, *token, *pinFile, stderr); err != nil {
+			return err
+		}
+	}
 	for _, id := range ids {
 		file, err := w.Desk.DocumentFile(id)
 		if err != nil {
@@ -161,9 +168,10 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	seal, err := login(w, *token, *pinFile, stderr)
-	if err != nil {
-		return err
+	if len(ids) == 0 {
+		if seal, err = login(w, *token, *pinFile, stderr); err != nil {
+			return err
+		}
 	}
 	reqs := make([]usecase.StampRequest, len(jobs))
 	for i, j := range jobs {
@@ -211,6 +219,10 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "sealkeeper stamp: %v\n", err)
 	}
 	push(ctx, w, stdout, stderr)
+	if *out == "" && *batch+*docID != "" && w.Link != nil && w.Link.Syncer.Status().Outbox == 0 {
+		// Nothing of a document stays readable in the data folder once the server has it.
+		fmt.Fprintf(stdout, "The server holds the stamped file; the copy in %s is removed as this command ends (pass --out FILE to keep one).\n", workspace.StampedDir(c))
+	}
 	switch {
 	case failed == 1 && len(jobs) == 1:
 		return exitError{code: 1, err: errors.New("nothing was stamped")}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -163,7 +164,7 @@ func TestStampKilled(t *testing.T) {
 		if code, _, errs := sk("reject", "--doc", left[0], "--reason", "测试"); code != 0 {
 			t.Fatalf("trial %d: reject after the kill: %s", trial, errs)
 		}
-		reconciled = checkLedgerTruth(t, sk) // all the ledger holds so far
+		reconciled = checkLedgerTruth(t, sk, cfg.Resolve(cfg.Demo.HubData)) // all the ledger holds so far
 		if trial == 1 && reconciled == 0 {
 			t.Fatal("trial 1 was killed while signing, but the next login reconciled nothing")
 		}
@@ -172,8 +173,10 @@ func TestStampKilled(t *testing.T) {
 }
 
 // checkLedgerTruth: every intent has exactly one done or failed; every done's output verifies
-// and its hash is the one recorded. It returns how many results were reconciliations.
-func checkLedgerTruth(t *testing.T, sk func(args ...string) (int, string, string)) (reconciled int) {
+// and its hash is the one recorded, or, once the hub in hubDir accepted it (and the workstation
+// removed its copy), the hub holds a stamped result with that hash. It returns how many results
+// were reconciliations.
+func checkLedgerTruth(t *testing.T, sk func(args ...string) (int, string, string), hubDir string) (reconciled int) {
 	t.Helper()
 	code, out, errs := sk("ledger", "export")
 	if code != 0 {
@@ -211,6 +214,12 @@ func checkLedgerTruth(t *testing.T, sk func(args ...string) (int, string, string
 		if rs[0].Kind != ledger.KindStampDone {
 			continue
 		}
+		if _, err := os.Stat(in.Output); errors.Is(err, os.ErrNotExist) {
+			if !hubHolds(t, hubDir, in.DocID, rs[0].OutputHash) {
+				t.Fatalf("intent %d: done, its output %s is gone, and the hub has no stamped result with its hash", seq, in.Output)
+			}
+			continue
+		}
 		rep, err := verify.File(in.Output, verify.Options{})
 		if err != nil || !rep.Valid {
 			t.Fatalf("intent %d: done, but its output %s does not verify: %v", seq, in.Output, err)
@@ -226,6 +235,29 @@ func checkLedgerTruth(t *testing.T, sk func(args ...string) (int, string, string
 		}
 	}
 	return reconciled
+}
+
+// hubHolds tells whether the hub in dir accepted a stamped result for doc with output hash sum
+// (it verified the file's signature before accepting it).
+func hubHolds(t *testing.T, dir, doc, sum string) bool {
+	t.Helper()
+	h, err := hub.Open(dir, hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	got, err := h.Received()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		for _, res := range r.Results {
+			if res.DocumentID == doc && res.Outcome == upstream.OutcomeStamped && res.OutputSHA256 == sum {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sha256Hex(b []byte) string {

@@ -67,7 +67,7 @@ func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.L
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"))
+	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"), w.led)
 	if err != nil {
 		t.Fatal(err)
 	}

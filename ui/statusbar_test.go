@@ -29,7 +29,7 @@ func TestStatusBarFollowsTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"))
+	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -286,6 +286,9 @@ func (u *UI) showKeyState(s usecase.KeyState) {
 	if s.Phase != was {
 		u.bar.refreshAlarms() // a login puts the waiting alarms in the chain, and shows the rest
 	}
+	if (s.Phase == usecase.LoggedIn) != (was == usecase.LoggedIn) {
+		u.queue.refresh() // the queue is kept encrypted: it opens at login and closes at logout
+	}
 	if s.Phase == usecase.LoggedIn && was != usecase.LoggedIn {
 		u.queue.reconcile()
 	}

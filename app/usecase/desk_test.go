@@ -119,7 +119,7 @@ func (d *day) start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.st, err = upstream.OpenStore(d.stPath); err != nil {
+	if d.st, err = upstream.OpenStore(d.stPath, d.led); err != nil {
 		t.Fatal(err)
 	}
 	d.sync, d.cli = upstream.NewSyncer(c, d.st, upstream.SyncOptions{Ledger: d.led}), c

@@ -2,6 +2,8 @@ package usecase
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -30,12 +32,16 @@ type QueueItem struct {
 }
 
 // Queue lists the documents waiting on this workstation, oldest approval first, including
-// those that cannot be stamped (with the reason); stamped and returned ones are left out.
+// those that cannot be stamped (with the reason); stamped and returned ones are left out. The
+// queue is kept encrypted, so it needs a login (ErrLedgerLocked).
 func (d *Desk) Queue() ([]QueueItem, error) {
 	if d.cfg.Store == nil {
 		return nil, ErrNoServer
 	}
 	docs, err := d.cfg.Store.Documents()
+	if errors.Is(err, upstream.ErrDocumentsLocked) {
+		return nil, fmt.Errorf("%w (the queue is kept encrypted)", ErrLedgerLocked)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +56,7 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 		it := QueueItem{ID: c.ID, Title: c.Title, Department: c.Department, Requester: c.Requester.Name,
 			SealID: c.SealID, Pages: c.Pages, Copies: c.Copies, Size: c.Size, SHA256: c.SHA256,
 			Issued: c.Issued, Expires: c.Expires, ConfirmedAt: c.FetchedAt,
-			Ready: c.State == upstream.DocPending && c.File != "", Problem: c.Problem}
+			Ready: c.State == upstream.DocPending && c.Have, Problem: c.Problem}
 		for _, a := range c.Approvals {
 			it.Approvers = append(it.Approvers, a.Approver.Name)
 		}
@@ -59,7 +65,7 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 			it.Ready, it.Problem = false, ErrApprovalSpent.Error()
 		case c.State == upstream.DocWithdrawn:
 			it.Problem = "withdrawn by the server; it cannot be stamped"
-		case c.State == upstream.DocPending && c.File == "":
+		case c.State == upstream.DocPending && !c.Have:
 			it.Problem = "its file has not been downloaded yet; connect to the server"
 		case it.Ready && sealErr != nil:
 			it.Ready = false
@@ -71,7 +77,7 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 }
 
 // DocumentFile is the cached file of a queue document that may be stamped, to place the seal
-// on before stamping.
+// on before stamping: its bytes decrypted in memory, valid until logout.
 func (d *Desk) DocumentFile(id string) (string, error) {
 	doc, err := d.stampable(id)
 	return doc.File, err

@@ -263,7 +263,7 @@ func (d *Desk) stampable(id string) (upstream.CachedDocument, error) {
 		return doc, fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
 	case doc.State == upstream.DocRefused:
 		return doc, fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
-	case doc.File == "":
+	case !doc.Have:
 		return doc, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
 	case d.ticketSpent(doc):
 		return doc, fmt.Errorf("%q: %w", doc.Title, ErrApprovalSpent)

@@ -25,15 +25,11 @@ func TestUsedOnceNotOnlyInSyncDB(t *testing.T) {
 	id := d.add(t, "关于办公用品采购的通知", 1)
 	d.syncOnce(t)
 	req := d.request(t, id, 1)
-	file, err := d.desk.DocumentFile(id) // before stamping: a done document has no stampable file
-	if err != nil {
-		t.Fatal(err)
-	}
 	res, err := d.desk.Stamp(context.Background(), d.seal, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	syncDB := filepath.Join(filepath.Dir(filepath.Dir(file)), "sync.db") // DATA/files/<sha>.pdf beside DATA/sync.db
+	syncDB := d.stPath
 	if err := d.st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +58,7 @@ func TestUsedOnceNotOnlyInSyncDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := upstream.OpenStore(syncDB)
+	st, err := upstream.OpenStore(syncDB, d.led)
 	if err != nil {
 		t.Fatal(err)
 	}

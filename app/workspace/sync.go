@@ -83,14 +83,18 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 		l.Close()
 		return nil, err
 	}
-	st, err := upstream.OpenStore(filepath.Join(cfg.Data(), "sync.db"))
+	var keys upstream.DocumentKeys // documents are encrypted under the ledger's key slots
+	if led != nil {
+		keys = led
+	}
+	st, err := upstream.OpenStore(filepath.Join(cfg.Data(), "sync.db"), keys)
 	if err != nil {
 		l.Close()
 		return nil, err
 	}
 	l.close = append(l.close, func() { st.Close() })
 	l.Store, l.ServerKey = st, key
-	opt := upstream.SyncOptions{PullEvery: cfg.Upstream.PullEvery.Duration}
+	opt := upstream.SyncOptions{PullEvery: cfg.Upstream.PullEvery.Duration, Outputs: StampedDir(cfg)}
 	if led != nil {
 		opt.Ledger = led
 		// The server's co-signature is what stops a rollback of the ledger file.

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
@@ -90,7 +93,15 @@ func TestEnrolThenSync(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
-	l, err = OpenSync(cfg, nil, log)
+	// The ledger whose key slots the documents are encrypted under (none: none are kept).
+	escrow, _ := ecdh.P256().GenerateKey(rand.Reader)
+	led, err := ledger.Create(filepath.Join(cfg.Data(), ledger.FileName), []ledger.Recipient{{Public: escrow.Public(), Role: keyslot.RoleEscrow, Label: "escrow"}},
+		ledger.Options{Workstation: "WS-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	l, err = OpenSync(cfg, led, log)
 	if err != nil {
 		t.Fatal(err)
 	}

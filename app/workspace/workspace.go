@@ -97,7 +97,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	dc := usecase.DeskConfig{
 		Ledger: w.Ledger, SealID: cfg.Seal.ID, AllowUnapproved: cfg.Policy.AllowUnapprovedFiles,
 		Policy:      upstream.Policy{MaxAge: cfg.Upstream.MaxOfflineAge.Duration, MaxStamps: cfg.Upstream.MaxOfflineStamps},
-		OutDir:      filepath.Join(cfg.Data(), "stamped"),
+		OutDir:      StampedDir(cfg),
 		Workstation: cfg.Workstation, Log: log,
 		Alarms: w.Alarms, WorkingHours: hours, MaxClockJump: cfg.Policy.MaxClockJump.Duration,
 	}
@@ -148,3 +148,7 @@ func TrustAnchors(cfg *config.Config) ([]*x509.Certificate, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// StampedDir is where the workstation writes stamped files when the caller names none
+// (DATA/stamped); the sync loop deletes each once the server accepted it.
+func StampedDir(cfg *config.Config) string { return filepath.Join(cfg.Data(), "stamped") }

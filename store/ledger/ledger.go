@@ -171,6 +171,7 @@ type Ledger struct {
 	interrupted map[uint64]bool
 	unreadable  int // pending events the unlocking key could not open
 	closed      bool
+	hooks       hooks // told of each Unlock and Lock (hooks.go)
 	stop        chan struct{}
 	done        chan struct{}
 }
@@ -460,8 +461,9 @@ func putSlot(tx *bolt.Tx, s keyslot.Slot) error {
 // pins the checkpoint signer (Options.Signer, SetSigner) if it is new, records the co-signed
 // floor under the MAC, and folds pending events into the chain (foldTx). It returns
 // keyslot.ErrNoSlot when no slot was made for h, and a *VerifyError when the file was changed
-// by someone without the data key; the ledger then stays locked.
-func (l *Ledger) Unlock(h keyslot.Holder) error {
+// by someone without the data key; the ledger then stays locked. Unlock (hooks.go) calls it,
+// then the OnUnlock functions.
+func (l *Ledger) unlock(h keyslot.Holder) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -717,8 +719,10 @@ func (l *Ledger) foldTx(tx *bolt.Tx, c *chain, h keyslot.Holder) error {
 	return err
 }
 
-// Lock forgets the data key and the signer given by SetSigner (logout, token removed).
+// Lock forgets the data key and the signer given by SetSigner (logout, token removed), then
+// calls the OnLock functions (hooks.go).
 func (l *Ledger) Lock() {
+	defer l.hooks.locked()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	clear(l.key)

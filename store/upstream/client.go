@@ -578,8 +578,8 @@ func (c *Client) PushLedger(ctx context.Context, envs []ledger.Envelope) (*Ledge
 // was cut off, and checks the hash before renaming into place. Each request asks for at most
 // MaxUploadChunk bytes and has the client's timeout.
 func (c *Client) Download(ctx context.Context, sha string, size int64, dst string) error {
-	if size <= 0 || size > MaxDocumentSize {
-		return fmt.Errorf("document %s: size %d is outside 1 to %d bytes", sha, size, MaxDocumentSize)
+	if err := checkSize(sha, size); err != nil {
+		return err
 	}
 	part := dst + ".part"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
@@ -597,6 +597,65 @@ func (c *Client) Download(ctx context.Context, sha string, size int64, dst strin
 		}
 		have, _ = f.Seek(0, io.SeekStart)
 	}
+	if err := c.fetchInto(ctx, sha, size, have, f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if err := checkSum(sha, h.Sum(nil)); err != nil {
+		f.Close()
+		os.Remove(part)
+		return err
+	}
+	f.Close()
+	return os.Rename(part, dst)
+}
+
+// Fetch fetches a file by SHA-256 into memory and checks the hash: an approved document, which
+// the workstation keeps only encrypted (docs.go), never in a file of its own.
+func (c *Client) Fetch(ctx context.Context, sha string, size int64) ([]byte, error) {
+	if err := checkSize(sha, size); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, size)
+	if err := c.fetchInto(ctx, sha, size, 0, &memWriter{buf}); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(buf)
+	if err := checkSum(sha, sum[:]); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+type memWriter struct{ b []byte }
+
+func (m *memWriter) WriteAt(p []byte, off int64) (int, error) { return copy(m.b[off:], p), nil }
+
+func checkSize(sha string, size int64) error {
+	if size <= 0 || size > MaxDocumentSize {
+		return fmt.Errorf("document %s: size %d is outside 1 to %d bytes", sha, size, MaxDocumentSize)
+	}
+	return nil
+}
+
+func checkSum(sha string, sum []byte) error {
+	if got := hex.EncodeToString(sum); got != sha {
+		return fmt.Errorf("%w: downloaded file has SHA-256 %s, not the approved %s; it was discarded and will be fetched again", ErrBadResponse, got[:16], sha[:16])
+	}
+	return nil
+}
+
+// fetchInto fetches bytes have..size of a file into w, at most MaxUploadChunk per request.
+func (c *Client) fetchInto(ctx context.Context, sha string, size, have int64, w io.WriterAt) error {
 	for have < size {
 		end := min(have+MaxUploadChunk, size) - 1
 		hdr := http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", have, end)}, "Accept": {"application/pdf"}}
@@ -617,28 +676,12 @@ func (c *Client) Download(ctx context.Context, sha string, size int64, dst strin
 		if len(raw) == 0 || have+int64(len(raw)) > size {
 			return fmt.Errorf("%w: file %s: %d bytes at offset %d for a %d-byte file", ErrBadResponse, sha, len(raw), have, size)
 		}
-		if _, err := f.WriteAt(raw, have); err != nil {
+		if _, err := w.WriteAt(raw, have); err != nil {
 			return err
 		}
 		have += int64(len(raw))
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		f.Close()
-		os.Remove(part)
-		return fmt.Errorf("%w: downloaded file has SHA-256 %s, not the approved %s; it was discarded and will be fetched again", ErrBadResponse, got[:16], sha[:16])
-	}
-	f.Close()
-	return os.Rename(part, dst)
+	return nil
 }
 
 // Upload sends a stamped file, resuming where the server's copy stops.

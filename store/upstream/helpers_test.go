@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,10 +11,12 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -188,9 +191,27 @@ func newClient(t testing.TB, url, ws string, tlsConf *tls.Config, key *ecdsa.Pub
 	return c
 }
 
+// docKeys is a real ledger, unlocked (Create leaves it so), whose key slots the document store
+// encrypts with; escrow opens it.
+func docKeys(t testing.TB) (led *ledger.Ledger, escrow *ecdh.PrivateKey) {
+	t.Helper()
+	escrow, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err = ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{{Public: escrow.Public(), Role: keyslot.RoleEscrow, Label: "escrow"}},
+		ledger.Options{Workstation: "WS-DOCS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	return led, escrow
+}
+
 func openStore(t testing.TB) *upstream.Store {
 	t.Helper()
-	s, err := upstream.OpenStore(t.TempDir() + "/sync.db")
+	led, _ := docKeys(t)
+	s, err := upstream.OpenStore(t.TempDir()+"/sync.db", led)
 	if err != nil {
 		t.Fatal(err)
 	}

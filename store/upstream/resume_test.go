@@ -89,7 +89,8 @@ func TestResumeAndRestart(t *testing.T) {
 	// Restart survival: pull, then the hub goes away; a rejection is queued; the store is
 	// closed and reopened; when the hub is back the queue drains.
 	storePath := filepath.Join(t.TempDir(), "sync.db")
-	st, err := upstream.OpenStore(storePath)
+	keys, _ := docKeys(t)
+	st, err := upstream.OpenStore(storePath, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestResumeAndRestart(t *testing.T) {
 	st.Close()
 
 	th.start()
-	st, err = upstream.OpenStore(storePath)
+	st, err = upstream.OpenStore(storePath, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,19 +8,23 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// Store is the client's sync state in its own bbolt file: cached approvals and seal list,
-// the outbox, the ledger push cursor and last co-signed checkpoint, used tickets and the
-// offline-stamp count. Downloaded documents sit beside it in a files folder.
+// Store is the client's sync state in its own bbolt file: the approved documents, encrypted
+// (docs.go), the seal list and roster, the outbox, the ledger push cursor and last co-signed
+// checkpoint, used tickets and the offline-stamp count.
 type Store struct {
-	db    *bolt.DB
-	files string
+	db   *bolt.DB
+	keys DocumentKeys
+
+	mu         sync.Mutex
+	plain      map[string]*os.File // SHA-256 → decrypted bytes in memory (memFile), while unlocked
+	sealedLeft int                 // entries the last login could not open
 }
 
 var (
@@ -28,7 +32,7 @@ var (
 	sDocs   = []byte("documents")
 	sOutbox = []byte("outbox")
 	sUsed   = []byte("usedtickets")
-	sBkts   = [][]byte{sMeta, sDocs, sOutbox, sUsed}
+	sBkts   = [][]byte{sMeta, sDocs, sOutbox, sUsed, sFiles, sSpent}
 	mSeals  = []byte("seals")
 	mRoster = []byte("roster")
 	mCosig  = []byte("cosigned")
@@ -44,8 +48,11 @@ const MaxOutbox = 10000
 // ErrOutboxFull is returned by Enqueue when MaxOutbox items wait.
 var ErrOutboxFull = errors.New("the upload queue is full: connect the workstation to the seal-management server so it can drain before stamping more")
 
-// OpenStore opens (or creates) the client store at path; files go to a "files" folder beside it.
-func OpenStore(path string) (*Store, error) {
+// OpenStore opens (or creates) the client store at path. Documents are encrypted with keys
+// (the ledger; see docs.go); with nil keys none can be kept. A "files" folder beside it, where
+// an older version kept documents in clear, is deleted, and so are listings that version wrote
+// in clear: the next sync fetches them again.
+func OpenStore(path string, keys DocumentKeys) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -62,22 +69,57 @@ func OpenStore(path string) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return dropClearListings(tx.Bucket(sDocs))
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sync state %s: %w", path, err)
 	}
-	files := filepath.Join(filepath.Dir(path), "files")
-	if err := os.MkdirAll(files, 0o700); err != nil {
+	if err := os.RemoveAll(filepath.Join(filepath.Dir(path), "files")); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("removing the documents an older version kept in clear: %w", err)
+	}
+	s := &Store{db: db, keys: keys}
+	if err := s.removeSpent(); err != nil { // a run that ended without Close
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, files: files}, nil
+	if keys != nil {
+		keys.OnUnlock(s.unsealAll)
+		keys.OnLock(s.locked)
+	}
+	return s, nil
 }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// dropClearListings deletes the entries an older version wrote in clear, but keeps a finished
+// one's state, so that it is not taken for a new approval.
+func dropClearListings(b *bolt.Bucket) error {
+	old := map[string]docHead{}
+	err := b.ForEach(func(k, v []byte) error {
+		var c docHead // an old entry's state, sha256 and size have the same names
+		if json.Unmarshal(v, &c) == nil && c.V != headVersion {
+			old[string(k)] = docHead{V: headVersion, State: c.State, SHA256: c.SHA256, Size: c.Size}
+		}
+		return nil
+	})
+	for k, hd := range old {
+		switch {
+		case err != nil:
+		case hd.State == DocDone:
+			err = setJSON(b, []byte(k), hd)
+		default:
+			err = b.Delete([]byte(k))
+		}
+	}
+	return err
+}
+
+// Close closes the store as a logout does (the program ends): it forgets the decrypted
+// documents and deletes the stamped files the server accepted.
+func (s *Store) Close() error {
+	s.locked()
+	return s.db.Close()
+}
 
 // States of a cached document.
 const (
@@ -92,8 +134,10 @@ type CachedDocument struct {
 	Document
 	State     string    `json:"state"`
 	FetchedAt time.Time `json:"fetchedAt"` // when the server last listed it
-	// File is the downloaded PDF, "" until its bytes are here and verified.
-	File string `json:"file,omitempty"`
+	// Have: its bytes are here (encrypted). File names them decrypted in memory, set by
+	// Document only, and valid until logout.
+	Have bool   `json:"have"`
+	File string `json:"-"`
 	// Problem is why a refused document cannot be stamped (for the custodian and the server
 	// administrator).
 	Problem string `json:"problem,omitempty"`
@@ -115,60 +159,41 @@ func setJSON(b *bolt.Bucket, k []byte, v any) error {
 	return b.Put(k, raw)
 }
 
-// Documents lists cached documents, oldest approval first: the queue the custodian sees,
-// also while offline, with when each was last confirmed by the server.
-func (s *Store) Documents() ([]CachedDocument, error) {
-	var out []CachedDocument
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(sDocs).ForEach(func(_, v []byte) error {
-			var d CachedDocument
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
-	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Issued.Before(out[j].Issued) })
-	return out, err
-}
-
-// Document returns one cached document.
-func (s *Store) Document(id string) (CachedDocument, error) {
-	var d CachedDocument
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(sDocs), []byte(id), &d)
-		if err == nil && !ok {
-			err = fmt.Errorf("document %s is not in this workstation's queue; pull from the server", id)
-		}
-		return err
-	})
-	return d, err
-}
-
 // mergeDocuments records a complete listing: listed documents are (re)confirmed now; pending
-// ones the server no longer lists are marked withdrawn.
+// ones the server no longer lists are marked withdrawn. Listings are written encrypted (seal).
 func (s *Store) mergeDocuments(docs []Document, problems map[string]string, at time.Time) error {
+	bodies := make([][]byte, len(docs))
+	for i, d := range docs {
+		pt, err := json.Marshal(docBody{Document: d, Problem: problems[d.ID]})
+		if err != nil {
+			return err
+		}
+		if bodies[i], err = s.seal(adMeta+d.ID, pt); err != nil {
+			return fmt.Errorf("keeping the listing of document %s: %w", d.ID, err)
+		}
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sDocs)
 		listed := make(map[string]bool, len(docs))
-		for _, d := range docs {
+		for i, d := range docs {
 			listed[d.ID] = true
-			var c CachedDocument
-			if _, err := getJSON(b, []byte(d.ID), &c); err != nil {
+			hd, _, err := readHead(b, []byte(d.ID))
+			if err != nil {
 				return err
 			}
-			if c.State == DocDone {
+			if hd.State == DocDone {
 				continue
 			}
-			if c.SHA256 != d.SHA256 {
-				c.File = "" // new bytes: fetch again
+			if hd.SHA256 != d.SHA256 {
+				hd.Have = false // new bytes: fetch again
 			}
-			c.Document, c.State, c.FetchedAt, c.Problem = d, DocPending, at, ""
-			if p, bad := problems[d.ID]; bad {
-				c.State, c.Problem, c.File = DocRefused, p, ""
+			hd.V, hd.State, hd.SHA256, hd.Size, hd.Expires, hd.FetchedAt, hd.Body = headVersion, DocPending, d.SHA256, d.Size, d.Expires, at, bodies[i]
+			if _, bad := problems[d.ID]; bad {
+				hd.State, hd.Have = DocRefused, false
+			} else if !hd.Have {
+				hd.Have = tx.Bucket(sFiles).Get([]byte(d.SHA256)) != nil // the same bytes approved twice
 			}
-			if err := setJSON(b, []byte(d.ID), c); err != nil {
+			if err := setJSON(b, []byte(d.ID), hd); err != nil {
 				return err
 			}
 		}
@@ -183,13 +208,13 @@ func (s *Store) mergeDocuments(docs []Document, problems map[string]string, at t
 			return err
 		}
 		for _, k := range gone {
-			var c CachedDocument
-			if _, err := getJSON(b, k, &c); err != nil {
+			hd, ok, err := readHead(b, k)
+			if err != nil {
 				return err
 			}
-			if c.State == DocPending {
-				c.State = DocWithdrawn
-				if err := setJSON(b, k, c); err != nil {
+			if ok && hd.State == DocPending {
+				hd.State = DocWithdrawn
+				if err := setJSON(b, k, hd); err != nil {
 					return err
 				}
 			}
@@ -198,45 +223,19 @@ func (s *Store) mergeDocuments(docs []Document, problems map[string]string, at t
 	})
 }
 
-// setFiles records downloaded files (document ID → path) in one transaction.
-func (s *Store) setFiles(files map[string]string) error {
-	if len(files) == 0 {
-		return nil
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(sDocs)
-		for id, path := range files {
-			var c CachedDocument
-			ok, err := getJSON(b, []byte(id), &c)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			c.File = path
-			if err := setJSON(b, []byte(id), c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // MarkDone takes a document out of the queue after it was stamped or rejected here.
 func (s *Store) MarkDone(id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sDocs)
-		var c CachedDocument
-		ok, err := getJSON(b, []byte(id), &c)
+		hd, ok, err := readHead(b, []byte(id))
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if !ok || hd.Body == nil {
 			return fmt.Errorf("document %s is not in the queue", id)
 		}
-		c.State = DocDone
-		return setJSON(b, []byte(id), c)
+		hd.State = DocDone
+		return setJSON(b, []byte(id), hd)
 	})
 }
 

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -60,7 +60,13 @@ type SyncOptions struct {
 	// with the pinned key), e.g. to hand it to ledger.SetCosigned; optional. An error stops
 	// the round and is shown as an alarm.
 	OnCosigned func(cp ledger.Checkpoint, serverSig []byte) error
-	// Now is the workstation's clock, sent in the heartbeat; nil means time.Now.
+	// Outputs is the folder of the stamped files the workstation wrote for itself (DATA/stamped).
+	// Each one whose result the server accepted is deleted (Store.spendOutput): at once while
+	// nobody is logged in, else at logout, so the custodian who made it can still verify or
+	// print it. The server holds it, the ledger its hash. Files elsewhere (--out) are kept.
+	Outputs string
+	// Now is the workstation's clock: sent in the heartbeat, and the clock the documents are
+	// judged by (ticket expiry, listing time, eviction); nil means time.Now.
 	Now func() time.Time
 }
 
@@ -268,12 +274,7 @@ func (s *Syncer) counts() counts {
 	}
 	ob, _ := s.st.Outbox()
 	c.outbox = len(ob)
-	docs, _ := s.st.Documents()
-	for _, d := range docs {
-		if d.State == DocPending {
-			c.pending++
-		}
-	}
+	c.pending = s.st.pendingCount()
 	c.offlineStamps, _ = s.st.OfflineStamps()
 	return c
 }
@@ -413,6 +414,14 @@ func (s *Syncer) pushOutbox(ctx context.Context) error {
 			if err := s.st.outboxDone(it.ID); err != nil {
 				return err
 			}
+			if it.File != "" && s.opt.Outputs != "" && filepath.Dir(it.File) == filepath.Clean(s.opt.Outputs) {
+				if err := s.st.spendOutput(it.File); err != nil {
+					return err
+				}
+			}
+			if _, err := s.st.evict(s.opt.Now()); err != nil {
+				return err
+			}
 			continue
 		}
 		_ = s.st.outboxFailed(it.ID, err)
@@ -453,6 +462,9 @@ func (s *Syncer) Pull(ctx context.Context) error {
 	if err := s.st.acceptRoster(roster, time.Now()); err != nil {
 		return err
 	}
+	if s.st.keys == nil {
+		return nil // no ledger to encrypt documents with: none are kept (docs.go)
+	}
 	docs, err := s.c.Documents(ctx)
 	if err != nil {
 		return err
@@ -461,7 +473,10 @@ func (s *Syncer) Pull(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.mergeDocuments(docs, problems, time.Now().UTC()); err != nil {
+	if err := s.st.mergeDocuments(docs, problems, s.opt.Now().UTC()); err != nil {
+		return err
+	}
+	if _, err := s.st.evict(s.opt.Now()); err != nil {
 		return err
 	}
 	return s.fetchFiles(ctx)
@@ -476,7 +491,7 @@ func (s *Syncer) checkTickets(docs []Document) (map[string]string, error) {
 		return nil, errors.New("no server key is pinned, so approvals cannot be checked; enrol the workstation first")
 	}
 	problems := map[string]string{}
-	now := time.Now()
+	now := s.opt.Now()
 	for _, d := range docs {
 		var want ticket.Expect
 		b, err := hex.DecodeString(d.SHA256)
@@ -497,30 +512,34 @@ type notUsedYet struct{}
 
 func (notUsedYet) TicketUsed(string) (bool, error) { return false, nil }
 
+// fetchFiles downloads the bytes of pending documents into memory and stores them encrypted
+// (docs.go); bytes already here (the same document approved twice) are not fetched again.
 func (s *Syncer) fetchFiles(ctx context.Context) error {
-	docs, err := s.st.Documents()
+	missing, err := s.st.missingFiles()
 	if err != nil {
 		return err
 	}
-	// Files already here (the same bytes approved twice, or a download whose record was
-	// lost) are recorded together; each new download is recorded as soon as it is complete.
-	have := map[string]string{}
-	for _, d := range docs {
-		if d.State != DocPending || d.File != "" {
+	shas := make([]string, 0, len(missing))
+	for sha := range missing {
+		shas = append(shas, sha)
+	}
+	sort.Strings(shas)
+	for _, sha := range shas {
+		if have, err := s.st.haveFile(sha); err != nil || have {
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		dst := filepath.Join(s.st.files, d.SHA256+".pdf")
-		if _, err := os.Stat(dst); err == nil {
-			have[d.ID] = dst
-			continue
+		b, err := s.c.Fetch(ctx, sha, missing[sha])
+		if err != nil {
+			return fmt.Errorf("fetching document file %s: %w", sha[:min(16, len(sha))], err)
 		}
-		if err := s.c.Download(ctx, d.SHA256, d.Size, dst); err != nil {
-			_ = s.st.setFiles(have)
-			return fmt.Errorf("fetching %q: %w", d.Title, err)
-		}
-		if err := s.st.setFiles(map[string]string{d.ID: dst}); err != nil {
+		err = s.st.putFile(sha, b)
+		clear(b)
+		if err != nil {
 			return err
 		}
 	}
-	return s.st.setFiles(have)
+	return nil
 }

@@ -125,11 +125,9 @@ func TestPullStampPush(t *testing.T) {
 	if err != nil || len(docs) != 2 {
 		t.Fatalf("pulled %d documents, %v", len(docs), err)
 	}
-	var cd upstream.CachedDocument
-	for _, d := range docs {
-		if d.ID == d1.ID {
-			cd = d
-		}
+	cd, err := st.Document(d1.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if cd.Title != "关于办公用品采购的通知" || cd.Requester.Name != "陈静" || cd.SealID != "SEAL-1" || cd.File == "" {
 		t.Fatalf("cached document: %+v", cd)

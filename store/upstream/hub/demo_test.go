@@ -2,6 +2,8 @@ package hub_test
 
 import (
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
@@ -26,7 +30,15 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"))
+	// The workstation keeps documents encrypted under its ledger's key slots.
+	escrow, _ := ecdh.P256().GenerateKey(rand.Reader)
+	led, err := ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{{Public: escrow.Public(), Role: keyslot.RoleEscrow, Label: "escrow"}},
+		ledger.Options{Workstation: "DEMO-WS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	st, err := upstream.OpenStore(filepath.Join(t.TempDir(), "sync.db"), led)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +52,9 @@ func TestDemo(t *testing.T) {
 	}
 	minP, maxP, signed := 1000, 0, 0
 	for _, d := range docs {
+		if d, err = st.Document(d.ID); err != nil { // with its bytes
+			t.Fatal(err)
+		}
 		if !hasHan(d.Title) {
 			t.Errorf("title %q has no Chinese", d.Title)
 		}
