@@ -135,26 +135,13 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 		defer m.close() // after sign, whose readers have all returned
 		r = m
 	}
-	// The digest and pdfcpu's validation need only the bytes: they start now, beside Open.
-	var validated *pdfinspect.Validated
-	work := startWork(in, r, st.Size(), func() (err error) {
-		validated, err = pdfinspect.Validate(in, r, st.Size())
-		return err
-	})
+	// Open reads only what stamping needs, on demand; then the digest and pdfcpu's validation,
+	// which read the whole file, run beside the writing of the update.
 	doc, err := pdfinspect.Open(in, r, st.Size())
 	if err != nil {
-		work.hashed() // both goroutines read r, which is unmapped when we return
-		work.valid()
 		return nil, err
 	}
-	valid := work.valid
-	work.valid = func() error {
-		if err := valid(); err != nil {
-			return err
-		}
-		return doc.Agrees(validated)
-	}
-	res, err = sign(ctx, doc, r, req, work)
+	res, err = sign(ctx, doc, r, req, startWork(in, r, st.Size(), doc.Validate))
 	if err != nil {
 		return nil, err
 	}

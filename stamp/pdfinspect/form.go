@@ -2,7 +2,7 @@ package pdfinspect
 
 import "github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
-// The form-field walk and the certify/lock rules live here only: Open/Read/Parse use them for
+// The form-field walk and the certify/lock rules live here only: Open and Parse use them for
 // Info, and stamp/verify uses them for its report, so the stamper and the verifier cannot
 // disagree on whether a document is certified or locked.
 

@@ -19,7 +19,7 @@ import (
 // sign seals data once with a real (software) key, certifying or locking as asked.
 func sign(t *testing.T, id *padestest.Identity, data []byte, certify, lock bool) ([]byte, error) {
 	t.Helper()
-	doc, err := pdfinspect.Read("in.pdf", bytes.NewReader(data), int64(len(data)))
+	doc, err := pdftest.Inspect("in.pdf", data)
 	if err != nil {
 		t.Fatal(err)
 	}

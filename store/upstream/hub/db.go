@@ -442,11 +442,14 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 	return out, err
 }
 
-// pageCount reads and validates the PDF as the workstation will (pdfinspect.Read, which turns
-// a library panic on a hostile file into an error).
+// pageCount reads and validates the PDF as the workstation will (pdfinspect.Open and Validate,
+// which turn a library panic on a hostile file into an error).
 func pageCount(b []byte) (int, error) {
-	doc, err := pdfinspect.Read("the document", bytes.NewReader(b), int64(len(b)))
+	doc, err := pdfinspect.Open("the document", bytes.NewReader(b), int64(len(b)))
 	if err != nil {
+		return 0, err
+	}
+	if err := doc.Validate(); err != nil {
 		return 0, err
 	}
 	return len(doc.Pages), nil
