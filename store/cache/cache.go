@@ -5,6 +5,9 @@
 // ("cache")), with "sealkeeper cache v1" ‖ 0x00 ‖ id as associated data, so an entry cannot be
 // read without a key slot and cannot be moved to another id. An entry leaves the cache once it
 // is settled (stamped or rejected) or expired, and its outcome was synced upstream.
+//
+// Nothing uses it yet: the documents the sync loop fetches are kept by upstream.Store, in plain
+// files (issue 15: one cache, encrypted).
 package cache
 
 import (

@@ -512,7 +512,7 @@ func (h *Hub) Documents() ([]DocumentInfo, error) {
 }
 
 // SetSeal adds a seal or changes its status (active, suspended, revoked). A revoked seal stays
-// revoked: RULES.md 11 says a cancelled seal can never be used again.
+// revoked: docs/rules.md 11 says a cancelled seal can never be used again.
 func (h *Hub) SetSeal(s upstream.SealStatus) error {
 	switch s.Status {
 	case upstream.SealActive, upstream.SealSuspended, upstream.SealRevoked:
