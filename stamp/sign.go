@@ -167,7 +167,7 @@ func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, nil))
 }
 
-// started is work on the input that SignFile starts before the document is open: the digest
+// started is work on the input that runs beside the writing of the update: the digest
 // of its bytes and its validation. Each wait returns the result once.
 type started struct {
 	hashed func() (hash.Hash, error) // SHA-256 over the whole input
