@@ -304,7 +304,6 @@ func (c *Config) Resolve(p string) string {
 // Data is the absolute data dir.
 func (c *Config) Data() string { return c.Resolve(c.DataDir) }
 
-// Save writes the configuration atomically (temp file, fsync, rename) with mode 0600.
 // SetLanguage writes one setting, language, into the configuration file at path, leaving every
 // other setting as the user wrote it: the defaults Load filled in (host name, user, the known
 // keys list) stay out of the file.
@@ -329,6 +328,7 @@ func SetLanguage(path, lang string) error {
 	return nil
 }
 
+// Save writes the configuration atomically (temp file, fsync, rename) with mode 0600.
 func (c *Config) Save(path string) error {
 	var buf bytes.Buffer
 	buf.WriteString("# SealKeeper configuration. No PINs or keys are kept here.\n")
