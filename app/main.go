@@ -1,5 +1,6 @@
 // Command sealkeeper is the seal custodian's desktop program. With no subcommand it opens the
-// window; subcommands do the same work from a terminal (token, demo, stamp, verify, ledger, hub).
+// window; subcommands do the same work from a terminal (token, demo, queue, stamp, reject, verify,
+// ledger, hub).
 package main
 
 import (

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// DefaultPINMaxAge is how long a PIN may be used before it must be changed (RULES.md 3).
+// DefaultPINMaxAge is how long a PIN may be used before it must be changed (docs/rules.md 3).
 const DefaultPINMaxAge = 60 * 24 * time.Hour
 
 // DefaultPINWarnBefore is how long before its expiry the custodian is told the PIN is due.

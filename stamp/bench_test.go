@@ -31,7 +31,7 @@ func BenchmarkStampSign(b *testing.B) {
 		b.Run(fmt.Sprintf("pages=%d", n), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				doc, err := pdfinspect.Read("bench.pdf", bytes.NewReader(data), int64(len(data)))
+				doc, err := pdftest.Inspect("bench.pdf", data)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -35,7 +35,7 @@ func FuzzInspectAndStamp(f *testing.F) {
 				}
 			}
 		}
-		doc, err := pdfinspect.Read("fuzz.pdf", bytes.NewReader(data), int64(len(data)))
+		doc, err := pdftest.Inspect("fuzz.pdf", data)
 		if err != nil {
 			if signedByParse {
 				t.Fatalf("signed after validating concurrently a file that Read refuses: %v", err)

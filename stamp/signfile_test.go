@@ -37,7 +37,7 @@ func (s *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts
 func TestSignFileRefusesInvalidBeforeSigning(t *testing.T) {
 	id := padestest.NewIdentity(t, padestest.ECDSA)
 	data := pdftest.PDF(pdftest.Options{Pages: 2, Rotate: []int{45, 0}}) // /Rotate 45 fails validation
-	if _, err := pdfinspect.Read("bad.pdf", bytes.NewReader(data), int64(len(data))); err == nil {
+	if _, err := pdftest.Inspect("bad.pdf", data); err == nil {
 		t.Fatal("the test file passes validation")
 	}
 	doc, err := pdfinspect.Parse("bad.pdf", bytes.NewReader(data), int64(len(data)))

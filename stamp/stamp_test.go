@@ -38,7 +38,7 @@ func sealSize(t testing.TB) placement.Size {
 
 func read(t testing.TB, data []byte) *pdfinspect.Document {
 	t.Helper()
-	doc, err := pdfinspect.Read("test.pdf", bytes.NewReader(data), int64(len(data)))
+	doc, err := pdftest.Inspect("test.pdf", data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func stampOnce(t testing.TB, data []byte, req stamp.Request) []byte {
 }
 
 func trySign(data []byte, req stamp.Request) ([]byte, error) {
-	doc, err := pdfinspect.Read("test.pdf", bytes.NewReader(data), int64(len(data)))
+	doc, err := pdftest.Inspect("test.pdf", data)
 	if err != nil {
 		return nil, err
 	}
@@ -486,12 +486,12 @@ func TestRefusals(t *testing.T) {
 		if b, err := exec.Command("qpdf", cmd...).CombinedOutput(); err != nil {
 			t.Fatalf("qpdf: %v %s", err, b)
 		}
-		if _, err := pdfinspect.ReadFile(enc); !errors.Is(err, pdfinspect.ErrEncrypted) || !strings.Contains(err.Error(), enc) {
+		if _, err := pdftest.InspectFile(enc); !errors.Is(err, pdfinspect.ErrEncrypted) || !strings.Contains(err.Error(), enc) {
 			t.Errorf("encrypted file %v: %v", args, err)
 		}
 	}
 	for name, data := range map[string][]byte{"empty": nil, "text": []byte("hello"), "truncated": pdftest.PDF(pdftest.Options{})[:300]} {
-		if _, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data))); err == nil || !strings.Contains(err.Error(), name) {
+		if _, err := pdftest.Inspect(name, data); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

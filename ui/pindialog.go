@@ -82,7 +82,7 @@ func (p *pinDialog) submit() {
 }
 
 // changeDialog changes the PIN; when the change is forced it cannot be dismissed, only the
-// key can be pulled (RULES.md 3: change at first use and periodically).
+// key can be pulled (docs/rules.md 3: change at first use and periodically).
 type changeDialog struct {
 	k                *keyScreen
 	old, new, repeat *widget.Entry

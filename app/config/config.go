@@ -1,6 +1,6 @@
 // Package config is SealKeeper's configuration file: where it lives, what it holds, and its
 // defaults. It holds no secrets: PINs are never written; the demo workspace's PIN lives in its own
-// file inside that workspace (DemoPINFile), because that token exists only for trying the program.
+// file inside that workspace (Demo.PINFile), because that token exists only for trying the program.
 package config
 
 import (
@@ -54,7 +54,7 @@ type Device struct {
 	KnownKeys []USBKey `toml:"known_keys"`
 	// PollInterval is how often presence is polled (default 1s).
 	PollInterval Duration `toml:"poll_interval"`
-	// PINMaxAgeDays forces a PIN change after this many days (default 60; RULES.md 3).
+	// PINMaxAgeDays forces a PIN change after this many days (default 60; docs/rules.md 3).
 	PINMaxAgeDays int `toml:"pin_max_age_days"`
 	// ChangeInitialPIN forces a change when no change was ever recorded for a token (default true).
 	ChangeInitialPIN *bool `toml:"change_initial_pin"`
@@ -150,7 +150,7 @@ type Upstream struct {
 type Policy struct {
 	// AllowUnapprovedFiles lets a local file without an approval ticket be stamped
 	// (sealkeeper stamp --in); each such stamping is recorded with an alarm. Off by default:
-	// only approved documents may be stamped (RULES.md 4).
+	// only approved documents may be stamped (docs/rules.md 4).
 	AllowUnapprovedFiles bool `toml:"allow_unapproved_files"`
 	// WorkingHours, like "mon-fri 08:30-17:30", are when stamping is expected; a stamping
 	// outside them is recorded with an alarm (RULES.md 13). Empty: any time.
@@ -342,7 +342,6 @@ func (c *Config) Resolve(p string) string {
 // Data is the absolute data dir.
 func (c *Config) Data() string { return c.Resolve(c.DataDir) }
 
-// Save writes the configuration atomically (temp file, fsync, rename) with mode 0600.
 // SetLanguage writes one setting, language, into the configuration file at path, leaving every
 // other setting as the user wrote it: the defaults Load filled in (host name, user, the known
 // keys list) stay out of the file.
@@ -367,6 +366,7 @@ func SetLanguage(path, lang string) error {
 	return nil
 }
 
+// Save writes the configuration atomically (temp file, fsync, rename) with mode 0600.
 func (c *Config) Save(path string) error {
 	var buf bytes.Buffer
 	buf.WriteString("# SealKeeper configuration. No PINs or keys are kept here.\n")

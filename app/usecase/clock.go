@@ -101,7 +101,7 @@ func (d *Desk) noteRecords(recs []ledger.Record, seqs []uint64) {
 }
 
 // checkClock refuses a clock set back past the floor, and records the refusal as an alarm
-// (RULES.md 13) dated at the floor, so that the alarm itself does not lower it.
+// (docs/rules.md 13) dated at the floor, so that the alarm itself does not lower it.
 func (d *Desk) checkClock(now time.Time) error {
 	floor, seq := d.clockFloor()
 	if floor.IsZero() || !now.Before(floor.Add(-clockSlack)) {

@@ -96,8 +96,8 @@ var (
 	ErrLedgerLocked = errors.New("the ledger is locked: log in with the seal key of a custodian of this workstation (a new custodian needs a handover first)")
 	// ErrNoServer: the workstation has no server, so there is no queue.
 	ErrNoServer = errors.New("this workstation has no seal-management server configured, so there are no approved documents")
-	// ErrUnapproved: a local file without a ticket, and the policy does not allow those.
-	ErrUnapproved = errors.New("only documents approved through the seal-management server may be stamped (RULES.md 4); this file has no approval ticket")
+	// ErrUnapproved: a local file without a ticket, and the policy does not allow those (docs/rules.md 4).
+	ErrUnapproved = errors.New("only documents approved through the seal-management server may be stamped; this file has no approval ticket")
 )
 
 func (d *Desk) online() bool { return d.cfg.Online != nil && d.cfg.Online() }

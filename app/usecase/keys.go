@@ -30,7 +30,7 @@ type KeysConfig struct {
 	Log                     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Ledger records every key event (RULES.md 12-13); nil records nothing (tests of the key
+	// Ledger records every key event (docs/rules.md 12-13); nil records nothing (tests of the key
 	// alone). Login unlocks it with the seal key's slot, removal and logout lock it again.
 	Ledger *ledger.Ledger
 	// Workstation and Host say where, in the ledger's records.

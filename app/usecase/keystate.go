@@ -1,6 +1,8 @@
 // Package usecase is what the window does, without the window: watch the seal key, log the
-// custodian in, change the PIN, and (in later issues) stamp, reject, hand over and sync. The ui
-// package calls it and shows its state; nothing here imports Fyne, so it is tested on its own.
+// custodian in and change the PIN (Keys); list the queue, preview and place a seal, stamp one
+// document or a batch, return one with a reason, settle stampings a crash cut short (Desk); read
+// and export the ledger (LedgerView). Hand-over is not here yet. The ui package calls it and
+// shows its state; nothing here imports Fyne, so it is tested on its own.
 package usecase
 
 import (
@@ -24,7 +26,7 @@ func (p KeyPhase) String() string {
 // SealView is the seal certificate found on the token, as the custodian is shown it.
 type SealView struct {
 	device.CertSummary
-	ValidNow bool // the certificate is valid at this moment (RULES.md 10)
+	ValidNow bool // the certificate is valid at this moment (docs/rules.md 10)
 	// ExpiresSoon: valid now, but it expires within CertWarnBefore; the screens say when.
 	ExpiresSoon bool
 }

@@ -364,7 +364,7 @@ func (p *Preview) save() {
 	p.nudging = -1
 }
 
-// Signing is how the seal's signature treats later changes (RULES.md 7).
+// Signing is how the seal's signature treats later changes (docs/rules.md 7).
 type Signing struct {
 	// Certify makes it the certifying signature (DocMDP: later, only form filling and further
 	// signatures are allowed); only the document's first signature can certify.

@@ -18,7 +18,7 @@ var RejectReasons = []string{
 	"非本印章用印范围 (not within this seal's scope of use)",
 }
 
-// ErrReasonRequired: a document is returned only with a reason (RULES.md 6).
+// ErrReasonRequired: a document is returned only with a reason (docs/rules.md 6).
 var ErrReasonRequired = errors.New("say why the document is returned: a reason is required")
 
 // Reject returns a queue document to the requester with a reason: recorded in the ledger, sent

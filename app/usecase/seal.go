@@ -23,7 +23,7 @@ type Seal struct {
 func (s Seal) Cert() *x509.Certificate { return s.Chain[0] }
 
 // ErrSealCertificate is returned when the seal's certificate is not valid now: a seal's
-// validity is its certificate's (RULES.md 10).
+// validity is its certificate's (docs/rules.md 10).
 var ErrSealCertificate = errors.New("the seal's certificate is not valid now")
 
 // CertWarnBefore is how long before the seal's certificate expires the custodian is told.

@@ -47,7 +47,7 @@ type StampResult struct {
 }
 
 // Stamp puts the logged-in seal on a document, along the one path every signature takes
-// (DESIGN.md, "The stamping path"):
+// (docs/architecture.md, "The stamping path"):
 //
 //  1. the approval ticket is checked against the bytes about to be signed (signature by the
 //     pinned server key, hash, this seal, this workstation, expiry, not used before), and the
@@ -130,7 +130,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		result.InputSHA256 = hex.EncodeToString(sum[:])
 		// Detail keeps the local file's path, for Reconcile to check an interrupted output.
 		intent.DocTitle, intent.InputHash, intent.Reason, intent.Detail = filepath.Base(in), result.InputSHA256, "no approval ticket", in
-		// RULES.md 13: stamping outside the approval process is abnormal, even where allowed.
+		// docs/rules.md 13: stamping outside the approval process is abnormal, even where allowed.
 		extra = append(extra, ledger.Record{Kind: ledger.KindAlarm, Alarm: AlarmUnapprovedFile, Custodian: seal.Custodian, InputHash: result.InputSHA256,
 			Detail: fmt.Sprintf("a local file without an approval ticket was stamped (%s); the workstation's policy allows it", filepath.Base(in))})
 	}

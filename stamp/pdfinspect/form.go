@@ -2,7 +2,7 @@ package pdfinspect
 
 import "github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
-// The form-field walk and the certify/lock rules live here only: Open/Read/Parse use them for
+// The form-field walk and the certify/lock rules live here only: Open and Parse use them for
 // Info, and stamp/verify uses them for its report, so the stamper and the verifier cannot
 // disagree on whether a document is certified or locked.
 
@@ -109,14 +109,13 @@ type Restrictions struct {
 // Locked tells that the field lock forbids every later change, new seals included (/P 1).
 func (r Restrictions) Locked() bool { return r.LockP == 1 }
 
-// Level is the restriction in force after this signature, as DocMDP levels: 1 when locked,
-// else DocMDP (0: none).
-func (r Restrictions) Level() int {
-	if r.Locked() {
-		return 1
-	}
-	return r.DocMDP
-}
+// Level is the restriction in force after this signature, as DocMDP levels (0: none): the
+// stricter of the certification's /P and the lock's. ISO 32000-2 gives a field lock (12.7.5.5)
+// and a FieldMDP transform (12.8.2.4) the same /P as DocMDP: 1 no changes, 2 form filling and
+// signing, 3 also annotations; a /P laxer than one in force is ignored, which taking the
+// stricter does. Both the stamper (Info.Locked: level 1 refuses a seal; 2 and 3 allow one) and
+// the verifier (what later changes are permitted) read this.
+func (r Restrictions) Level() int { return stricter(r.DocMDP, r.LockP) }
 
 // mdpP reads a /P permission value (DocMDP or FieldMDP, 1..3). absent is returned when there
 // is none (null counts as none, as in PDF). Any other value — 0, 4, a fraction, a name —

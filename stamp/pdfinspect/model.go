@@ -10,7 +10,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/stamp/objread"
 )
 
-// largeFile is the size from which Validate builds pdfcpu's model with the on-demand reader
+// largeFile is the size from which Document.Validate builds pdfcpu's model with the on-demand reader
 // instead of pdfcpu's own reader. pdfcpu's reader copies every stream's bytes into memory
 // (about 1.5 times the cost of hashing the file, for a scanned file where images are nearly
 // all of it), and stamping a large file should cost about one pass of hashing. Every object

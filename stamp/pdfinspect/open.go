@@ -11,7 +11,7 @@ import (
 )
 
 // Open inspects a PDF of the given size, reading only the objects it needs (cross-reference
-// data, trailer, catalog, page tree, form) on demand; call Validate before signing it. The
+// data, trailer, catalog, page tree, form) on demand; call Document.Validate before signing it. The
 // reader is strict: a file whose cross-reference data does not lead to its objects is refused
 // (other strict readers could not follow an update appended to it either), where Parse's pdfcpu
 // would repair it.

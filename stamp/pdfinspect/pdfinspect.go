@@ -2,10 +2,11 @@
 // boxes, existing signatures and form fields, certification and locks, encryption, the PDF
 // version and the kind of its last cross-reference section. It never writes the file.
 //
-// Open reads only the objects it needs, on demand (stamp/objread); Validate has pdfcpu read and
-// validate the whole file, in a model of its own, and the two must agree on the pages; Read is
-// both. Parse gives pdfcpu's whole model, for the verifier. Every call into a PDF reader runs
-// under a guard that turns a panic into an error naming the file.
+// Two entry points. Open, for the stamper, reads only the objects it needs, on demand
+// (stamp/objread; OpenFile is Open for a path); Document.Validate then has pdfcpu read and
+// validate the whole file, in a model of its own, and the two must agree on the pages. Parse,
+// for the verifier, reads the whole file into pdfcpu's model without validating it. Every call
+// into a PDF reader runs under a guard that turns a panic into an error naming the file.
 package pdfinspect
 
 import (
@@ -171,16 +172,9 @@ func Guard(name string, err *error) {
 
 // OpenFile opens a PDF file as Open does (no validation). A file under LargeFile is read into
 // memory first; a larger one is read where it lies and closed again, so the returned
-// Document cannot Validate itself: a larger file is validated by SignFile or Validate.
+// Document cannot Validate itself: a larger file is validated by stamp.SignFile.
 func OpenFile(path string) (*Document, error) {
 	return openFile(path, Open)
-}
-
-// ReadFile reads and inspects a PDF file and validates it (Read). A file under LargeFile is read
-// into memory first: the readers then pay no system call per object; a larger one is read
-// where it lies.
-func ReadFile(path string) (*Document, error) {
-	return openFile(path, Read)
 }
 
 func openFile(path string, open func(string, io.ReaderAt, int64) (*Document, error)) (*Document, error) {
@@ -207,7 +201,7 @@ func openFile(path string, open func(string, io.ReaderAt, int64) (*Document, err
 	return d, err
 }
 
-// closedFile stands for the bytes of a file that OpenFile or ReadFile read and closed.
+// closedFile stands for the bytes of a file that OpenFile read and closed.
 type closedFile struct{ path string }
 
 func (c closedFile) ReadAt([]byte, int64) (int, error) {
@@ -216,22 +210,9 @@ func (c closedFile) ReadAt([]byte, int64) (int, error) {
 
 // LargeFile is the one size that splits the stamping path's two ways of reading a PDF: a file
 // below it is read into memory at once (a few copies cost less than the system calls), a file
-// of this size or more is read on demand (OpenFile, Validate) or mapped (stamp.SignFile), so a
+// of this size or more is read on demand (OpenFile, Document.Validate) or mapped (stamp.SignFile), so a
 // scanned file of hundreds of megabytes costs about one pass of hashing.
 const LargeFile = 32 << 20
-
-// Read inspects a PDF of the given size (Open) and validates it with pdfcpu (Validate). name is
-// used in errors only.
-func Read(name string, r io.ReaderAt, size int64) (*Document, error) {
-	d, err := Open(name, r, size)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Validate(); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
 
 // Parse reads the whole file into pdfcpu's model without validating it: for a verifier, which
 // must report on a file that a later change damaged rather than refuse it, and needs every
@@ -538,27 +519,27 @@ func (d *Document) sigDocMDP() *types.IndirectRef {
 	return nil
 }
 
-// Validate checks a document that Open read: see the package function Validate, and
-// Agrees. d is not changed, so the signature writer may use d meanwhile.
+// Validate has pdfcpu read the whole file into a model of its own (for a file over largeFile,
+// through the on-demand reader: see readerContext) and validate it, and checks that it finds the
+// pages d has, as the same objects: a file that only pdfcpu's repairs make sense of is refused
+// rather than stamped on a guess (pdfcpu's relaxed validation repairs small faults in its own
+// model, which never reaches a Document). d is not changed, so the signature writer may use d
+// meanwhile.
 func (d *Document) Validate() error {
-	v, err := Validate(d.File, d.src, d.Size)
+	v, err := validatePages(d.File, d.src, d.Size)
 	if err != nil {
 		return err
 	}
-	return d.Agrees(v)
+	return d.agrees(v)
 }
 
-// Validated is what pdfcpu found in a file it validated.
-type Validated struct {
+// validated is what pdfcpu found in a file it validated.
+type validated struct {
 	root  types.IndirectRef
 	pages []types.IndirectRef
 }
 
-// Validate reads the whole file into a pdfcpu model of its own (for a file over largeFile,
-// through the on-demand reader: see readerContext) and validates it, with the refusal that
-// Read gives. It needs only the bytes, so it can start before Open has finished; pdfcpu's
-// relaxed validation repairs small faults in its own model, which never reaches a Document.
-func Validate(name string, r io.ReaderAt, size int64) (v *Validated, err error) {
+func validatePages(name string, r io.ReaderAt, size int64) (v *validated, err error) {
 	defer Guard(name, &err)
 	var ctx *model.Context
 	if size >= largeFile {
@@ -580,16 +561,14 @@ func Validate(name string, r io.ReaderAt, size int64) (v *Validated, err error) 
 	if err := w.readPages(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	v = &Validated{root: t.Root, pages: make([]types.IndirectRef, len(w.Pages))}
+	v = &validated{root: t.Root, pages: make([]types.IndirectRef, len(w.Pages))}
 	for i, p := range w.Pages {
 		v.pages[i] = p.Ref
 	}
 	return v, nil
 }
 
-// Agrees tells whether pdfcpu's validated model has the pages d has, as the same objects: a
-// file that only pdfcpu's repairs make sense of is refused rather than stamped on a guess.
-func (d *Document) Agrees(v *Validated) error {
+func (d *Document) agrees(v *validated) error {
 	same := v.root == d.trailer.Root && len(v.pages) == len(d.Pages)
 	for i := 0; same && i < len(v.pages); i++ {
 		same = v.pages[i] == d.Pages[i].Ref

@@ -30,7 +30,7 @@ func TestInspect(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			data := pdftest.PDF(tc.o)
-			d, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data)))
+			d, err := pdftest.Inspect(name, data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func TestRefused(t *testing.T) {
 			defer pdfinspect.SetLargeFile(0)()
 		}
 		for name, data := range fails {
-			_, err := pdfinspect.Read(name, bytes.NewReader(data), int64(len(data)))
+			_, err := pdftest.Inspect(name, data)
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("large=%v %s: want an error naming the file, got %v", large, name, err)
 			}
@@ -117,12 +117,7 @@ func TestValidateLargeAgrees(t *testing.T) {
 	}
 	validate := func(large int64, name string, data []byte) (int, []int, error) {
 		defer pdfinspect.SetLargeFile(large)()
-		v, err := pdfinspect.Validate(name, bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return 0, nil, err
-		}
-		root, pages := pdfinspect.ValidatedRefs(v)
-		return root, pages, nil
+		return pdfinspect.ValidatedRefs(name, bytes.NewReader(data), int64(len(data)))
 	}
 	for name, data := range files {
 		ownRoot, ownPages, err := validate(0, name, data) // every file is "large": the on-demand reader

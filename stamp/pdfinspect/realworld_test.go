@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
+	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
 )
 
 // TestRealWorldFiles runs the PDFs that ship with pdfcpu's module (files from many producers:
@@ -33,9 +34,9 @@ func TestRealWorldFiles(t *testing.T) {
 		if errOpen == nil && len(opened.Pages) != len(parsed.Pages) {
 			t.Errorf("%s: %d pages, pdfcpu %d", name, len(opened.Pages), len(parsed.Pages))
 		}
-		_, errRead := pdfinspect.ReadFile(f)
+		_, errRead := pdftest.InspectFile(f)
 		restore := pdfinspect.SetLargeFile(0)
-		_, errLarge := pdfinspect.ReadFile(f)
+		_, errLarge := pdftest.InspectFile(f)
 		restore()
 		if (errRead == nil) != (errLarge == nil) {
 			t.Errorf("%s: validated through pdfcpu's reader: %v; through the on-demand reader: %v", name, errRead, errLarge)

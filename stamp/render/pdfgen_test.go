@@ -11,6 +11,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/sealkeeper/sealkeeper/assets"
+	"github.com/sealkeeper/sealkeeper/assets/cff"
 	"github.com/sealkeeper/sealkeeper/stamp/render"
 )
 
@@ -231,104 +232,15 @@ func fixedUPEM(f *sfnt.Font) fixed.Int26_6 { return fixed.I(int(f.UnitsPerEm()))
 
 // cidOf maps glyph IDs of the CID-keyed CFF font to CIDs (its charset): a PDF shows a
 // CIDFontType0 glyph by CID, and the font's CIDs differ from its glyph IDs.
-var cidOf = func() []uint16 {
-	c := cffTable()
-	cu16 := func(o int) int { return int(c[o])<<8 | int(c[o+1]) }
-	// index returns the data of each entry of the INDEX at o, and the end offset.
-	index := func(o int) ([][]byte, int) {
-		n := cu16(o)
-		if n == 0 {
-			return nil, o + 2
-		}
-		osz := int(c[o+2])
-		off := func(i int) int {
-			v := 0
-			for k := range osz {
-				v = v<<8 | int(c[o+3+i*osz+k])
-			}
-			return v
-		}
-		base := o + 3 + (n+1)*osz - 1
-		var items [][]byte
-		for i := range n {
-			items = append(items, c[base+off(i):base+off(i+1)])
-		}
-		return items, base + off(n)
-	}
-	_, end := index(int(c[2])) // Name INDEX
-	top, _ := index(end)
-	d := top[0]
-	var operands []int
-	charset, cidKeyed := 0, false
-	for i := 0; i < len(d); {
-		b0 := int(d[i])
-		switch {
-		case b0 == 12:
-			if d[i+1] == 30 {
-				cidKeyed = true
-			}
-			operands, i = nil, i+2
-		case b0 <= 21:
-			if b0 == 15 {
-				charset = operands[len(operands)-1]
-			}
-			operands, i = nil, i+1
-		case b0 == 28:
-			operands, i = append(operands, int(int16(int(d[i+1])<<8|int(d[i+2])))), i+3
-		case b0 == 29:
-			operands, i = append(operands, int(int32(uint32(d[i+1])<<24|uint32(d[i+2])<<16|uint32(d[i+3])<<8|uint32(d[i+4])))), i+5
-		case b0 == 30:
-			for i++; d[i]&0x0f != 0x0f && d[i]>>4 != 0x0f; i++ {
-			}
-			operands, i = append(operands, 0), i+1
-		case b0 <= 246:
-			operands, i = append(operands, b0-139), i+1
-		case b0 <= 250:
-			operands, i = append(operands, (b0-247)*256+int(d[i+1])+108), i+2
-		default:
-			operands, i = append(operands, -(b0-251)*256-int(d[i+1])-108), i+2
-		}
-	}
-	n := cjkFont.NumGlyphs()
-	cids := make([]uint16, n)
-	if !cidKeyed || charset == 0 {
-		for g := range cids {
-			cids[g] = uint16(g)
-		}
-		return cids
-	}
-	o, format := charset+1, c[charset]
-	for g := 1; g < n; {
-		switch format {
-		case 0:
-			cids[g], g, o = uint16(cu16(o)), g+1, o+2
-		default:
-			first, left := cu16(o), int(c[o+2])
-			o += 3
-			if format == 2 {
-				left = cu16(o - 1)
-				o++
-			}
-			for k := 0; k <= left && g < n; k++ {
-				cids[g], g = uint16(first+k), g+1
-			}
-		}
-	}
-	return cids
-}()
+var cidOf = cff.CIDs(cffTable(), cjkFont.NumGlyphs())
 
 // cffTable is the font's 'CFF ' table.
 func cffTable() []byte {
-	b := assets.FontRegular
-	u16 := func(o int) int { return int(b[o])<<8 | int(b[o+1]) }
-	u32 := func(o int) int { return u16(o)<<16 | u16(o+2) }
-	for i := range u16(4) {
-		rec := 12 + 16*i
-		if string(b[rec:rec+4]) == "CFF " {
-			return b[u32(rec+8) : u32(rec+8)+u32(rec+12)]
-		}
+	c, err := cff.Table(assets.FontRegular)
+	if err != nil {
+		panic(err)
 	}
-	panic("no CFF table in the font")
+	return c
 }
 
 // ucs2Text is a content-stream string operand for /F3.

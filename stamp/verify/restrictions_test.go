@@ -19,7 +19,7 @@ import (
 // sign seals data once with a real (software) key, certifying or locking as asked.
 func sign(t *testing.T, id *padestest.Identity, data []byte, certify, lock bool) ([]byte, error) {
 	t.Helper()
-	doc, err := pdfinspect.Read("in.pdf", bytes.NewReader(data), int64(len(data)))
+	doc, err := pdftest.Inspect("in.pdf", data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +51,21 @@ func patch(t *testing.T, data []byte, old, new string, n int) []byte {
 	return bytes.ReplaceAll(data, []byte(old), []byte(new))
 }
 
+// level is the restriction in force after d's one signature field, as pdfinspect reads it.
+func level(d *pdfinspect.Document) int {
+	for _, f := range d.FormFields() {
+		if f.Type == "Sig" {
+			return d.Restrictions(f).Level()
+		}
+	}
+	return -1
+}
+
 // TestRestrictionsAgree feeds the stamper's reader (pdfinspect, both its on-demand and its
 // pdfcpu object model) and the verifier the same certified and locked files, with every /P
 // value and one outside 1..3 on each side, and checks they read the same level, the strict
 // one for a value the standard does not define; and that the stamper refuses a further seal
-// exactly when that level forbids it.
+// exactly when that level forbids it. A lock's /P 2 or 3 is a level (PDF 2.0), not a lock.
 func TestRestrictionsAgree(t *testing.T) {
 	id := padestest.NewIdentity(t, padestest.RSA)
 	in := pdftest.PDF(pdftest.Options{Form: true})
@@ -71,13 +81,14 @@ func TestRestrictionsAgree(t *testing.T) {
 	type want struct {
 		docMDP int
 		locked bool
+		level  int // what later changes may do (ISO 32000-2: a lock's /P is a level like DocMDP's)
 	}
 	cases := map[string]struct {
 		data []byte
 		want want
 	}{
-		"docmdp_absent": {patch(t, certified, docmdp, "/TransformParams      /V /1.2", 1), want{2, false}},
-		"lock_absent":   {patch(t, locked, fieldmdp, "/Action /All     ", 2), want{0, false}},
+		"docmdp_absent": {patch(t, certified, docmdp, "/TransformParams      /V /1.2", 1), want{2, false, 2}},
+		"lock_absent":   {patch(t, locked, fieldmdp, "/Action /All     ", 2), want{0, false, 0}},
 	}
 	for p := 0; p <= 4; p++ {
 		// Unknown values (0, 4) read as P=1: no changes, no further seal.
@@ -88,13 +99,13 @@ func TestRestrictionsAgree(t *testing.T) {
 		cases[fmt.Sprintf("docmdp_P%d", p)] = struct {
 			data []byte
 			want want
-		}{patch(t, certified, docmdp, fmt.Sprintf("/TransformParams /P %d /V /1.2", p), 1), want{strict, false}}
+		}{patch(t, certified, docmdp, fmt.Sprintf("/TransformParams /P %d /V /1.2", p), 1), want{strict, false, strict}}
 		// The stamper writes the lock's /P twice: in the field's /Lock and in its signature's
 		// FieldMDP reference.
 		cases[fmt.Sprintf("lock_P%d", p)] = struct {
 			data []byte
 			want want
-		}{patch(t, locked, fieldmdp, fmt.Sprintf("/Action /All /P %d", p), 2), want{0, strict == 1}}
+		}{patch(t, locked, fieldmdp, fmt.Sprintf("/Action /All /P %d", p), 2), want{0, strict == 1, strict}}
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -116,13 +127,13 @@ func TestRestrictionsAgree(t *testing.T) {
 			}
 			vs := rep.Signatures[0]
 			got := map[string]want{
-				"pdfinspect.Open":  {opened.Certified, opened.Locked},
-				"pdfinspect.Parse": {parsed.Certified, parsed.Locked},
-				"verify":           {vs.DocMDP, vs.Locked},
+				"pdfinspect.Open":  {opened.Certified, opened.Locked, level(opened)},
+				"pdfinspect.Parse": {parsed.Certified, parsed.Locked, level(parsed)},
+				"verify":           {vs.DocMDP, vs.Locked, vs.Level},
 			}
 			for who, g := range got {
 				if g != tc.want {
-					t.Errorf("%s reads DocMDP %d, locked %v; want DocMDP %d, locked %v", who, g.docMDP, g.locked, tc.want.docMDP, tc.want.locked)
+					t.Errorf("%s reads DocMDP %d, locked %v, level %d; want DocMDP %d, locked %v, level %d", who, g.docMDP, g.locked, g.level, tc.want.docMDP, tc.want.locked, tc.want.level)
 				}
 			}
 			if s := opened.Signatures; len(s) != 1 || s[0].DocMDP != vs.DocMDP || (s[0].LockP == 1) != vs.Locked {

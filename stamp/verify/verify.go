@@ -73,6 +73,10 @@ type Signature struct {
 	TrustError string `json:"trust_error,omitempty"`
 	DocMDP     int    `json:"docmdp,omitempty"`
 	Locked     bool   `json:"locked,omitempty"`
+	// Level is what this signature allows after it, as DocMDP levels (its certification and
+	// its field lock's /P, the stricter; 0: no restriction of its own). Later changes are
+	// judged by the strictest level of the signatures before them.
+	Level int `json:"level,omitempty"`
 	// Changes are what later updates changed; Permitted is false if any was not allowed.
 	Changes   []Change `json:"changes,omitempty"`
 	Permitted bool     `json:"permitted"`
@@ -85,7 +89,6 @@ type Signature struct {
 	Problems []string `json:"problems,omitempty"`
 
 	revEnd int64
-	mdpP   int
 }
 
 // Change is one object changed or added after a signature.
@@ -223,8 +226,8 @@ func (v *verifier) run() (*Report, error) {
 	for i := range rep.Signatures {
 		s := &rep.Signatures[i]
 		s.Index = i + 1
-		if s.mdpP > 0 && (level == 0 || s.mdpP < level) {
-			level = s.mdpP
+		if s.Level > 0 && (level == 0 || s.Level < level) {
+			level = s.Level
 		}
 		if s.Intact && s.revEnd < int64(len(v.data)) {
 			v.changesAfter(s, level)
@@ -255,7 +258,7 @@ func (v *verifier) check(f sigField) Signature {
 	if n, ok := v.deref(f.Sig["SubFilter"]).(types.Name); ok {
 		s.SubFilter = string(n)
 	}
-	s.DocMDP, s.Locked, s.mdpP = f.restrict.DocMDP, f.restrict.Locked(), f.restrict.Level()
+	s.DocMDP, s.Locked, s.Level = f.restrict.DocMDP, f.restrict.Locked(), f.restrict.Level()
 	s.Widgets = v.widgets(f)
 	s.RidingSeam = ridingSeam(s.Widgets)
 

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tjfoc/gmsm/sm2"
 	gmx509 "github.com/tjfoc/gmsm/x509"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sealkeeper/sealkeeper/store/atomic"
 )
@@ -212,4 +214,122 @@ func writeCosigned(path string, c Cosigned) error {
 		return err
 	}
 	return atomic.WriteFile(cosignedPath(path), b, 0o600)
+}
+
+// Checkpoint signs {size, head} now (if there is anything new since the last one).
+func (l *Ledger) Checkpoint() (*SignedCheckpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if err := l.checkpointLocked(); err != nil {
+		return nil, err
+	}
+	var c *SignedCheckpoint
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = lastCheckpoint(tx)
+		return err
+	})
+	return c, err
+}
+
+func (l *Ledger) checkpointLocked() error {
+	s := l.signer()
+	if s == nil {
+		return errors.New("no signer for checkpoints (the seal key is not available)")
+	}
+	if l.size == l.lastCP {
+		return nil
+	}
+	if !isPinned(l.pins, s.Public()) {
+		return errors.New("the seal key is not pinned in this ledger yet: it is pinned at the first login with it (Unlock)")
+	}
+	if l.verifiedTo != l.size {
+		return fmt.Errorf("records %d to %d have not been checked with the data key yet: log in first", l.verifiedTo+1, l.size)
+	}
+	sc, err := SignCheckpoint(s, Checkpoint{Workstation: l.workstation, Size: l.size, Head: l.head})
+	if err != nil {
+		return err
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error { return putCheckpoint(tx, sc) })
+	if err != nil {
+		return fmt.Errorf("storing checkpoint: %w", err)
+	}
+	l.lastCP, l.lastCPTime = sc.Size, time.Now()
+	return nil
+}
+
+// Checkpoints lists the signed checkpoints, oldest first.
+func (l *Ledger) Checkpoints() ([]SignedCheckpoint, error) {
+	var out []SignedCheckpoint
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCheckpoints).ForEach(func(_, v []byte) error {
+			var c SignedCheckpoint
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func putCheckpoint(tx *bolt.Tx, sc SignedCheckpoint) error {
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return err
+	}
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], sc.Size)
+	return tx.Bucket(bucketCheckpoints).Put(k[:], b)
+}
+
+// SetSigner gives the ledger the logged-in custodian's seal key for checkpoints, until Lock or
+// Close (Options.Signer is the one for the whole time the ledger is open). A key the ledger has
+// not pinned yet is pinned now when the ledger is unlocked, otherwise at the next Unlock:
+// checkpoints are signed only by pinned keys, and only a data key holder can pin one.
+func (l *Ledger) SetSigner(s crypto.Signer) error {
+	if _, err := checkpointKeyDER(s.Public()); err != nil {
+		return fmt.Errorf("this seal key cannot sign the ledger's checkpoints: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.session = s
+	if l.key == nil || isPinned(l.pins, s.Public()) {
+		return nil
+	}
+	if err := l.update(func(tx *bolt.Tx, c *chain) error { return l.pinTx(tx, c, s) }); err != nil {
+		return fmt.Errorf("pinning the seal key for the ledger's checkpoints: %w", err)
+	}
+	return nil
+}
+
+// signer is the key that signs checkpoints now (nil: none).
+func (l *Ledger) signer() crypto.Signer {
+	if l.session != nil {
+		return l.session
+	}
+	return l.opts.Signer
+}
+
+// pinTx pins s's key as a checkpoint key, with a record in the chain saying so.
+func (l *Ledger) pinTx(tx *bolt.Tx, c *chain, s crypto.Signer) error {
+	cur := c.pins
+	if cur == nil {
+		cur = l.pins
+	}
+	pins, p, err := pinKey(tx, cur, s.Public(), c.size)
+	if err != nil || p == nil {
+		return err
+	}
+	c.pins, c.meta = pins, true
+	_, err = l.appendTx(tx, c, []Record{{Kind: KindSettingsChanged, Setting: "checkpoint key", New: p.ID,
+		Detail: "the seal key that signs this ledger's checkpoints from now on; checkpoints by any other key are refused"}})
+	return err
 }

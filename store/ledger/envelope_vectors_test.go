@@ -4,73 +4,41 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/vectortest"
 )
 
-// Each file in testdata/envelope is a text header, one blank line, then the envelope bytes.
+// testdata/envelope (store/vectortest's layout):
 // good_*: "hash: HEX" (the entry hash); the bytes decode and re-encode unchanged.
 // fail_*: the bytes are refused with ErrMalformedEnvelope.
-// SEALKEEPER_WRITE_VECTORS=1 rewrites them from writeEnvelopeVectors; do that only for a
-// deliberate format change, which is a protocol change (existing ledgers and the hub).
 const envelopeVectors = "testdata/envelope"
 
 func TestEnvelopeVectors(t *testing.T) {
-	if os.Getenv("SEALKEEPER_WRITE_VECTORS") == "1" {
-		writeEnvelopeVectors(t)
-	}
-	files, err := filepath.Glob(filepath.Join(envelopeVectors, "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no vectors in %s: %v", envelopeVectors, err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	vectortest.Run(t, envelopeVectors, writeEnvelopeVectors, func(t *testing.T, v vectortest.Vector) {
+		var e ledger.Envelope
+		err := e.UnmarshalBinary(v.Body)
+		if !v.Good {
+			if !errors.Is(err, ledger.ErrMalformedEnvelope) {
+				t.Fatalf("got %v, want ErrMalformedEnvelope", err)
 			}
-			head, raw, ok := bytes.Cut(b, []byte("\n\n"))
-			if !ok {
-				t.Fatalf("%s: no blank line after the header", name)
-			}
-			var e ledger.Envelope
-			err = e.UnmarshalBinary(raw)
-			switch {
-			case strings.HasPrefix(name, "good_"):
-				if err != nil {
-					t.Fatalf("refused a good envelope: %v", err)
-				}
-				again, err := e.MarshalBinary()
-				if err != nil || !bytes.Equal(again, raw) {
-					t.Fatalf("re-encoded to %x (%v), want %x", again, err, raw)
-				}
-				var want string
-				for _, l := range strings.Split(string(head), "\n") {
-					if h, ok := strings.CutPrefix(l, "hash: "); ok {
-						want = h
-					}
-				}
-				if h := e.Hash(); hex.EncodeToString(h[:]) != want {
-					t.Fatalf("entry hash %x, the vector says %q", h, want)
-				}
-			case strings.HasPrefix(name, "fail_"):
-				if !errors.Is(err, ledger.ErrMalformedEnvelope) {
-					t.Fatalf("got %v, want ErrMalformedEnvelope", err)
-				}
-			default:
-				t.Fatalf("%s: a vector is named good_* or fail_*", name)
-			}
-		})
-	}
+			return
+		}
+		if err != nil {
+			t.Fatalf("refused a good envelope: %v", err)
+		}
+		again, err := e.MarshalBinary()
+		if err != nil || !bytes.Equal(again, v.Body) {
+			t.Fatalf("re-encoded to %x (%v), want %x", again, err, v.Body)
+		}
+		if h, want := e.Hash(), v.Get(t, "hash"); hex.EncodeToString(h[:]) != want {
+			t.Fatalf("entry hash %x, the vector says %q", h, want)
+		}
+	})
 }
 
-func writeEnvelopeVectors(t *testing.T) {
-	t.Helper()
+func writeEnvelopeVectors(add vectortest.Add) {
 	var prev [ledger.HashSize]byte
 	for i := range prev {
 		prev[i] = byte(0xa0 + i)
@@ -82,7 +50,7 @@ func writeEnvelopeVectors(t *testing.T) {
 	enc := func(e ledger.Envelope) []byte {
 		b, err := e.MarshalBinary()
 		if err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		return b
 	}
@@ -102,20 +70,11 @@ func writeEnvelopeVectors(t *testing.T) {
 		"fail_trailing_byte":     append(append([]byte(nil), c...), 0),
 		"fail_length_over_limit": overLimit,
 	}
-	if err := os.MkdirAll(envelopeVectors, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, e := range good {
 		h := e.Hash()
-		out := append([]byte("hash: "+hex.EncodeToString(h[:])+"\n\n"), enc(e)...)
-		if err := os.WriteFile(filepath.Join(envelopeVectors, name), out, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		add(name, map[string]string{"hash": hex.EncodeToString(h[:])}, enc(e))
 	}
 	for name, raw := range fail {
-		out := append([]byte("expect: ErrMalformedEnvelope\n\n"), raw...)
-		if err := os.WriteFile(filepath.Join(envelopeVectors, name), out, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		add(name, map[string]string{"expect": "ErrMalformedEnvelope"}, raw)
 	}
 }

@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -126,4 +128,71 @@ func (l *Ledger) readFloor(mv metaView) (floorResult, error) {
 		return err
 	})
 	return fr, err
+}
+
+// SetCosigned stores the server's co-signature of a checkpoint of this ledger: in the file
+// PATH.cosigned first, then inside the ledger, and, when the ledger is unlocked, as the floor
+// mark under the MAC (floor.go). The ledger will from then on refuse to open with fewer records
+// than cp.Size, or without the file. With Options.ServerKey the signature is checked first.
+// Checkpoints older than the stored one are ignored.
+func (l *Ledger) SetCosigned(cp SignedCheckpoint, serverSig []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	c := Cosigned{Checkpoint: cp, ServerSignature: serverSig, Stored: time.Now().UTC()}
+	if l.opts.ServerKey != nil {
+		if err := verifyCosigned(&c, l.opts.ServerKey); err != nil {
+			return fmt.Errorf("refusing the co-signed checkpoint of %d records: %w", cp.Size, err)
+		}
+	}
+	if cp.Workstation != l.workstation {
+		return fmt.Errorf("refusing a checkpoint co-signed for workstation %q: this ledger is %q's", cp.Workstation, l.workstation)
+	}
+	if cp.Size > l.size {
+		return fmt.Errorf("the server co-signed %d records, this ledger has %d", cp.Size, l.size)
+	}
+	var h [HashSize]byte
+	var ok bool
+	var inside *Cosigned
+	l.db.View(func(tx *bolt.Tx) error {
+		h, ok = entryHashAt(tx, cp.Size)
+		mv, err := readMeta(l.path, tx)
+		inside = mv.cosigned
+		return err
+	})
+	if !ok || !bytes.Equal(h[:], cp.Head[:]) {
+		return &VerifyError{Path: l.path, Seq: cp.Size, Reason: ReasonFork, Detail: "the server co-signed another record at this size"}
+	}
+	old, err := ReadCosigned(l.path)
+	if err != nil {
+		return err
+	}
+	if old == nil || old.Checkpoint.Size < cp.Size {
+		// The file first (floor.go): it is then never older than the copy inside.
+		if err := writeCosigned(l.path, c); err != nil {
+			return err
+		}
+	} else {
+		c = *old
+	}
+	if inside != nil && inside.Checkpoint.Size >= c.Checkpoint.Size {
+		return nil
+	}
+	if l.macKey == nil {
+		err = l.db.Update(func(tx *bolt.Tx) error { return putCosignedInside(tx, &c) })
+	} else {
+		err = l.update(func(tx *bolt.Tx, ch *chain) error {
+			if err := putCosignedInside(tx, &c); err != nil {
+				return err
+			}
+			ch.meta = true
+			return tx.Bucket(bucketMeta).Put(keyFloor, sizeHead{c.Checkpoint.Size, c.Checkpoint.Head}.bytes())
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("storing the co-signed checkpoint inside the ledger: %w", err)
+	}
+	return nil
 }

@@ -76,7 +76,7 @@ type Record struct {
 	Kind   Kind      `json:"kind"`
 	Time   time.Time `json:"time"`
 
-	// Where and by whom (RULES.md 12).
+	// Where and by whom (docs/rules.md 12).
 	Workstation string   `json:"ws,omitempty"`
 	Host        string   `json:"host,omitempty"`
 	IPs         []string `json:"ips,omitempty"`

@@ -360,6 +360,17 @@ func noteRun(t testing.TB, format string, args ...any) {
 
 // childChecks runs the consistency check on every flipped copy in child processes, restarting
 // after a crash, and returns each one's verdict.
+// silence is how long childChecks waits for the child's next line. While a flip is checked
+// (cur >= 0) a short wait stands for ChildCheck's time-out on a looping check; before the first
+// flip or between two (cur < 0) the child is starting or moving on, which on a loaded machine
+// under -race takes seconds, and the wait only catches a child that hangs.
+func silence(cur int) time.Duration {
+	if cur >= 0 {
+		return 1500 * time.Millisecond
+	}
+	return 2 * time.Minute
+}
+
 func childChecks(t *testing.T, path string, offsets []int) []error {
 	t.Helper()
 	var list strings.Builder
@@ -407,7 +418,7 @@ func childChecks(t *testing.T, path string, offsets []int) []error {
 					cur = -1
 				}
 				from = i + 1
-			case <-time.After(1500 * time.Millisecond):
+			case <-time.After(silence(cur)):
 				// A flipped page can make the check loop; ChildCheck has a time-out for this.
 				hung = true
 				cmd.Process.Kill()

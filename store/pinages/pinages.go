@@ -1,5 +1,5 @@
 // Package pinages records, per seal key, when its PIN was last changed through SealKeeper, so the
-// PIN policy (RULES.md 3) knows when a change is due. It never holds a PIN.
+// PIN policy (docs/rules.md 3) knows when a change is due. It never holds a PIN.
 package pinages
 
 import (

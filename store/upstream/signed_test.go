@@ -88,7 +88,7 @@ func TestImpostorCannotReinstateRevokedSeal(t *testing.T) {
 
 // TestRevocationIsFinalOnTheWorkstation: a seal list signed by the pinned key that shows a
 // seal revoked before as active (or leaves it out) does not make it usable again on the
-// workstation: a revoked seal is never used again (RULES.md 11), whatever the server says later.
+// workstation: a revoked seal is never used again (docs/rules.md 11), whatever the server says later.
 func TestRevocationIsFinalOnTheWorkstation(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var status atomic.Value

@@ -269,7 +269,7 @@ func checkAsOf(what string, got, held, now time.Time) error {
 }
 
 // acceptSeals keeps a seal list fetched at now unless checkAsOf refuses it. A seal revoked on
-// the held list stays revoked whatever the new list says (RULES.md 11: never used again).
+// the held list stays revoked whatever the new list says (docs/rules.md 11: never used again).
 func (s *Store) acceptSeals(l *SealList, now time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var held SealList

@@ -483,7 +483,7 @@ func (s *Syncer) Pull(ctx context.Context) error {
 }
 
 // checkTickets verifies each listed document's approval ticket before it enters the queue
-// (RULES.md 4): signed with the pinned key, for the listed bytes, seal and this workstation, not
+// (docs/rules.md 4): signed with the pinned key, for the listed bytes, seal and this workstation, not
 // expired. Whether a ticket was used is checked at stamping, against the ledger.
 func (s *Syncer) checkTickets(docs []Document) (map[string]string, error) {
 	key := s.c.ServerKey()

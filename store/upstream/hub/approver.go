@@ -41,7 +41,10 @@ func signAsApprover(pdf []byte, name string, pageCount int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := pdfinspect.Read("sample.pdf", bytes.NewReader(pdf), int64(len(pdf)))
+	doc, err := pdfinspect.Open("sample.pdf", bytes.NewReader(pdf), int64(len(pdf)))
+	if err == nil {
+		err = doc.Validate()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -427,11 +427,14 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 	return out, err
 }
 
-// pageCount reads and validates the PDF as the workstation will (pdfinspect.Read, which turns
-// a library panic on a hostile file into an error).
+// pageCount reads and validates the PDF as the workstation will (pdfinspect.Open and Validate,
+// which turn a library panic on a hostile file into an error).
 func pageCount(b []byte) (int, error) {
-	doc, err := pdfinspect.Read("the document", bytes.NewReader(b), int64(len(b)))
+	doc, err := pdfinspect.Open("the document", bytes.NewReader(b), int64(len(b)))
 	if err != nil {
+		return 0, err
+	}
+	if err := doc.Validate(); err != nil {
 		return 0, err
 	}
 	return len(doc.Pages), nil
@@ -494,7 +497,7 @@ func (h *Hub) Documents() ([]DocumentInfo, error) {
 }
 
 // SetSeal adds a seal or changes its status (active, suspended, revoked). A revoked seal stays
-// revoked: RULES.md 11 says a cancelled seal can never be used again.
+// revoked: docs/rules.md 11 says a cancelled seal can never be used again.
 func (h *Hub) SetSeal(s upstream.SealStatus) error {
 	switch s.Status {
 	case upstream.SealActive, upstream.SealSuspended, upstream.SealRevoked:
