@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -80,4 +81,25 @@ func ParseCertificate(der []byte) (*gmx509.Certificate, *sm2.PublicKey, error) {
 		return nil, nil, err
 	}
 	return c, pub, nil
+}
+
+// ParseCertificatesPEM reads the SM2 certificates of a PEM file (trust anchors).
+func ParseCertificatesPEM(b []byte) ([]*gmx509.Certificate, error) {
+	var out []*gmx509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		c, err := gmx509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("a certificate cannot be read: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return out, nil
 }
