@@ -77,6 +77,7 @@ func checkGM(r *Request) (string, error) {
 		if !seal.ValidAt(r.Time) {
 			return "", fmt.Errorf("the GM seal %q is valid from %s to %s, not now: ask the seal maker for a new seal", seal.Name, seal.ValidStart.Format("2006-01-02"), seal.ValidEnd.Format("2006-01-02"))
 		}
+	case GMCMS:
 	default:
 		return "", fmt.Errorf("GM mode %q is neither %q nor %q", g.Mode, GMSES, GMCMS)
 	}
@@ -88,6 +89,8 @@ func signGM(r Request, field string, digest []byte) ([]byte, error) {
 	switch r.GM.Mode {
 	case GMSES:
 		return gmseal.Sign(gmseal.SignSpec{Seal: r.GM.Seal, Time: r.Time, DataHash: digest, PropertyInfo: field, Cert: r.GM.Cert}, r.Signer)
+	case GMCMS:
+		return gmseal.SignCMS(digest, r.GM.Cert, r.Time, r.Signer)
 	}
 	return nil, errors.New("no GM mode")
 }

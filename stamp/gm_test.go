@@ -146,3 +146,36 @@ func TestGMSealRefusals(t *testing.T) {
 		t.Fatalf("an ECDSA key: %v", err)
 	}
 }
+
+// A GM seal in CMS mode: a GM/T 0010 SignedData (SM2/SM3) under /adbe.pkcs7.detached; our
+// verifier accepts it and trusts the GM CA; a flipped byte in the signed range fails it.
+func TestGMSealCMS(t *testing.T) {
+	g := newGMIdentity(t)
+	in := pdftest.PDF(pdftest.Options{Pages: 1})
+	doc := read(t, in)
+	out := stampOnce(t, in, g.request(stamp.GMCMS, stamp.Request{Placement: centre(t, doc, 1)}))
+	path := write(t, "gmcms.pdf", out)
+	rep, err := verify.File(path, verify.Options{GMRoots: []*gmx509.Certificate{g.ca.Cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Signatures) != 1 || !rep.Valid || !rep.Trusted {
+		t.Fatalf("report %+v", rep)
+	}
+	s := rep.Signatures[0]
+	if s.Format != verify.FormatGMCMS || s.SubFilter != "adbe.pkcs7.detached" || s.Signer != "测试单位公章" || s.TimeSource != "claimed (signed attribute)" || !s.CertValid {
+		t.Fatalf("signature %+v", s)
+	}
+	checkOutside(t, path, 1)
+	showsSeal(t, path, doc.Pages[0].Page, s.Widgets[0].Rect)
+
+	bad := append([]byte(nil), out...)
+	bad[len(in)/2] ^= 0x01
+	rep, err = verify.File(write(t, "bad.pdf", bad), verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Valid || rep.Signatures[0].Intact || !strings.Contains(strings.Join(rep.Signatures[0].Problems, ";"), gmseal.ErrDataHash.Error()) {
+		t.Fatalf("flipped byte: %+v", rep.Signatures[0])
+	}
+}

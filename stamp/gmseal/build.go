@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tjfoc/gmsm/sm2"
-
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -103,8 +101,8 @@ func Sign(spec SignSpec, signer crypto.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the signer's certificate: %w", err)
 	}
-	if k, ok := signer.Public().(*sm2.PublicKey); !ok || k.X.Cmp(pub.X) != 0 || k.Y.Cmp(pub.Y) != 0 {
-		return nil, errors.New("the key is not the one the signer's certificate is for: use the seal's key on its token")
+	if err := sameKey(signer, pub); err != nil {
+		return nil, err
 	}
 	if len(spec.DataHash) != 32 {
 		return nil, fmt.Errorf("the data digest is %d bytes, not an SM3 digest", len(spec.DataHash))

@@ -103,3 +103,11 @@ func ParseCertificatesPEM(b []byte) ([]*gmx509.Certificate, error) {
 	}
 	return out, nil
 }
+
+// sameKey checks that signer's key is the certificate's key pub.
+func sameKey(signer crypto.Signer, pub *sm2.PublicKey) error {
+	if k, ok := signer.Public().(*sm2.PublicKey); !ok || k.X.Cmp(pub.X) != 0 || k.Y.Cmp(pub.Y) != 0 {
+		return errors.New("the key is not the one the signer's certificate is for: use the seal's key on its token")
+	}
+	return nil
+}

@@ -331,6 +331,10 @@ func (v *verifier) check(f sigField) Signature {
 		v.checkSES(&s, contents)
 		return s
 	}
+	if gmseal.IsGMCMS(contents) {
+		v.checkGMCMS(&s, f, contents)
+		return s
+	}
 	s.Format = FormatCMS
 	if s.SubFilter != "ETSI.CAdES.detached" && s.SubFilter != "adbe.pkcs7.detached" {
 		s.problem("signatures of type %s are not supported", s.SubFilter)
