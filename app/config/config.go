@@ -96,6 +96,13 @@ type Seal struct {
 	TrustAnchors []string `toml:"trust_anchors"`
 	// TSA is an RFC 3161 timestamp server URL; empty for none.
 	TSA string `toml:"tsa"`
+	// GMMode makes the seal a GM seal (SM2 key): "ses" writes a GB/T 38540 seal signature
+	// into the PDF, "cms" a GM/T 0010 SignedData; empty for PAdES.
+	GMMode string `toml:"gm_mode"`
+	// GMSeal is the SESeal file (DER) the seal maker issued, for gm_mode "ses".
+	GMSeal string `toml:"gm_seal"`
+	// GMSubFilter replaces the /SubFilter written for a GM seal (default adbe.pkcs7.detached).
+	GMSubFilter string `toml:"gm_subfilter"`
 }
 
 // Ledger configures the usage ledger.
@@ -280,6 +287,15 @@ func Load(path string) (*Config, error) {
 		if _, _, _, err := k.IDs(); err != nil {
 			return nil, fmt.Errorf("configuration %s: %w", path, err)
 		}
+	}
+	switch c.Seal.GMMode {
+	case "", "cms":
+	case "ses":
+		if c.Seal.GMSeal == "" {
+			return nil, fmt.Errorf("configuration %s: [seal] gm_mode \"ses\" needs gm_seal, the seal file (.esl) from the seal maker", path)
+		}
+	default:
+		return nil, fmt.Errorf("configuration %s: [seal] gm_mode %q is neither \"ses\" (GB/T 38540 seal signature) nor \"cms\" (GM/T 0010); leave it out for PAdES", path, c.Seal.GMMode)
 	}
 	c.Defaults()
 	if c.DataDir == "" {
