@@ -26,7 +26,7 @@ type party struct {
 	cert []byte
 }
 
-func newParty(t *testing.T, ca *gmca.CA, name string, from, to time.Time) party {
+func newParty(t testing.TB, ca *gmca.CA, name string, from, to time.Time) party {
 	t.Helper()
 	k, err := sm2.GenerateKey(rand.Reader)
 	if err != nil {
@@ -45,7 +45,7 @@ type fixture struct {
 	seal          []byte
 }
 
-func newFixture(t *testing.T, validStart, validEnd time.Time) fixture {
+func newFixture(t testing.TB, validStart, validEnd time.Time) fixture {
 	t.Helper()
 	ca, err := gmca.New("GM Test CA")
 	if err != nil {
