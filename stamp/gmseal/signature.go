@@ -82,10 +82,10 @@ func ParseSignature(der []byte) (*Signature, error) {
 	if !readString(&t, cbasn1.IA5String, &g.PropertyInfo) {
 		return nil, malformed("no property information")
 	}
-	rest := seq
+	// v1 keeps the signer's certificate and algorithm inside TBS_Sign, v4 after it.
+	src := &seq
 	if g.Version == 1 {
-		// v1 keeps the signer's certificate and algorithm inside TBS_Sign.
-		rest = t
+		src = &t
 	} else if t.PeekASN1Tag(cbasn1.Tag(0).ContextSpecific().Constructed()) || t.PeekASN1Tag(cbasn1.SEQUENCE) {
 		// extDatas: [0] EXPLICIT (ofdrw) or untagged (Chingliu's reading).
 		var ext cryptobyte.String
@@ -98,18 +98,14 @@ func ParseSignature(der []byte) (*Signature, error) {
 		g.Extensions = readExtensions(ext)
 	}
 	var cert cryptobyte.String
-	if !rest.ReadASN1(&cert, cbasn1.OCTET_STRING) || !rest.ReadASN1ObjectIdentifier(&g.SignAlg) {
+	if !src.ReadASN1(&cert, cbasn1.OCTET_STRING) || !src.ReadASN1ObjectIdentifier(&g.SignAlg) {
 		return nil, malformed("the signer's certificate or signature algorithm is missing")
 	}
 	g.Cert = cert
-	if g.Version == 1 {
-		if !t.Empty() {
-			return nil, malformed("unexpected data at the end of TBS_Sign")
-		}
-		rest = seq
-	} else if !t.Empty() {
+	if !t.Empty() {
 		return nil, malformed("unexpected data at the end of TBS_Sign")
 	}
+	rest := seq
 	if g.Value, err = readBits(&rest, "the signer's signature"); err != nil {
 		return nil, err
 	}
