@@ -65,4 +65,11 @@ func TestDeskStampsGMSeal(t *testing.T) {
 	if k := d.kinds(t, id); k[ledger.KindStampIntent] != 1 || k[ledger.KindStampDone] != 1 {
 		t.Fatalf("ledger for %s: %v", id, k)
 	}
+	// The result screen's check trusts the SM2 CA configured for GM seals, and names the signer
+	// as it does for PAdES.
+	desk := usecase.NewDesk(usecase.DeskConfig{Keys: usecase.NewKeys(usecase.KeysConfig{GMAnchors: []*gmx509.Certificate{ca.Cert}})})
+	v, err := desk.Verify(res.Out)
+	if err != nil || !v.Valid || !v.Trusted || v.Signer != "测试单位公章" {
+		t.Fatalf("Desk.Verify: %+v, %v", v, err)
+	}
 }

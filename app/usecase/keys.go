@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/pinages"
@@ -37,6 +39,8 @@ type KeysConfig struct {
 	Workstation, Host string
 	// Anchors are the trusted CA certificates; Seal builds the seal's chain from them.
 	Anchors []*x509.Certificate
+	// GMAnchors are the trusted SM2 CAs of GM seals (signers and seal makers), for Desk.Verify.
+	GMAnchors []*gmx509.Certificate
 }
 
 // Keys follows the seal key from insertion to login and back: it consumes the device watcher's

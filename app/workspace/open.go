@@ -104,6 +104,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate
 		Workstation:  cfg.Workstation,
 		Host:         host,
 		Anchors:      anchors,
+		GMAnchors:    GMTrustAnchors(cfg),
 	})
 	return keys, func() {
 		keys.Close()
