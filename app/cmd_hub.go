@@ -29,6 +29,7 @@ func init() {
 const hubUsage = `sealkeeper hub: the reference seal-management server.
 
   sealkeeper hub [serve] --listen ADDR --data DIR --tls-cert F --tls-key F [--client-ca F] [--admin]
+                         [--key-module M --key-token LABEL --key-pin-file F]
   sealkeeper hub demo     --data DIR --workstation NAME [--listen 127.0.0.1:PORT]
   sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
   sealkeeper hub seal     --data DIR --id ID [--status active|suspended|revoked] [--reason TEXT] [--name NAME] [--cert FILE]
@@ -37,6 +38,8 @@ const hubUsage = `sealkeeper hub: the reference seal-management server.
   sealkeeper hub unenrol  --data DIR --workstation NAME     (its certificate is no longer accepted)
   sealkeeper hub list     --data DIR [--json]               (documents, seals, workstations, what was received)
   sealkeeper hub key      --data DIR                        (prints the ticket key to pin as upstream.server_key, from the database)
+  sealkeeper hub keys     --key-module M --key-token LABEL [--key-pin-file F] [--make]
+                                                            (the hub's keys on a PKCS#11 token, not in hub.db)
 
 On the workstation:
   sealkeeper hub join     --config FILE --code CODE         (enrols this workstation with upstream.url)
@@ -45,7 +48,10 @@ Workstations enrol with a one-time code: the workstation makes a key, the hub si
 certificate, and from then on the hub knows the workstation only by that certificate (mutual
 TLS). The admin commands open the hub's database directly, or, while a hub started with
 --admin runs on the folder, go through its admin socket DATA/admin.sock (this user only).
-'hub key' always reads the database: stop the hub first.
+'hub key' always reads the database: stop the hub first. The ticket key and the workstation CA
+key are kept in hub.db unless the hub is started with --key-module and --key-token, which hold
+them on a PKCS#11 token ('hub keys --make' makes them there). A hub made with its keys on a
+token does not open without it, and never with other keys.
 Run 'sealkeeper hub COMMAND -h' for each command's flags.`
 
 func runHub(args []string, stdout, stderr io.Writer) error {
@@ -74,6 +80,8 @@ func runHub(args []string, stdout, stderr io.Writer) error {
 		return hubList(args, stdout, stderr)
 	case "key":
 		return hubKey(args, stdout, stderr)
+	case "keys":
+		return hubKeys(args, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, hubUsage)
 		return nil
@@ -111,6 +119,7 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 	autoEnrol := fs.Bool("auto-enrol", false, "demo and tests on 127.0.0.1 only: know workstations by their name header, enrol them without a code")
 	ws := fs.String("workstation", "", "demo: the workstation the sample documents are approved for")
 	admin := fs.Bool("admin", false, "also serve the admin API on the Unix socket DATA/admin.sock (the data folder must be mode 0700), so admin commands work while the hub runs")
+	tf := addHubTokenFlags(fs)
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
@@ -149,7 +158,18 @@ func hubServe(args []string, stdout, stderr io.Writer, demo bool) error {
 	if *requireCert && *clientCA == "" {
 		return fmt.Errorf("%w: --require-client-cert needs --client-ca", errUsage)
 	}
-	h, err := hub.Open(*data, hub.Options{AutoEnrol: *autoEnrol, RequireClientCert: *requireCert})
+	opt := hub.Options{AutoEnrol: *autoEnrol, RequireClientCert: *requireCert}
+	if tf.given() {
+		t, err := tf.open(stderr)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		if opt.TicketSigner, opt.CASigner, err = t.signers(); err != nil {
+			return err
+		}
+	}
+	h, err := hub.Open(*data, opt)
 	if err != nil {
 		return err
 	}

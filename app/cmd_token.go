@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
 )
@@ -52,7 +53,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	var mods []tokenListModule
 	failed := 0
 	for _, path := range c.Device.Modules {
-		lm := listModule(c.Resolve(path))
+		lm := listModule(c, path)
 		if lm.Error != "" {
 			failed++
 		}
@@ -75,9 +76,9 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func listModule(path string) tokenListModule {
-	lm := tokenListModule{Path: path, Tokens: []tokenListEntry{}}
-	m, err := device.OpenModule(path)
+func listModule(c *config.Config, path string) tokenListModule {
+	lm := tokenListModule{Path: c.Resolve(path), Tokens: []tokenListEntry{}}
+	m, err := workspace.OpenModule(c, path)
 	if err != nil {
 		lm.Error = err.Error()
 		return lm

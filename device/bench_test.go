@@ -11,8 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/miekg/pkcs11"
+	"github.com/tjfoc/gmsm/sm2"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/device/gmtoken/gmtokentest"
 	"github.com/sealkeeper/sealkeeper/device/softhsmtest"
 )
 
@@ -146,4 +148,71 @@ func threadCPU() time.Duration {
 		panic(err)
 	}
 	return time.Duration(ts.Nano())
+}
+
+// BenchmarkSM2 prints SM2 through our signer on the GM test token (a Z-hashing mechanism, and
+// raw SM2 over e computed on the host) next to tjfoc/gmsm's software SM2 sign and verify in
+// the same run. The token is itself tjfoc/gmsm behind PKCS#11, so the difference is the cost
+// of the PKCS#11 path (and, for raw, of hashing Z on the host).
+func BenchmarkSM2(b *testing.B) {
+	msg := make([]byte, 1024)
+	for _, c := range []struct {
+		name string
+		opts []gmtokentest.Option
+	}{
+		{"token/Z", nil},
+		{"token/raw", []gmtokentest.Option{gmtokentest.Mechanisms(gmtokentest.CKMSM2Sign)}},
+	} {
+		func() {
+			tok := gmtokentest.New(b, c.opts...)
+			m, err := device.OpenModule(tok.Module)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			toks, err := m.Tokens()
+			if err != nil || len(toks) != 1 {
+				b.Fatal(toks, err)
+			}
+			s, err := m.Login(toks[0], tok.UserPIN)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			keys, err := s.Seals()
+			if err != nil || len(keys) != 1 {
+				b.Fatal(keys, err)
+			}
+			signer, err := s.Signer(keys[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(c.name+"/sign", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := signer.Sign(rand.Reader, msg, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}()
+	}
+	key, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sig []byte
+	b.Run("tjfoc/sign", func(b *testing.B) {
+		for b.Loop() {
+			if sig, err = key.Sign(rand.Reader, msg, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("tjfoc/verify", func(b *testing.B) {
+		for b.Loop() {
+			if !key.PublicKey.Verify(msg, sig) {
+				b.Fatal("does not verify")
+			}
+		}
+	})
 }

@@ -30,3 +30,24 @@ func TestRawToDER(t *testing.T) {
 		t.Error("odd length accepted")
 	}
 }
+
+// sm2DER keeps a DER signature, turns 64 bytes of r||s into DER and refuses anything else.
+func TestSM2DER(t *testing.T) {
+	raw := bytes.Repeat([]byte{0x81}, 64)
+	der, err := sm2DER(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := rawToDER(raw)
+	if !bytes.Equal(der, want) {
+		t.Fatalf("r||s gave %x, want %x", der, want)
+	}
+	if again, err := sm2DER(der); err != nil || !bytes.Equal(again, der) {
+		t.Fatalf("DER gave %x, %v; want it unchanged", again, err)
+	}
+	for _, bad := range [][]byte{nil, raw[:63], append(bytes.Clone(der), 0), {0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01}} {
+		if _, err := sm2DER(bad); err == nil {
+			t.Errorf("%x accepted", bad)
+		}
+	}
+}

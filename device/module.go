@@ -41,6 +41,10 @@ type Module struct {
 	manuf    string
 	reinit   bool // see Tokens: the module only sees new tokens after C_Initialize
 	sessions map[*Session]struct{}
+	sm2      []SM2Mechanisms // nil: BuiltinSM2 (see UseSM2Mechanisms)
+	// What sm2Signer.Sign found of each SM2 mechanism: its first signature verified (good) or
+	// not (bad, never used again).
+	sm2Good, sm2Bad map[sm2Mechanism]bool
 }
 
 var registry struct {
@@ -76,7 +80,7 @@ func OpenModule(path string) (*Module, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("PKCS#11 module %s could not be loaded: it is not a shared library the system can load (wrong architecture, missing dependency, or not a PKCS#11 module); check [device] modules in the config", path)
 	}
-	m := &Module{path: abs, ctx: ctx, sessions: map[*Session]struct{}{}}
+	m := &Module{path: abs, ctx: ctx, sessions: map[*Session]struct{}{}, sm2Good: map[sm2Mechanism]bool{}, sm2Bad: map[sm2Mechanism]bool{}}
 	if err := m.initialize(); err != nil {
 		ctx.Destroy()
 		return nil, err

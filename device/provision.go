@@ -13,7 +13,7 @@ type ProvisionOptions struct {
 	Label    string // token label, at most 32 bytes
 	SOPIN    string // security officer PIN set on the token
 	UserPIN  string // the custodian's initial PIN
-	KeyType  string // "rsa2048" or "p256"
+	KeyType  string // "rsa2048", "p256" or "sm2" (with the vendor's numbers, see SM2Mechanisms)
 	KeyLabel string // CKA_LABEL of the key pair (default: Label)
 	KeyID    []byte // CKA_ID of the key pair; the certificate gets the same
 }
@@ -34,7 +34,7 @@ func Provision(m *Module, o ProvisionOptions) (crypto.PublicKey, TokenInfo, erro
 	if o.KeyLabel == "" {
 		o.KeyLabel = o.Label
 	}
-	if _, _, err := keyTemplates(o.KeyType, o.KeyLabel, o.KeyID); err != nil {
+	if _, _, err := keyTemplates(o.KeyType, o.KeyLabel, o.KeyID, SM2Mechanisms{}); err != nil {
 		return nil, TokenInfo{}, err
 	}
 	m.mu.Lock()
@@ -74,7 +74,7 @@ func Provision(m *Module, o ProvisionOptions) (crypto.PublicKey, TokenInfo, erro
 		return fail("user login", err)
 	}
 	defer m.ctx.Logout(h)
-	pk, err := m.generateKeyPair(h, o.KeyType, o.KeyLabel, o.KeyID)
+	pk, err := m.generateKeyPair(h, slot, o.KeyType, o.KeyLabel, o.KeyID)
 	if err != nil {
 		return fail("generating the key pair", err)
 	}
@@ -85,7 +85,7 @@ func Provision(m *Module, o ProvisionOptions) (crypto.PublicKey, TokenInfo, erro
 	return pk, tokenInfo(m.path, slot, ti), nil
 }
 
-// GenerateKeyPair makes another key pair on the token ("rsa2048" or "p256").
+// GenerateKeyPair makes another key pair on the token ("rsa2048", "p256" or "sm2").
 func (s *Session) GenerateKeyPair(keyType, label string, id []byte) (crypto.PublicKey, error) {
 	if len(id) == 0 {
 		return nil, errors.New("a new key needs an ID (CKA_ID)")
@@ -95,15 +95,16 @@ func (s *Session) GenerateKeyPair(keyType, label string, id []byte) (crypto.Publ
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	pk, err := s.m.generateKeyPair(s.h, keyType, label, id)
+	pk, err := s.m.generateKeyPair(s.h, s.tok.SlotID, keyType, label, id)
 	if err != nil {
 		return nil, s.fail("generating a key pair", err)
 	}
 	return pk, nil
 }
 
-// keyTemplates are the C_GenerateKeyPair mechanism and templates of a seal key.
-func keyTemplates(keyType, label string, id []byte) (*pkcs11.Mechanism, [2][]*pkcs11.Attribute, error) {
+// keyTemplates are the C_GenerateKeyPair mechanism and templates of a seal key; sm2 gives the
+// vendor's numbers for "sm2".
+func keyTemplates(keyType, label string, id []byte, sm2 SM2Mechanisms) (*pkcs11.Mechanism, [2][]*pkcs11.Attribute, error) {
 	common := func(class, kt uint) []*pkcs11.Attribute {
 		return []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
@@ -138,14 +139,28 @@ func keyTemplates(keyType, label string, id []byte) (*pkcs11.Mechanism, [2][]*pk
 		priv := append(append(common(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC), secret...),
 			pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true)) // ECDH for the ledger's key slots
 		return pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil), [2][]*pkcs11.Attribute{pub, priv}, nil
+	case "sm2":
+		pub := append(common(pkcs11.CKO_PUBLIC_KEY, sm2.KeyType),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
+			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, []byte{0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d}))
+		priv := append(common(pkcs11.CKO_PRIVATE_KEY, sm2.KeyType), secret...)
+		return pkcs11.NewMechanism(sm2.KeyGen, nil), [2][]*pkcs11.Attribute{pub, priv}, nil
 	}
-	return nil, [2][]*pkcs11.Attribute{}, fmt.Errorf("key type %q is not one SealKeeper provisions; use rsa2048 or p256", keyType)
+	return nil, [2][]*pkcs11.Attribute{}, fmt.Errorf("key type %q is not one SealKeeper provisions; use rsa2048, p256 or sm2", keyType)
 }
 
 // generateKeyPair runs C_GenerateKeyPair and reads back the public key. Called with mu held
-// and the user logged in on h.
-func (m *Module) generateKeyPair(h pkcs11.SessionHandle, keyType, label string, id []byte) (crypto.PublicKey, error) {
-	mech, tmpl, err := keyTemplates(keyType, label, id)
+// and the user logged in on h, a session on slot.
+func (m *Module) generateKeyPair(h pkcs11.SessionHandle, slot uint, keyType, label string, id []byte) (crypto.PublicKey, error) {
+	var sm2 SM2Mechanisms
+	if keyType == "sm2" {
+		var err error
+		if sm2, err = m.sm2KeyGen(slot); err != nil {
+			return nil, err
+		}
+	}
+	mech, tmpl, err := keyTemplates(keyType, label, id, sm2)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +169,7 @@ func (m *Module) generateKeyPair(h pkcs11.SessionHandle, keyType, label string, 
 		return nil, err
 	}
 	fields := []uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT}
-	if keyType == "p256" {
+	if keyType == "p256" || keyType == "sm2" {
 		fields = []uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT}
 	}
 	var q []*pkcs11.Attribute
@@ -169,5 +184,5 @@ func (m *Module) generateKeyPair(h pkcs11.SessionHandle, keyType, label string, 
 	for _, a := range attrs {
 		got[a.Type] = a.Value
 	}
-	return parsePublic(got)
+	return m.parsePublic(got)
 }

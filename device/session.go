@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/miekg/pkcs11"
+	"github.com/tjfoc/gmsm/sm2"
 )
 
 // Session is a logged-in session on one token. Its methods are safe for concurrent use (they
@@ -102,6 +103,17 @@ func (m *Module) pinErr(tok TokenInfo, err error, doing string) error {
 		after := tok
 		if ti, gerr := m.ctx.GetTokenInfo(tok.SlotID); gerr == nil {
 			after = tokenInfo(m.path, tok.SlotID, ti)
+		}
+		return &PINError{Token: after, Before: tok.PIN, After: after.PIN}
+	case isRV(err, pkcs11.CKR_PIN_LOCKED) && !tok.PIN.Locked:
+		// Some tokens answer the wrong PIN that locks them with CKR_PIN_LOCKED rather than
+		// CKR_PIN_INCORRECT (measured on device/gmtoken, which does so on purpose).
+		after := tok
+		if ti, gerr := m.ctx.GetTokenInfo(tok.SlotID); gerr == nil {
+			after = tokenInfo(m.path, tok.SlotID, ti)
+		}
+		if !after.PIN.Locked {
+			return lockedErr(tok)
 		}
 		return &PINError{Token: after, Before: tok.PIN, After: after.PIN}
 	case isRV(err, pkcs11.CKR_PIN_LOCKED):
@@ -262,6 +274,8 @@ func KeyAlgorithm(pub crypto.PublicKey) string {
 		return fmt.Sprintf("RSA-%d", k.N.BitLen())
 	case *ecdsa.PublicKey:
 		return "ECDSA " + k.Curve.Params().Name
+	case *sm2.PublicKey:
+		return "SM2"
 	case nil:
 		return "unknown"
 	}
@@ -409,7 +423,7 @@ func (m *Module) findKeys(h pkcs11.SessionHandle, priv bool) ([]SealKey, error) 
 			sk.priv = k.h
 		}
 		if c := match(certs, k); c != nil {
-			if cert, err := x509.ParseCertificate(c.attrs[pkcs11.CKA_VALUE]); err == nil {
+			if cert, err := parseCertificate(c.attrs[pkcs11.CKA_VALUE]); err == nil {
 				sk.Cert, sk.Public = cert, cert.PublicKey
 			}
 		}
@@ -419,7 +433,7 @@ func (m *Module) findKeys(h pkcs11.SessionHandle, priv bool) ([]SealKey, error) 
 				p = match(pubs, k)
 			}
 			if p != nil {
-				sk.Public, _ = parsePublic(p.attrs)
+				sk.Public, _ = m.parsePublic(p.attrs)
 			}
 		}
 		if sk.Label == "" && sk.Cert != nil {
@@ -453,9 +467,13 @@ var curveOIDs = map[string]elliptic.Curve{
 	"1.3.132.0.35":        elliptic.P521(),
 }
 
-// parsePublic builds a public key from a public key object's attributes.
-func parsePublic(a map[uint][]byte) (crypto.PublicKey, error) {
-	switch attrUint(a[pkcs11.CKA_KEY_TYPE]) {
+// parsePublic builds a public key from a public key object's attributes. Called with mu held.
+func (m *Module) parsePublic(a map[uint][]byte) (crypto.PublicKey, error) {
+	kt := attrUint(a[pkcs11.CKA_KEY_TYPE])
+	if m.isSM2Type(kt) {
+		return parseSM2Point(a[pkcs11.CKA_EC_POINT])
+	}
+	switch kt {
 	case pkcs11.CKK_RSA:
 		n, e := new(big.Int).SetBytes(a[pkcs11.CKA_MODULUS]), new(big.Int).SetBytes(a[pkcs11.CKA_PUBLIC_EXPONENT])
 		if n.Sign() == 0 || !e.IsInt64() {
@@ -466,6 +484,9 @@ func parsePublic(a map[uint][]byte) (crypto.PublicKey, error) {
 		var oid asn1.ObjectIdentifier
 		if _, err := asn1.Unmarshal(a[pkcs11.CKA_EC_PARAMS], &oid); err != nil {
 			return nil, fmt.Errorf("EC parameters: %w", err)
+		}
+		if oid.Equal(sm2CurveOID) { // some tokens type SM2 keys CKK_EC
+			return parseSM2Point(a[pkcs11.CKA_EC_POINT])
 		}
 		curve, ok := curveOIDs[oid.String()]
 		if !ok {

@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/miekg/pkcs11"
+	"github.com/tjfoc/gmsm/sm2"
 	"golang.org/x/crypto/cryptobyte"
 	casn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -53,15 +54,15 @@ var signMechanisms = map[mechKey]mechanism{
 	{pkcs11.CKK_EC, schemeECDSA, crypto.SHA384}: {mech: pkcs11.CKM_ECDSA, rawRS: true},
 	{pkcs11.CKK_EC, schemeECDSA, crypto.SHA512}: {mech: pkcs11.CKM_ECDSA, rawRS: true},
 
-	// SM2 goes here (later issue): {ckkSM2, schemeSM2, sm3}: the module's vendor mechanism
-	// (vendors number it differently, e.g. a per-manufacturer map consulted via Module.Manufacturer:
-	// SM3withSM2 over the message, or raw SM2 over a host-computed SM3(Z||M)), with rawRS: true,
-	// since tokens return r||s and GB/T 38540 wants DER SEQUENCE{r,s}.
+	// SM2 is not in this table: vendors number its key type and mechanisms each their own way,
+	// and a mechanism may take the message or a host-computed digest, so SM2 keys get their
+	// mechanism from the module's vendor tables by probing the token (sm2.go).
 }
 
 // Signer returns a crypto.Signer that signs with key on the token. Opts: crypto.SHA256/384/512
 // for RSA PKCS#1 v1.5 and ECDSA, *rsa.PSSOptions for RSA-PSS. ECDSA signatures come back as
-// ASN.1 DER.
+// ASN.1 DER. An SM2 key (Public a *sm2.PublicKey) signs whole messages with the default user
+// ID and answers DER SEQUENCE{r, s} (see sm2Signer.Sign).
 func (s *Session) Signer(key SealKey) (crypto.Signer, error) {
 	if key.priv == 0 {
 		return nil, fmt.Errorf("key %q has no private key handle: take it from Session.Seals", key.Label)
@@ -69,13 +70,17 @@ func (s *Session) Signer(key SealKey) (crypto.Signer, error) {
 	if key.Public == nil {
 		return nil, fmt.Errorf("key %q has neither a certificate nor a public key object on the token", key.Label)
 	}
-	if key.keyType != pkcs11.CKK_RSA && key.keyType != pkcs11.CKK_EC {
+	pub, isSM2 := key.Public.(*sm2.PublicKey)
+	if !isSM2 && key.keyType != pkcs11.CKK_RSA && key.keyType != pkcs11.CKK_EC {
 		return nil, fmt.Errorf("key %q is of a type SealKeeper cannot sign with yet (CKK 0x%x)", key.Label, key.keyType)
 	}
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	if isSM2 {
+		return &sm2Signer{s: s, key: key, pub: pub}, nil
 	}
 	return &signer{s: s, key: key}, nil
 }

@@ -3,6 +3,8 @@
 # System fonts are hidden from it, so the Chinese in the picture comes from the embedded font,
 # as it would on a workstation with no CJK font of its own.
 #   scripts/screenshot.sh [OUT.png] [--check]
+# With FRAME_GAPS=1 the program reports the longest pause between two frames from the moment its
+# screens are ready (logging in, placing, signing, the sync rounds), printed at the end.
 # --check fails unless the window is titled "SealKeeper … 演示/DEMO" and the picture has content.
 # With LOGIN_SHOT=OUT2.png it then clicks the login button (found by its colour), types the demo
 # PIN and saves the logged-in screen too. With QUEUE_SHOTS=DIR as well it then opens the queue,
@@ -38,6 +40,7 @@ for _ in $(seq 50); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sl
 
 HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home/.config" XDG_DATA_HOME="$tmp/home/.local/share" \
 FONTCONFIG_FILE="$tmp/fonts.conf" DISPLAY="$display" LANG="${SCREENSHOT_LANG:-zh_CN.UTF-8}" \
+SEALKEEPER_START_NS=$(date +%s%N) SEALKEEPER_FRAME_GAPS=${FRAME_GAPS:-} \
   build/sealkeeper >"$tmp/app.log" 2>&1 &
 pids+=($!)
 
@@ -46,7 +49,12 @@ if ! wid=$(DISPLAY="$display" timeout 90 xdotool search --sync --onlyvisible --n
   cat "$tmp/app.log" >&2
   exit 1
 fi
-sleep 3 # let the first frames and the key poll settle
+# The window opens with a splash and builds its screens once the workspace is open; the program
+# says when (SEALKEEPER_START_NS makes it report its start-up).
+for _ in $(seq 900); do grep -q 'start-trace ready' "$tmp/app.log" && break; sleep 0.1; done
+grep -q 'start-trace ready' "$tmp/app.log" || { echo "screenshot: the screens were not ready in 90 s; the program said:" >&2; cat "$tmp/app.log" >&2; exit 1; }
+grep 'start-trace' "$tmp/app.log" | sed 's/^/screenshot: /'
+sleep 2 # let the key poll settle
 name=$(DISPLAY="$display" xdotool getwindowname "$wid")
 DISPLAY="$display" xdotool windowmove "$wid" 0 0 windowsize "$wid" 1100 720 || true
 sleep 1
@@ -130,4 +138,8 @@ if [ -n "${LOGIN_SHOT:-}" ] && [ -n "${QUEUE_SHOTS:-}" ]; then
   [ -n "$stamped" ] || { echo "screenshot: the window wrote no stamped file" >&2; cat "$tmp/app.log" >&2; exit 1; }
   build/sealkeeper verify "$stamped" >/dev/null || { echo "screenshot: $stamped does not verify" >&2; exit 1; }
   echo "screenshot: the window stamped $(basename "$stamped"), and it verifies"
+fi
+if [ -n "${FRAME_GAPS:-}" ]; then
+  gap=$(grep '^frame-gap' "$tmp/app.log" | tail -1 | awk '{print $2}')
+  echo "screenshot: longest frame gap after the screens were ready: ${gap:-?} ms"
 fi

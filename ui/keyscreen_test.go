@@ -20,7 +20,13 @@ import (
 func window(t *testing.T, lang string, policy device.PINPolicy, sync ...SyncService) (*UI, *softhsmtest.Token, *usecase.Keys) {
 	t.Helper()
 	tok := softhsmtest.New(t)
-	m := tok.Open(t)
+	u, keys := windowOn(t, tok.Open(t), lang, policy, sync...)
+	return u, tok, keys
+}
+
+// windowOn opens the window over the tokens of module m.
+func windowOn(t *testing.T, m *device.Module, lang string, policy device.PINPolicy, sync ...SyncService) (*UI, *usecase.Keys) {
+	t.Helper()
 	ages, err := pinages.Load(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func window(t *testing.T, lang string, policy device.PINPolicy, sync ...SyncServ
 	done := make(chan struct{})
 	go func() { keys.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; keys.Close() })
-	return u, tok, keys
+	return u, keys
 }
 
 // eventually waits for cond, read on the UI goroutine, to hold.

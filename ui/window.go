@@ -5,6 +5,7 @@ package ui
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -70,23 +71,40 @@ type UI struct {
 
 	stopSync func()
 	problems dialog.Dialog
+	attached bool // the screens are built (Start builds them after the first frame)
+	frames   func(longest time.Duration)
 }
 
-// New builds the main window. Call ShowAndRun (or, in tests, use Window).
+// New builds the main window with its screens at once (tests use it so; the program uses Start).
+// Call ShowAndRun (or, in tests, use Window).
 func New(a fyne.App, opt Options) *UI {
+	u := newWindow(a, opt)
+	u.attach()
+	return u
+}
+
+// newWindow makes the window and nothing in it.
+func newWindow(a fyne.App, opt Options) *UI {
 	a.Settings().SetTheme(NewTheme())
 	a.SetIcon(AppIcon)
 	u := &UI{app: a, opt: opt, tr: newTr(opt.Language)}
 	u.win = a.NewWindow(u.title())
 	u.win.SetIcon(AppIcon)
 	u.win.Resize(fyne.NewSize(960, 640))
+	return u
+}
+
+// attach builds the screens and follows the use cases. It runs on the main goroutine.
+func (u *UI) attach() {
+	opt := u.opt
 	u.build()
 	// Show the state as it is when the update runs, not as it was when it was sent: two
 	// notifications from different goroutines may arrive in either order.
-	// New holds the mutex from here on: an update from the key or sync goroutine waits until
+	// attach holds the mutex from here on: an update from the key or sync goroutine waits until
 	// the screens have their first state (the test driver runs it on that goroutine at once).
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.attached = true
 	opt.Keys.Subscribe(func(usecase.KeyState) { u.do(func() { u.showKeyState(opt.Keys.State()) }) })
 	u.showKeyState(opt.Keys.State())
 	u.queue.refresh()
@@ -104,10 +122,8 @@ func New(a fyne.App, opt Options) *UI {
 		}()
 		u.bar.showSync(opt.Sync.Status())
 	}
-	return u
 }
 
-// Close stops following the sync loop.
 func (u *UI) Close() {
 	if u.stopSync != nil {
 		u.stopSync()
@@ -129,18 +145,24 @@ func (u *UI) Window() fyne.Window { return u.win }
 
 // ShowAndRun shows the window and runs the event loop until it is closed.
 func (u *UI) ShowAndRun() {
-	u.showProblems()
-	u.app.Lifecycle().SetOnStarted(func() {
-		// After the first frame: PDFium's start takes from 0.1 s (cached) to seconds.
-		if u.opt.Desk != nil {
-			go func() {
-				if err := u.opt.Desk.WarmUp(); err != nil {
-					u.do(func() { u.queue.problem.SetText(u.tr.explain(err)) })
-				}
-			}()
-		}
-	})
+	if u.attached {
+		u.showProblems()
+		u.app.Lifecycle().SetOnStarted(func() { u.warmUp(); u.startFrameWatch() })
+	}
 	u.win.ShowAndRun()
+}
+
+// warmUp readies the page renderer once the window is on screen: PDFium's start takes from
+// 0.1 s (cached) to seconds.
+func (u *UI) warmUp() {
+	if u.opt.Desk == nil {
+		return
+	}
+	go func() {
+		if err := u.opt.Desk.WarmUp(); err != nil {
+			u.do(func() { u.queue.problem.SetText(u.tr.explain(err)) })
+		}
+	}()
 }
 
 // showProblems puts the start-up problems in front of the custodian.

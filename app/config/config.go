@@ -58,6 +58,31 @@ type Device struct {
 	PINMaxAgeDays int `toml:"pin_max_age_days"`
 	// ChangeInitialPIN forces a change when no change was ever recorded for a token (default true).
 	ChangeInitialPIN *bool `toml:"change_initial_pin"`
+	// SM2 are vendors' PKCS#11 numbers for SM2 keys ([[device.sm2]]): SM2 has no standard code.
+	// They are tried before the built-in tables (device.BuiltinSM2: Sansec, TASS, SafeNet Luna,
+	// IBM-style).
+	SM2 []SM2Mechanisms `toml:"sm2"`
+}
+
+// SM2Mechanisms is one vendor's SM2 numbers, e.g.
+//
+//	[[device.sm2]]
+//	module = "/usr/lib/libvendor-pkcs11.so"
+//	vendor = "Sansec"
+//	key_type = 0x80000004
+//	key_gen = 0x80008001
+//	sign_with_z = [0x80008103]
+//	sign_raw = [0x80008104]
+type SM2Mechanisms struct {
+	// Module is the PKCS#11 module it is for, as in modules; empty: every module.
+	Module  string `toml:"module"`
+	Vendor  string `toml:"vendor"`
+	KeyType uint   `toml:"key_type"` // CKK_SM2
+	KeyGen  uint   `toml:"key_gen"`  // SM2 key pair generation
+	// SignWithZ: mechanisms that hash SM3(Z_A || M) with the user ID 1234567812345678 on the
+	// token; SignRaw: mechanisms that sign e = SM3(Z_A || M) computed by SealKeeper.
+	SignWithZ []uint `toml:"sign_with_z"`
+	SignRaw   []uint `toml:"sign_raw"`
 }
 
 // USBKey is one known seal-key model.
@@ -286,6 +311,11 @@ func Load(path string) (*Config, error) {
 	for _, k := range c.Device.KnownKeys {
 		if _, _, _, err := k.IDs(); err != nil {
 			return nil, fmt.Errorf("configuration %s: %w", path, err)
+		}
+	}
+	for _, t := range c.Device.SM2 {
+		if t.KeyType == 0 || len(t.SignWithZ)+len(t.SignRaw) == 0 {
+			return nil, fmt.Errorf("configuration %s: [[device.sm2]] %q needs key_type and at least one of sign_with_z and sign_raw (the vendor's CKK and CKM numbers)", path, t.Vendor)
 		}
 	}
 	switch c.Seal.GMMode {

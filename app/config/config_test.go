@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,18 @@ func TestSetLanguageWritesOnlyThat(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestSM2Tables(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	c, err := Load("testdata/good_full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SM2Mechanisms{Module: "/usr/lib/libupkcs11.so", Vendor: "Sansec", KeyType: 0x80000004, KeyGen: 0x80008001,
+		SignWithZ: []uint{0x80008103, 0x80008102}, SignRaw: []uint{0x80008104}}
+	if len(c.Device.SM2) != 1 || !reflect.DeepEqual(c.Device.SM2[0], want) {
+		t.Fatalf("[[device.sm2]] read as %+v, want %+v", c.Device.SM2, want)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"time"
 
 	fyneapp "fyne.io/fyne/v2/app"
 
@@ -71,35 +73,38 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
 
-	w, err := workspace.Open(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	// The window opens whatever Problems says: the custodian sees the key; without a ledger
-	// nothing can be stamped or recorded until the administrator has looked at it, and without
-	// the server stamping offline within policy is allowed and the status bar says offline.
-	for _, p := range w.Problems {
-		fmt.Fprintf(stderr, "sealkeeper: %v\n", p)
-	}
+	// The window opens first and the workspace (ledger check, key watch, server link) beside
+	// it: the custodian sees the window in the time the graphics driver takes to start.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go w.Keys.Run(ctx)
-	var syncSvc ui.SyncService
-	if w.Link != nil {
-		go func() {
-			if err := w.Link.Syncer.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Error("sync loop stopped", "error", err.Error())
-			}
-		}()
-		syncSvc = w.Link.Syncer
+	var w *workspace.Workspace
+	opened := make(chan struct{})
+	open := func(o *ui.Options) error {
+		defer close(opened)
+		var err error
+		if w, err = workspace.Open(cfg, log); err != nil {
+			return err
+		}
+		// The window opens whatever Problems says: the custodian sees the key; without a
+		// ledger nothing can be stamped or recorded until the administrator has looked at
+		// it, and without the server stamping offline within policy is allowed and the
+		// status bar says offline.
+		for _, p := range w.Problems {
+			fmt.Fprintf(stderr, "sealkeeper: %v\n", p)
+		}
+		go w.Keys.Run(ctx)
+		if w.Link != nil {
+			go func() {
+				if err := w.Link.Syncer.Run(ctx); err != nil && ctx.Err() == nil {
+					log.Error("sync loop stopped", "error", err.Error())
+				}
+			}()
+			o.Sync = w.Link.Syncer
+		}
+		o.Keys, o.Desk, o.Ledger, o.Problems = w.Keys, w.Desk, w.LedgerView, w.Problems
+		return nil
 	}
-
-	u := ui.New(fyneapp.NewWithID(appID), ui.Options{
-		Keys:     w.Keys,
-		Sync:     syncSvc,
-		Desk:     w.Desk,
-		Ledger:   w.LedgerView,
+	u := ui.Start(fyneapp.NewWithID(appID), ui.Options{
 		Demo:     cfg.Demo.Enabled,
 		Language: cfg.Language,
 		SaveLanguage: func(lang string) error {
@@ -108,10 +113,31 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		},
 		ConfigPath: cfg.Path(),
 		DataDir:    cfg.Data(),
-		Problems:   w.Problems,
-	})
+	}, open, startTrace(stderr))
+	if os.Getenv("SEALKEEPER_FRAME_GAPS") != "" {
+		u.WatchFrames(func(longest time.Duration) {
+			fmt.Fprintf(stderr, "frame-gap %d ms\n", longest.Milliseconds())
+		})
+	}
 	u.ShowAndRun()
 	u.Close()
 	log.Info("window closed")
+	cancel()
+	<-opened // the workspace is closed only once open has finished with it
+	if w != nil {
+		w.Close()
+	}
 	return nil
+}
+
+// startTrace reports the start-up's moments when SEALKEEPER_START_NS holds the Unix time (ns)
+// at which the program was started (scripts/bench-start.sh sets it); otherwise it does nothing.
+func startTrace(out io.Writer) func(string) {
+	ns, err := strconv.ParseInt(os.Getenv("SEALKEEPER_START_NS"), 10, 64)
+	if err != nil {
+		return nil
+	}
+	return func(event string) {
+		fmt.Fprintf(out, "start-trace %s %d ms\n", event, (time.Now().UnixNano()-ns)/1e6)
+	}
 }

@@ -22,24 +22,26 @@ import (
 func start(t *testing.T, policy device.PINPolicy, now func() time.Time) (*softhsmtest.Token, *usecase.Keys, *pinages.Ages) {
 	t.Helper()
 	tok := softhsmtest.New(t)
-	m := tok.Open(t)
+	k, ages := runKeys(t, tok.Open(t), usecase.KeysConfig{Policy: policy, SealKeyID: "454301" /* the P-256 key */, Now: now})
+	return tok, k, ages
+}
+
+// runKeys runs the key use case over module m with cfg (custodian 张伟, fresh PIN ages), polling
+// fast, until the test ends.
+func runKeys(t *testing.T, m *device.Module, cfg usecase.KeysConfig) (*usecase.Keys, *pinages.Ages) {
+	t.Helper()
 	ages, err := pinages.Load(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := usecase.NewKeys(usecase.KeysConfig{
-		Watch:     device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
-		Policy:    policy,
-		Ages:      ages,
-		Custodian: "张伟",
-		SealKeyID: "454301", // the P-256 key
-		Now:       now,
-	})
+	cfg.Watch = device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true}
+	cfg.Ages, cfg.Custodian = ages, "张伟"
+	k := usecase.NewKeys(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { k.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; k.Close() })
-	return tok, k, ages
+	return k, ages
 }
 
 func waitPhase(t *testing.T, k *usecase.Keys, want usecase.KeyPhase) usecase.KeyState {

@@ -53,7 +53,7 @@ func DemoDir() (string, error) {
 // DemoPIN returns the demo token's PIN, and false outside a demo workspace: a real token's PIN is
 // never stored, so only the demo may skip the prompt.
 func DemoPIN(c *config.Config) (string, bool) {
-	if !c.Demo.Enabled || c.Demo.PINFile == "" {
+	if c == nil || !c.Demo.Enabled || c.Demo.PINFile == "" {
 		return "", false
 	}
 	b, err := os.ReadFile(c.Resolve(c.Demo.PINFile))

@@ -54,7 +54,7 @@ func OpenDemoToken(cfg *config.Config) (*DemoToken, error) {
 	if len(cfg.Device.Modules) == 0 {
 		return nil, errors.New("no PKCS#11 module configured")
 	}
-	m, err := device.OpenModule(cfg.Device.Modules[0])
+	m, err := OpenModule(cfg, cfg.Device.Modules[0])
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,25 @@ func PinnedServerKey(cfg *config.Config) (*ecdsa.PublicKey, error) {
 	return k, nil
 }
 
+// OpenModule opens the PKCS#11 module at path (as the config names it: resolved against the
+// config file's folder) and gives it the config's SM2 tables for it ([[device.sm2]] with this
+// module or none named).
+func OpenModule(cfg *config.Config, path string) (*device.Module, error) {
+	abs := cfg.Resolve(path)
+	m, err := device.OpenModule(abs)
+	if err != nil {
+		return nil, err
+	}
+	var tables []device.SM2Mechanisms
+	for _, t := range cfg.Device.SM2 {
+		if t.Module == "" || cfg.Resolve(t.Module) == abs {
+			tables = append(tables, device.SM2Mechanisms{Vendor: t.Vendor, KeyType: t.KeyType, KeyGen: t.KeyGen, SignWithZ: t.SignWithZ, SignRaw: t.SignRaw})
+		}
+	}
+	m.UseSM2Mechanisms(tables...)
+	return m, nil
+}
+
 // NewKeys opens the configured PKCS#11 modules and makes the key use case over them. A module
 // that will not load is logged and skipped, so one broken driver does not hide the others; none
 // at all is an error.
@@ -68,7 +87,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, anchors []*x509.Certificate
 	var mods []*device.Module
 	var errs []error
 	for _, p := range cfg.Device.Modules {
-		m, err := device.OpenModule(cfg.Resolve(p))
+		m, err := OpenModule(cfg, p)
 		if err != nil {
 			log.Error("PKCS#11 module", "path", p, "error", err.Error())
 			errs = append(errs, err)

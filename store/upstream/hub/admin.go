@@ -311,22 +311,30 @@ func ReadTicketKey(dir string) (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("opening hub database %s: %w", path, err)
 	}
 	defer db.Close()
-	var key *ecdsa.PrivateKey
+	var key *ecdsa.PublicKey
 	err = db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
-		if m == nil || m.Get(kKey) == nil {
+		var der []byte
+		if m != nil {
+			var err error
+			if der, err = recordedPublic(m.Get(kKey), m.Get(kKeyPub)); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		if der == nil {
 			return fmt.Errorf("hub database %s holds no ticket key yet; start the hub once", path)
 		}
-		var err error
-		if key, err = x509.ParseECPrivateKey(m.Get(kKey)); err != nil {
-			return fmt.Errorf("the hub's ticket key in %s is damaged: %w", path, err)
+		pub, err := x509.ParsePKIXPublicKey(der)
+		if k, ok := pub.(*ecdsa.PublicKey); err == nil && ok {
+			key = k
+			return nil
 		}
-		return nil
+		return fmt.Errorf("the hub's ticket key in %s is damaged", path)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &key.PublicKey, nil
+	return key, nil
 }
 
 type adminClient struct {

@@ -5,9 +5,8 @@ package hub
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -128,6 +127,11 @@ type Options struct {
 	// MaxConnsPerClient is how many connections one client (remote IP address) may hold open
 	// at once (DefaultMaxConnsPerClient when 0); more are closed as they arrive.
 	MaxConnsPerClient int
+	// TicketSigner and CASigner hold the ticket key and the workstation CA's key outside
+	// hub.db, on a PKCS#11 token (ECDSA P-256 keys); nil keeps each key in hub.db, made on
+	// first use. See keys.go for which database may be opened with which key.
+	TicketSigner crypto.Signer
+	CASigner     crypto.Signer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -137,11 +141,12 @@ const DefaultMaxConnsPerClient = 64
 
 // Hub is an open hub database with its HTTP API.
 type Hub struct {
-	db  *bolt.DB
-	key *ecdsa.PrivateKey
+	db *bolt.DB
+	// key signs tickets, signed answers and co-signatures (keys.go: in hub.db, or on a token).
+	key crypto.Signer
 	kid string
 	// caKey and caCert are the workstation CA that signs client certificates at enrolment.
-	caKey  *ecdsa.PrivateKey
+	caKey  crypto.Signer
 	caCert *x509.Certificate
 	opt    Options
 	path   string
@@ -226,27 +231,6 @@ func Open(dir string, opt Options) (*Hub, error) {
 	return h, nil
 }
 
-func (h *Hub) loadKey(m *bolt.Bucket) error {
-	if der := m.Get(kKey); der != nil {
-		k, err := x509.ParseECPrivateKey(der)
-		if err != nil {
-			return fmt.Errorf("the hub's ticket key is damaged: %w", err)
-		}
-		h.key = k
-		return nil
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return err
-	}
-	h.key = k
-	return m.Put(kKey, der)
-}
-
 // accessKey is the fileaccess entry that lets ws read the file with this hash.
 func accessKey(ws, hash string) []byte { return []byte(ws + "\x00" + hash) }
 
@@ -298,7 +282,7 @@ func (h *Hub) Close() error { return h.db.Close() }
 
 // TicketKey is the public key that signs approval tickets and co-signs checkpoints; workstations
 // pin it at enrolment.
-func (h *Hub) TicketKey() *ecdsa.PublicKey { return &h.key.PublicKey }
+func (h *Hub) TicketKey() *ecdsa.PublicKey { return h.key.Public().(*ecdsa.PublicKey) }
 
 func (h *Hub) now() time.Time { return h.opt.Now().UTC().Truncate(time.Second) }
 

@@ -8,7 +8,6 @@ package hub
 // only in the demo and test mode (Options.AutoEnrol), and only on a loopback connection.
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -32,57 +31,6 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
-
-var (
-	kCAKey  = []byte("workstationca.key")
-	kCACert = []byte("workstationca.cert")
-)
-
-// loadCA reads the hub's workstation CA from the meta bucket, making it on first use. Like the
-// ticket key it is kept unencrypted in hub.db (protect the file; see PROTOCOL.md).
-func (h *Hub) loadCA(m *bolt.Bucket) error {
-	if kd, cd := m.Get(kCAKey), m.Get(kCACert); kd != nil && cd != nil {
-		k, err := x509.ParseECPrivateKey(kd)
-		if err != nil {
-			return fmt.Errorf("the hub's workstation CA key is damaged: %w", err)
-		}
-		c, err := x509.ParseCertificate(cd)
-		if err != nil {
-			return fmt.Errorf("the hub's workstation CA certificate is damaged: %w", err)
-		}
-		h.caKey, h.caCert = k, c
-		return nil
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := h.opt.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: randSerial(),
-		Subject:      pkix.Name{CommonName: "SealKeeper workstation CA", Organization: []string{h.opt.Name}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		return err
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return err
-	}
-	if err := m.Put(kCAKey, kd); err != nil {
-		return err
-	}
-	h.caKey, h.caCert = k, c
-	return m.Put(kCACert, der)
-}
 
 func randSerial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
@@ -386,7 +334,7 @@ func (h *Hub) issue(csr *x509.CertificateRequest, ws string) (*x509.Certificate,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, h.caCert, csr.PublicKey, crypto.Signer(h.caKey))
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, h.caCert, csr.PublicKey, h.caKey)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@ package hub
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -558,7 +558,7 @@ func (h *Hub) writeSigned(w http.ResponseWriter, r *http.Request, ws, path strin
 	if err != nil {
 		return err
 	}
-	sig, err := ecdsa.SignASN1(rand.Reader, h.key, upstream.SignedAnswerDigest(path, ws, r.Header.Get(upstream.HeaderRequestID), body))
+	sig, err := h.key.Sign(rand.Reader, upstream.SignedAnswerDigest(path, ws, r.Header.Get(upstream.HeaderRequestID), body), crypto.SHA256)
 	if err != nil {
 		return err
 	}
@@ -696,7 +696,7 @@ func (h *Hub) ledgerPush(w http.ResponseWriter, r *http.Request, ws string) erro
 
 func (h *Hub) cosign(cp ledger.Checkpoint) (*upstream.CosignedCheckpoint, error) {
 	d := sha256.Sum256(cp.SignedBytes())
-	sig, err := h.key.Sign(rand.Reader, d[:], nil)
+	sig, err := h.key.Sign(rand.Reader, d[:], crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,143 @@
+package ui
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"golang.org/x/image/draw"
+
+	"github.com/sealkeeper/sealkeeper/assets"
+)
+
+// Start shows the window at once, with only the program's icon in it, and builds the screens
+// after the first frame. The first frame then costs the graphics driver's start and nothing of
+// ours: open (the workspace: ledger, key watch, server link) and the fonts' parsing run beside
+// it on the other core, and the screens are built once both the frame is drawn and open has
+// returned. opt carries what is known before open (language, demo, paths); open fills in the
+// rest. trace, if not nil, is told "first-frame" (from the drawing goroutine) when the first
+// frame is drawn and "ready" when the screens are; the start-up benchmark reports both.
+//
+// If open fails the window says why instead of closing: a custodian who started the program from
+// the menu has no terminal to read.
+func Start(a fyne.App, opt Options, open func(*Options) error, trace func(event string)) *UI {
+	if trace == nil {
+		trace = func(string) {}
+	}
+	u := newWindow(a, opt)
+	drawn := make(chan struct{})
+	var once sync.Once
+	u.win.SetContent(newSplash(func() {
+		once.Do(func() {
+			close(drawn)
+			trace("first-frame")
+		})
+	}))
+	opened := make(chan error, 1)
+	go func() { opened <- open(&u.opt) }()
+	go warmFonts()
+	go func() {
+		<-drawn
+		var err error
+		select {
+		case err = <-opened:
+		default: // still opening (the ledger's check, the token scan): say so
+			fyne.Do(u.showOpening)
+			err = <-opened
+		}
+		fyne.Do(func() {
+			if err != nil {
+				u.showStartError(err)
+				return
+			}
+			u.attach()
+			u.showProblems()
+			u.warmUp()
+			trace("ready")
+			u.startFrameWatch()
+		})
+	}()
+	return u
+}
+
+// WatchFrames has report told each new longest gap between two frames from the time the screens
+// are ready: the time the window could not redraw because something held the main goroutine.
+// It keeps the window redrawing without pause, so only the benchmarks use it. Call it before
+// ShowAndRun.
+func (u *UI) WatchFrames(report func(longest time.Duration)) { u.frames = report }
+
+// startFrameWatch runs WatchFrames' animation; on the main goroutine.
+func (u *UI) startFrameWatch() {
+	if u.frames == nil {
+		return
+	}
+	var last time.Time
+	var longest time.Duration
+	a := fyne.NewAnimation(time.Second, func(float32) {
+		now := time.Now()
+		if gap := now.Sub(last); !last.IsZero() && gap > longest {
+			longest = gap
+			u.frames(longest)
+		}
+		last = now
+	})
+	a.RepeatCount = fyne.AnimationRepeatForever
+	a.Start()
+}
+
+// warmFonts parses the theme's fonts (about 0.1 s for the Chinese ones) while the window opens;
+// Fyne's font cache is safe to fill from any goroutine.
+func warmFonts() {
+	for _, s := range []fyne.TextStyle{{}, {Bold: true}} {
+		fyne.MeasureText("印章 SealKeeper", theme.TextSize(), s)
+	}
+}
+
+// showOpening replaces the splash, once it has been drawn, with what the program is doing.
+func (u *UI) showOpening() {
+	icon := canvas.NewImageFromResource(AppIcon)
+	icon.FillMode = canvas.ImageFillContain
+	icon.SetMinSize(fyne.NewSize(96, 96))
+	u.win.SetContent(container.NewCenter(container.NewVBox(
+		icon,
+		widget.NewLabelWithStyle(u.tr.T("start.opening"), fyne.TextAlignCenter, fyne.TextStyle{}),
+		widget.NewProgressBarInfinite(),
+	)))
+}
+
+// showStartError replaces the splash with what went wrong and what to do.
+func (u *UI) showStartError(err error) {
+	msg := widget.NewLabel(u.tr.explain(err))
+	msg.Wrapping = fyne.TextWrapWord
+	quit := widget.NewButton(u.tr.T("action.quit"), func() { u.app.Quit() })
+	u.win.SetContent(container.NewPadded(container.NewVBox(
+		widget.NewLabelWithStyle(u.tr.T("error.start"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		msg,
+		container.NewHBox(quit),
+	)))
+}
+
+// newSplash is the first frame: the icon, centred on the window's background. drawn is called
+// each time it is painted.
+func newSplash(drawn func()) fyne.CanvasObject {
+	icon, _ := png.Decode(bytes.NewReader(assets.Icon)) // without it the splash is the bare background
+	bg := theme.DefaultTheme().Color(theme.ColorNameBackground, theme.VariantLight)
+	return canvas.NewRaster(func(w, h int) image.Image {
+		drawn()
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.Draw(img, img.Bounds(), image.NewUniform(bg), image.Point{}, draw.Src)
+		if icon != nil {
+			side := min(w, h) / 4
+			at := image.Rect((w-side)/2, (h-side)/2, (w+side)/2, (h+side)/2)
+			draw.CatmullRom.Scale(img, at, icon, icon.Bounds(), draw.Over, nil)
+		}
+		return img
+	})
+}
