@@ -1,6 +1,7 @@
 package usecase_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -14,7 +15,9 @@ import (
 	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
 	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
@@ -71,5 +74,64 @@ func TestDeskStampsGMSeal(t *testing.T) {
 	v, err := desk.Verify(res.Out)
 	if err != nil || !v.Valid || !v.Trusted || v.Signer != "测试单位公章" {
 		t.Fatalf("Desk.Verify: %+v, %v", v, err)
+	}
+}
+
+// The join of the GM token and the GM seal: the SM2 key on our PKCS#11 module (device's SM2
+// signer, through the key use case) signs a GM seal in both modes; a seal from a test maker
+// lists a certificate for the token's key, and the verifier accepts and trusts both files.
+// The certificate is issued here: gmtokentest's own certificate is signed over SM3(TBS) hashed
+// once more by the signer (its template names no SignatureAlgorithm, so tjfoc's
+// CreateCertificate hashes first), and does not chain under tjfoc's x509.
+func TestGMSealSignedOnToken(t *testing.T) {
+	tok, k := startGM(t)
+	waitPhase(t, k, usecase.KeyPresent)
+	if err := k.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	signer, _, err := k.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := gmca.New("Seal maker CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	certDER, err := ca.Issue("令牌印章", "测试", signer.Public(), now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maker, _ := sm2.GenerateKey(rand.Reader)
+	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-TOKEN-1", Type: 1, Name: "令牌印章", SignerCerts: [][]byte{certDER},
+		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
+		Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := pdftest.PDF(pdftest.Options{Pages: 1})
+	doc, err := pdfinspect.Read("in.pdf", bytes.NewReader(in), int64(len(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := placement.AtViewMM(doc.Pages[0].Page, 100, 100, placement.Size{W: 119, H: 119})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []stamp.GMMode{stamp.GMSES, stamp.GMCMS} {
+		res, err := stamp.Sign(context.Background(), doc, bytes.NewReader(in), stamp.Request{Placement: pl, Image: pdftest.Seal(128), Signer: signer,
+			GM: &stamp.GM{Mode: mode, Seal: seal, Cert: certDER}})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		out := append(append([]byte(nil), in...), res.Update...)
+		rep, err := verify.Bytes("out.pdf", out, verify.Options{GMRoots: []*gmx509.Certificate{ca.Cert}})
+		if err != nil || !rep.Valid || !rep.Trusted || len(rep.Signatures) != 1 {
+			t.Fatalf("%s: %+v, %v", mode, rep, err)
+		}
 	}
 }
