@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	gmx509 "github.com/tjfoc/gmsm/x509"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 )
 
@@ -48,21 +52,30 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s", errUsage, verifyUsage)
 	}
 	var roots []*x509.Certificate
+	var gmRoots []*gmx509.Certificate
 	if c, err := workspace.LoadConfig(*cfgPath); err == nil {
 		if roots, err = workspace.TrustAnchors(c); err != nil {
 			return err
 		}
+		gmRoots = workspace.GMTrustAnchors(c)
 	} else if *cfgPath != "" {
 		return err
 	}
 	for _, f := range extra {
 		certs, err := usecase.ReadCertificates(f)
 		if err != nil {
-			return err
+			// An SM2 CA (GM seals) is not readable by crypto/x509.
+			b, rerr := os.ReadFile(f)
+			gm, gerr := gmseal.ParseCertificatesPEM(b)
+			if rerr != nil || gerr != nil {
+				return err
+			}
+			gmRoots = append(gmRoots, gm...)
+			continue
 		}
 		roots = append(roots, certs...)
 	}
-	rep, err := verify.File(file, verify.Options{Roots: roots})
+	rep, err := verify.File(file, verify.Options{Roots: roots, GMRoots: gmRoots})
 	if err != nil {
 		return exitError{code: 1, err: err}
 	}
@@ -110,7 +123,10 @@ func printReport(w io.Writer, rep *verify.Report) {
 		if s.Timestamped {
 			fmt.Fprintf(w, "  timestamp:  by %s\n", s.TSA)
 		}
-		fmt.Fprintf(w, "  type:       %s\n", s.SubFilter)
+		fmt.Fprintf(w, "  type:       %s%s\n", s.SubFilter, yesNo(s.Format != "", ", holding a "+s.Format, ""))
+		if g := s.Seal; g != nil {
+			fmt.Fprintf(w, "  GM seal:    %s (esID %s, version %d, valid %s to %s, made by %s)\n", g.Name, g.ID, g.Version, day(g.ValidStart), day(g.ValidEnd), g.Maker)
+		}
 		fmt.Fprintf(w, "  integrity:  %s\n", yesNo(s.Intact, "digest and signature correct; byte range covers the signed revision except /Contents", "FAILED"))
 		fmt.Fprintf(w, "  covers:     %s\n", yesNo(s.CoversFile, "the whole file", fmt.Sprintf("an earlier revision (bytes 0-%d); later changes below", s.ByteRange[2]+s.ByteRange[3])))
 		if s.Signer != "" {

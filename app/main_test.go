@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,6 +29,12 @@ func TestScripts(t *testing.T) {
 			e.Setenv("HOME", e.WorkDir+"/home")
 			e.Setenv("XDG_CONFIG_HOME", e.WorkDir+"/home/.config")
 			e.Setenv("XDG_DATA_HOME", e.WorkDir+"/home/.local/share")
+			// The GM seal vectors (binary DER, kept once in stamp/gmseal/testdata).
+			gm, err := filepath.Abs("../stamp/gmseal/testdata")
+			if err != nil {
+				return err
+			}
+			e.Setenv("GMSEALS", gm)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

@@ -19,7 +19,7 @@ func SetSmallFile(n int64) (restore func()) {
 // SignValidating signs a document that pdfinspect.Open read, validating it while the input
 // is hashed, as SignFile does.
 func SignValidating(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (*Result, error) {
-	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, doc.Validate))
+	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, req.GM != nil, doc.Validate))
 }
 
 // EncodeImage is the seal image's PDF encoding (RGB and soft mask, deflated), as stamping

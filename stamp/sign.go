@@ -27,6 +27,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/tjfoc/gmsm/sm3"
+
 	"github.com/sealkeeper/sealkeeper/stamp/pades"
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
@@ -40,6 +42,8 @@ type Request struct {
 	// Signer is the seal's key; Chain[0] its certificate, then CA certificates.
 	Signer crypto.Signer
 	Chain  []*x509.Certificate
+	// GM, when set, makes a GM seal (SM2/SM3; see GM) instead of PAdES; Chain is then unused.
+	GM *GM
 	// PSS signs with RSASSA-PSS (RSA keys).
 	PSS bool
 	// TSA is an RFC 3161 timestamp server URL (PAdES B-T); empty for B-B.
@@ -59,6 +63,8 @@ type Request struct {
 	// is signed (ErrInputChanged): a file swapped between the caller's check and the signing is
 	// refused here, where the bytes are read once for both.
 	InputSHA256 []byte
+
+	signerName string // the certificate's common name, for /Name (set by check)
 }
 
 // Result describes the update that Sign made.
@@ -68,9 +74,10 @@ type Result struct {
 	// Field is the new signature field's name.
 	Field     string
 	ByteRange [4]int64
-	// Digest is the SHA-256 of the signed byte ranges.
+	// Digest is the digest of the signed byte ranges: SHA-256, or SM3 for a GM seal.
 	Digest []byte
-	// CMS is the signature value written into /Contents.
+	// CMS is the signature value written into /Contents (for a GM seal in GMSES mode, the
+	// SES_Signature).
 	CMS []byte
 }
 
@@ -141,7 +148,7 @@ func SignFile(ctx context.Context, in, out string, overwrite bool, req Request) 
 	if err != nil {
 		return nil, err
 	}
-	res, err = sign(ctx, doc, r, req, startWork(in, r, st.Size(), doc.Validate))
+	res, err = sign(ctx, doc, r, req, startWork(in, r, st.Size(), req.GM != nil, doc.Validate))
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +171,7 @@ func sameFile(a, b string) bool {
 // Sign makes the incremental update that adds the seal to doc, whose bytes are in. The
 // caller appends Result.Update to the input unchanged.
 func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Request) (res *Result, err error) {
-	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, nil))
+	return sign(ctx, doc, in, req, startWork(doc.File, in, doc.Size, req.GM != nil, nil))
 }
 
 // started is work on the input that runs beside the writing of the update: the digest
@@ -172,24 +179,36 @@ func Sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 type started struct {
 	hashed func() (hash.Hash, error) // SHA-256 over the whole input
 	valid  func() error              // validation; nil when the caller has none
+	// sm3 is the SM3 state over the whole input, for a GM seal (nil otherwise); set once
+	// hashed has returned.
+	sm3 *sm3.SM3
 }
 
-// startWork starts hashing the input and, when validate is set, validating it.
-func startWork(name string, in io.ReaderAt, size int64, validate func() error) started {
+// startWork starts hashing the input (with SM3 too for a GM seal, in the same pass) and,
+// when validate is set, validating it.
+func startWork(name string, in io.ReaderAt, size int64, gm bool, validate func() error) started {
 	type hashResult struct {
 		h   hash.Hash
 		err error
 	}
 	hc := make(chan hashResult, 1)
+	w := started{}
+	if gm {
+		w.sm3 = sm3.New().(*sm3.SM3)
+	}
 	go func() {
 		h := sha256.New()
-		_, err := io.Copy(h, io.NewSectionReader(in, 0, size))
+		var dst io.Writer = h
+		if w.sm3 != nil {
+			dst = io.MultiWriter(h, w.sm3)
+		}
+		_, err := io.Copy(dst, io.NewSectionReader(in, 0, size))
 		if err != nil {
 			err = fmt.Errorf("%s: reading: %w", name, err)
 		}
 		hc <- hashResult{h, err}
 	}()
-	w := started{hashed: func() (hash.Hash, error) { r := <-hc; return r.h, r.err }}
+	w.hashed = func() (hash.Hash, error) { r := <-hc; return r.h, r.err }
 	if validate != nil {
 		vc := make(chan error, 1)
 		go func() { vc <- validate() }()
@@ -230,6 +249,9 @@ func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 		return nil, fmt.Errorf("%s: %w", doc.File, err)
 	}
 	capacity := estimateCMS(req)
+	if req.GM != nil {
+		capacity = estimateGM(req)
+	}
 	upd, cStart, cEnd, br, err := w.layout(capacity)
 	if err != nil {
 		return nil, err
@@ -265,14 +287,25 @@ func sign(ctx context.Context, doc *pdfinspect.Document, in io.ReaderAt, req Req
 				return nil, fmt.Errorf("%s: the stamped file does not read back: %v", doc.File, err)
 			}
 		}
-		hh := sha256.New()
-		if err := hh.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-			return nil, err
+		var digest, sig []byte
+		if req.GM != nil {
+			// The SM3 state continues from a copy of the input's: a struct copy is a clone
+			// (Write only ever appends past the shared buffer's length).
+			hh := *work.sm3
+			hh.Write(upd[:cStart])
+			hh.Write(upd[cEnd:])
+			digest = hh.Sum(nil)
+			sig, err = signGM(req, w.fieldName, digest)
+		} else {
+			hh := sha256.New()
+			if err := hh.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+				return nil, err
+			}
+			hh.Write(upd[:cStart])
+			hh.Write(upd[cEnd:])
+			digest = hh.Sum(nil)
+			sig, err = pades.Sign(ctx, digest, req.Signer, req.Chain, pades.Options{PSS: req.PSS, TSA: req.TSA, HTTPClient: req.HTTPClient})
 		}
-		hh.Write(upd[:cStart])
-		hh.Write(upd[cEnd:])
-		digest := hh.Sum(nil)
-		sig, err := pades.Sign(ctx, digest, req.Signer, req.Chain, pades.Options{PSS: req.PSS, TSA: req.TSA, HTTPClient: req.HTTPClient})
 		if err != nil {
 			return nil, fmt.Errorf("%s: signing: %w", doc.File, err)
 		}
@@ -314,11 +347,20 @@ func check(doc *pdfinspect.Document, req *Request) error {
 	if req.Image == nil || req.Image.Bounds().Empty() {
 		return errors.New("no seal image")
 	}
-	if req.Signer == nil || len(req.Chain) == 0 {
+	if req.Signer == nil || (len(req.Chain) == 0 && req.GM == nil) {
 		return errors.New("no seal key or certificate")
 	}
 	if req.Time.IsZero() {
 		req.Time = time.Now()
+	}
+	if req.GM != nil {
+		name, err := checkGM(req)
+		if err != nil {
+			return err
+		}
+		req.signerName = name
+	} else {
+		req.signerName = req.Chain[0].Subject.CommonName
 	}
 	return nil
 }

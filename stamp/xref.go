@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/sealkeeper/sealkeeper/stamp/pades"
 )
 
 // The update as bytes: the signature dictionary with room for the CMS, the objects, and a
@@ -35,8 +33,8 @@ func (u *update) build(capacity int) ([]byte, int, int, error) {
 		refs = append(refs, "<</Type /SigRef /TransformMethod /FieldMDP /TransformParams <</Type /TransformParams /Action /All /P 1 /V /1.2>>>>")
 	}
 	var sig strings.Builder
-	fmt.Fprintf(&sig, "<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /%s /M %s", pades.SubFilter, pdfText(pdfDate(req.Time)))
-	if cn := req.Chain[0].Subject.CommonName; cn != "" {
+	fmt.Fprintf(&sig, "<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /%s /M %s", req.subFilter(), pdfText(pdfDate(req.Time)))
+	if cn := req.signerName; cn != "" {
 		fmt.Fprintf(&sig, " /Name %s", pdfText(cn))
 	}
 	if req.Reason != "" {

@@ -121,6 +121,13 @@ type Seal struct {
 	TrustAnchors []string `toml:"trust_anchors"`
 	// TSA is an RFC 3161 timestamp server URL; empty for none.
 	TSA string `toml:"tsa"`
+	// GMMode makes the seal a GM seal (SM2 key): "ses" writes a GB/T 38540 seal signature
+	// into the PDF, "cms" a GM/T 0010 SignedData; empty for PAdES.
+	GMMode string `toml:"gm_mode"`
+	// GMSeal is the SESeal file (DER) the seal maker issued, for gm_mode "ses".
+	GMSeal string `toml:"gm_seal"`
+	// GMSubFilter replaces the /SubFilter written for a GM seal (default adbe.pkcs7.detached).
+	GMSubFilter string `toml:"gm_subfilter"`
 }
 
 // Ledger configures the usage ledger.
@@ -318,6 +325,15 @@ func Load(path string) (*Config, error) {
 		if t.KeyType == 0 || len(t.SignWithZ)+len(t.SignRaw) == 0 {
 			return nil, fmt.Errorf("configuration %s: [[device.sm2]] %q needs key_type and at least one of sign_with_z and sign_raw (the vendor's CKK and CKM numbers)", path, t.Vendor)
 		}
+	}
+	switch c.Seal.GMMode {
+	case "", "cms":
+	case "ses":
+		if c.Seal.GMSeal == "" {
+			return nil, fmt.Errorf("configuration %s: [seal] gm_mode \"ses\" needs gm_seal, the seal file (.esl) from the seal maker", path)
+		}
+	default:
+		return nil, fmt.Errorf("configuration %s: [seal] gm_mode %q is neither \"ses\" (GB/T 38540 seal signature) nor \"cms\" (GM/T 0010); leave it out for PAdES", path, c.Seal.GMMode)
 	}
 	c.Defaults()
 	if c.DataDir == "" {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/pinages"
@@ -41,6 +43,8 @@ type KeysConfig struct {
 	Alarms *Alarms
 	// MaxWrongPINs is how many wrong PINs in a row on one key raise an alarm (0: 3).
 	MaxWrongPINs int
+	// GMAnchors are the trusted SM2 CAs of GM seals (signers and seal makers), for Desk.Verify.
+	GMAnchors []*gmx509.Certificate
 }
 
 // DefaultMaxWrongPINs is how many wrong PINs in a row raise an alarm (RULES.md 13).

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/sealkeeper/sealkeeper/stamp"
 )
 
 // Seal is the logged-in seal, ready to sign: the one path from a token to "signer and
@@ -17,6 +19,10 @@ type Seal struct {
 	Chain     []*x509.Certificate // Chain[0] is the seal's certificate, then the CAs that issued it
 	Custodian string
 	Token     string // the token's serial number
+	// GM, for an SM2 seal, makes Stamp write a GM seal (stamp.GM: mode, seal file, SM2
+	// certificate); Chain[0] is then that certificate as crypto/x509 fields
+	// (gmx509.Certificate.ToX509Certificate), for its validity and serial number.
+	GM *stamp.GM
 }
 
 // Cert is the seal's certificate.

@@ -161,7 +161,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		return nil, d.failed(result.Intent, intent, err)
 	}
 	res, err := stamp.SignFile(ctx, in, req.Out, req.Overwrite, stamp.Request{
-		Placement: req.Placement, Image: req.Image, Signer: seal.Signer, Chain: seal.Chain,
+		Placement: req.Placement, Image: req.Image, Signer: seal.Signer, Chain: seal.Chain, GM: seal.GM,
 		TSA: req.TSA, Certify: req.Certify, Lock: req.Lock, Reason: req.Reason, Time: now, InputSHA256: sum[:],
 	})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"time"
 
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 )
 
@@ -28,7 +30,11 @@ type Verification struct {
 
 // Verify checks a stamped file with the verifier, trusting the configured anchors.
 func (d *Desk) Verify(path string) (Verification, error) {
-	rep, err := verify.File(path, verify.Options{Roots: d.anchors()})
+	var gm []*gmx509.Certificate
+	if d.cfg.Keys != nil {
+		gm = d.cfg.Keys.cfg.GMAnchors
+	}
+	rep, err := verify.File(path, verify.Options{Roots: d.anchors(), GMRoots: gm})
 	if err != nil {
 		return Verification{File: path}, err
 	}

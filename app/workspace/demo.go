@@ -37,7 +37,8 @@ const (
 )
 
 // demoFiles are what ProvisionDemo makes in a workspace, and what --force replaces.
-var demoFiles = []string{config.FileName, "softhsm2.conf", "tokens", "ca.pem", "ca-key.pem", "demo-pin", "seal.png"}
+var demoFiles = []string{config.FileName, "softhsm2.conf", "tokens", "ca.pem", "ca-key.pem", "demo-pin", "seal.png",
+	"gm-ca.pem", "gm-ca-key.pem", "gm-cert.der", "gm-seal.esl"} // the gm-* files: MakeGMDemoSeal
 
 // ErrDemoExists is returned when dir already holds a demo workspace.
 var ErrDemoExists = errors.New("a demo workspace already exists")

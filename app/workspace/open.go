@@ -125,6 +125,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, alarms *usecase.Alarms, anc
 		Anchors:      anchors,
 		Alarms:       alarms,
 		MaxWrongPINs: cfg.Policy.MaxWrongPINs,
+		GMAnchors:    GMTrustAnchors(cfg),
 	})
 	return keys, func() {
 		keys.Close()

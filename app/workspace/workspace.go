@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
 	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -141,6 +144,9 @@ func TrustAnchors(cfg *config.Config) ([]*x509.Certificate, error) {
 	for _, f := range cfg.Seal.TrustAnchors {
 		certs, err := usecase.ReadCertificates(cfg.Resolve(f))
 		if err != nil {
+			if gm, _ := readGMAnchors(cfg.Resolve(f)); len(gm) > 0 {
+				continue // an SM2 CA: GMTrustAnchors reads it
+			}
 			errs = append(errs, fmt.Errorf("trust anchor %s (in [seal] trust_anchors of %s): %w", f, cfg.Path(), err))
 			continue
 		}
@@ -152,3 +158,43 @@ func TrustAnchors(cfg *config.Config) ([]*x509.Certificate, error) {
 // StampedDir is where the workstation writes stamped files when the caller names none
 // (DATA/stamped); the sync loop deletes each once the server accepted it.
 func StampedDir(cfg *config.Config) string { return filepath.Join(cfg.Data(), "stamped") }
+
+// GMTrustAnchors reads the SM2 CA certificates among [seal] trust_anchors (the anchors of GM
+// seals: signers and seal makers); files of other certificates are TrustAnchors'.
+func GMTrustAnchors(cfg *config.Config) []*gmx509.Certificate {
+	var out []*gmx509.Certificate
+	for _, f := range cfg.Seal.TrustAnchors {
+		certs, _ := readGMAnchors(cfg.Resolve(f))
+		out = append(out, certs...)
+	}
+	return out
+}
+
+func readGMAnchors(path string) ([]*gmx509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return gmseal.ParseCertificatesPEM(b)
+}
+
+// GMSeal is the stamp engine's GM request for the configured seal ([seal] gm_mode, gm_seal,
+// gm_subfilter) and the key's SM2 certificate (DER); nil when the seal is not a GM seal.
+func GMSeal(cfg *config.Config, cert []byte) (*stamp.GM, error) {
+	if cfg.Seal.GMMode == "" {
+		return nil, nil
+	}
+	g := &stamp.GM{Mode: stamp.GMMode(cfg.Seal.GMMode), Cert: cert, SubFilter: cfg.Seal.GMSubFilter}
+	if cfg.Seal.GMSeal != "" {
+		p := cfg.Resolve(cfg.Seal.GMSeal)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("the GM seal file ([seal] gm_seal of %s): %w", cfg.Path(), err)
+		}
+		if _, err := gmseal.ParseSeal(b); err != nil {
+			return nil, fmt.Errorf("%s ([seal] gm_seal): %w; ask the seal maker for the seal file again", p, err)
+		}
+		g.Seal = b
+	}
+	return g, nil
+}

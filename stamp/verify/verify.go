@@ -21,7 +21,9 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	gmx509 "github.com/tjfoc/gmsm/x509"
 
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
 	"github.com/sealkeeper/sealkeeper/stamp/internal/cms"
 	"github.com/sealkeeper/sealkeeper/stamp/pades"
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
@@ -32,6 +34,8 @@ import (
 type Options struct {
 	// Roots are the trust anchors for seal certificates and timestamp authorities.
 	Roots []*x509.Certificate
+	// GMRoots are the trust anchors for GM seals (SM2 certificates of signers and seal makers).
+	GMRoots []*gmx509.Certificate
 }
 
 // Report is the result for one file.
@@ -50,10 +54,15 @@ type Signature struct {
 	Index     int    `json:"index"` // 1-based, in file order
 	Field     string `json:"field"`
 	SubFilter string `json:"subfilter"`
-	Signer    string `json:"signer"`
-	SignerDN  string `json:"signer_dn"`
-	Issuer    string `json:"issuer"`
-	Serial    string `json:"serial"`
+	// Format is what /Contents holds, told by its contents (never by the SubFilter): FormatCMS,
+	// FormatGMCMS or FormatSES.
+	Format string `json:"format,omitempty"`
+	// Seal is the GM seal a FormatSES signature was made with.
+	Seal     *GMSeal `json:"gm_seal,omitempty"`
+	Signer   string  `json:"signer"`
+	SignerDN string  `json:"signer_dn"`
+	Issuer   string  `json:"issuer"`
+	Serial   string  `json:"serial"`
 	// Time is the signing time: the timestamp's when there is one (TimeSource "timestamp"),
 	// else the time the signer claims in /M ("claimed").
 	Time        time.Time `json:"time"`
@@ -89,6 +98,23 @@ type Signature struct {
 	Problems []string `json:"problems,omitempty"`
 
 	revEnd int64
+}
+
+// The formats of a signature's /Contents.
+const (
+	FormatCMS   = "CMS (PAdES / PKCS #7)"
+	FormatGMCMS = "GM/T 0010 CMS (SM2/SM3)"
+	FormatSES   = "GB/T 38540 seal signature (SM2/SM3)"
+)
+
+// GMSeal is the electronic seal (SESeal) inside a GM seal signature.
+type GMSeal struct {
+	ID         string    `json:"es_id"`
+	Name       string    `json:"name"`
+	Version    int       `json:"version"`
+	ValidStart time.Time `json:"valid_start"`
+	ValidEnd   time.Time `json:"valid_end"`
+	Maker      string    `json:"maker"`
 }
 
 // Change is one object changed or added after a signature.
@@ -303,6 +329,16 @@ func (v *verifier) check(f sigField) Signature {
 		return s
 	}
 
+	// What /Contents holds decides how it is checked, not the SubFilter's name.
+	if gmseal.Sniff(contents) == gmseal.KindSignature {
+		v.checkSES(&s, contents)
+		return s
+	}
+	if gmseal.IsGMCMS(contents) {
+		v.checkGMCMS(&s, f, contents)
+		return s
+	}
+	s.Format = FormatCMS
 	if s.SubFilter != "ETSI.CAdES.detached" && s.SubFilter != "adbe.pkcs7.detached" {
 		s.problem("signatures of type %s are not supported", s.SubFilter)
 		return s

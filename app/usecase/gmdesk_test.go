@@ -1,0 +1,136 @@
+package usecase_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"testing"
+	"time"
+
+	"github.com/tjfoc/gmsm/sm2"
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
+	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
+	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+	"github.com/sealkeeper/sealkeeper/stamp/placement"
+	"github.com/sealkeeper/sealkeeper/stamp/verify"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
+)
+
+// An approved document stamped with a GM seal (SM2 software key standing in for the token's;
+// SES mode) goes the whole desk path: ticket check, intent, signing, done; the file carries a
+// GB/T 38540 seal signature that the verifier accepts and that chains to the SM2 CA.
+func TestDeskStampsGMSeal(t *testing.T) {
+	d := newDay(t, nil)
+	id := d.add(t, "关于国密印章的通知", 1)
+	d.syncOnce(t)
+
+	ca, err := gmca.New("GM Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	key, _ := sm2.GenerateKey(rand.Reader)
+	maker, _ := sm2.GenerateKey(rand.Reader)
+	certDER, err := ca.Issue("测试单位公章", "测试单位", &key.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-1", Type: 1, Name: "测试单位公章", SignerCerts: [][]byte{certDER},
+		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
+		Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := gmx509.ParseCertificate(certDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gmSeal := usecase.Seal{Signer: key, Chain: []*x509.Certificate{cert.ToX509Certificate()}, Custodian: "张伟", Token: d.seal.Token,
+		GM: &stamp.GM{Mode: stamp.GMSES, Seal: seal, Cert: certDER}}
+	res, err := d.desk.Stamp(context.Background(), gmSeal, d.request(t, id, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.File(res.Out, verify.Options{GMRoots: []*gmx509.Certificate{ca.Cert}})
+	if err != nil || !rep.Valid || !rep.Trusted || len(rep.Signatures) != 1 || rep.Signatures[0].Format != verify.FormatSES {
+		t.Fatalf("stamped file: %+v, %v", rep, err)
+	}
+	if k := d.kinds(t, id); k[ledger.KindStampIntent] != 1 || k[ledger.KindStampDone] != 1 {
+		t.Fatalf("ledger for %s: %v", id, k)
+	}
+	// The result screen's check trusts the SM2 CA configured for GM seals, and names the signer
+	// as it does for PAdES.
+	desk := usecase.NewDesk(usecase.DeskConfig{Keys: usecase.NewKeys(usecase.KeysConfig{GMAnchors: []*gmx509.Certificate{ca.Cert}})})
+	v, err := desk.Verify(res.Out)
+	if err != nil || !v.Valid || !v.Trusted || v.Signer != "测试单位公章" {
+		t.Fatalf("Desk.Verify: %+v, %v", v, err)
+	}
+}
+
+// The join of the GM token and the GM seal: the SM2 key on our PKCS#11 module (device's SM2
+// signer, through the key use case) signs a GM seal in both modes; a seal from a test maker
+// lists a certificate for the token's key, and the verifier accepts and trusts both files.
+// The certificate is issued here: gmtokentest's own certificate is signed over SM3(TBS) hashed
+// once more by the signer (its template names no SignatureAlgorithm, so tjfoc's
+// CreateCertificate hashes first), and does not chain under tjfoc's x509.
+func TestGMSealSignedOnToken(t *testing.T) {
+	tok, k := startGM(t)
+	waitPhase(t, k, usecase.KeyPresent)
+	if err := k.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	signer, _, err := k.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := gmca.New("Seal maker CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	certDER, err := ca.Issue("令牌印章", "测试", signer.Public(), now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maker, _ := sm2.GenerateKey(rand.Reader)
+	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-TOKEN-1", Type: 1, Name: "令牌印章", SignerCerts: [][]byte{certDER},
+		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
+		Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := pdftest.PDF(pdftest.Options{Pages: 1})
+	doc, err := pdftest.Inspect("in.pdf", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := placement.AtViewMM(doc.Pages[0].Page, 100, 100, placement.Size{W: 119, H: 119})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []stamp.GMMode{stamp.GMSES, stamp.GMCMS} {
+		res, err := stamp.Sign(context.Background(), doc, bytes.NewReader(in), stamp.Request{Placement: pl, Image: pdftest.Seal(128), Signer: signer,
+			GM: &stamp.GM{Mode: mode, Seal: seal, Cert: certDER}})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		out := append(append([]byte(nil), in...), res.Update...)
+		rep, err := verify.Bytes("out.pdf", out, verify.Options{GMRoots: []*gmx509.Certificate{ca.Cert}})
+		if err != nil || !rep.Valid || !rep.Trusted || len(rep.Signatures) != 1 {
+			t.Fatalf("%s: %+v, %v", mode, rep, err)
+		}
+	}
+}
