@@ -362,7 +362,7 @@ func (s *HandoverSession) Inventory() (Inventory, error) {
 		}
 		for _, d := range docs {
 			if d.State == upstream.DocPending {
-				inv.Pending = append(inv.Pending, InventoryDoc{ID: d.ID, Title: d.Title, Cached: d.File != ""})
+				inv.Pending = append(inv.Pending, InventoryDoc{ID: d.ID, Title: d.Title, Cached: d.Have})
 			}
 		}
 		pushed, err := c.cfg.Store.Pushed()

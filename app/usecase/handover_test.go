@@ -254,8 +254,10 @@ func TestDelegation(t *testing.T) {
 	}
 	d.syncOnce(t)
 
+	// Made while the documents are open: once the delegate is out they stay sealed.
+	late := d.request(t, docs[1], 1)
 	clk.add(3 * time.Hour)
-	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, docs[1], 1)); !errors.Is(err, usecase.ErrDelegationEnded) {
+	if _, err := d.desk.Stamp(context.Background(), d.seal, late); !errors.Is(err, usecase.ErrDelegationEnded) {
 		t.Fatalf("the delegate stamps after the end date: %v", err)
 	}
 	if st := d.keys.State(); st.Phase == usecase.LoggedIn {
@@ -270,7 +272,7 @@ func TestDelegation(t *testing.T) {
 	if d.led.Unlocked() {
 		t.Fatal("the delegate's key still opens the ledger after the end date")
 	}
-	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, docs[1], 1)); !errors.Is(err, usecase.ErrLedgerLocked) {
+	if _, err := d.desk.Stamp(context.Background(), d.seal, late); !errors.Is(err, usecase.ErrLedgerLocked) {
 		t.Fatalf("the delegate logged in again after the end: %v", err)
 	}
 

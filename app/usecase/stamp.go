@@ -60,10 +60,11 @@ type StampResult struct {
 // A crash between 3 and 5 leaves an intent without a result: Interrupted finds it at the next
 // start. Nothing is signed unless the intent is on disk.
 func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampResult, error) {
-	if err := d.Precheck(req); err != nil {
+	// The ledger first: while it is locked the documents are too (sealed in the store).
+	if err := d.ledgerReady(); err != nil {
 		return nil, err
 	}
-	if err := d.ledgerReady(); err != nil {
+	if err := d.Precheck(req); err != nil {
 		return nil, err
 	}
 	now := d.cfg.Now()
