@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/device/cups"
 	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -43,6 +44,11 @@ type DeskConfig struct {
 	// Renderer draws the pages of the preview; nil makes one on first use (without a
 	// compilation cache, so the first preview takes seconds).
 	Renderer *render.Renderer
+	// Printing is the system's printing system (CUPS); nil means the default scheduler.
+	Printing *cups.Client
+	// Upstream is the link to the server for requests made while online (extra copies); nil
+	// on a workstation with no server.
+	Upstream *upstream.Client
 	// Workstation and Host say where, in the ledger's records.
 	Workstation, Host string
 	Log               *slog.Logger
@@ -60,6 +66,8 @@ type Desk struct {
 	floor     time.Time // the clock floor from the ledger (clock.go), once floorRead
 	floorSeq  uint64
 	floorRead bool
+
+	printMu sync.Mutex // one print job at a time: its allowance read and its intent (print.go)
 }
 
 // NewDesk makes the desk.

@@ -49,8 +49,10 @@ func (a Alg) String() string {
 }
 
 const (
-	prefix    = "skt1."
-	version   = 1
+	prefix = "skt1."
+	// version 2 adds Copies and Supersedes after the nonce; version 1 tickets are still read,
+	// as approving no printed copies and superseding nothing.
+	version   = 2
 	domain    = "SealKeeper approval ticket v1\x00"
 	nonceSize = 16
 	// MaxLen bounds a ticket's text so a hostile server cannot hand us megabytes to parse.
@@ -69,6 +71,12 @@ type Ticket struct {
 	IssuedAt    time.Time // second precision
 	Expires     time.Time // second precision
 	Nonce       [nonceSize]byte
+	// Copies is how many printed copies the approval allows (RULES.md 15). It is signed with
+	// the rest, so the queue's unsigned metadata cannot raise it.
+	Copies int
+	// Supersedes is the document this corrected one replaces (重印), "" for none: its stamped
+	// version may no longer be printed, and its printed copies are recalled first.
+	Supersedes string
 }
 
 // ID is the ticket's identity for the used-ticket set: the nonce in hex.
@@ -106,6 +114,16 @@ func (t *Ticket) payload() ([]byte, error) {
 	binary.BigEndian.PutUint64(n[:], uint64(t.Expires.Unix()))
 	b.Write(n[:])
 	b.Write(t.Nonce[:])
+	if t.Copies < 0 || t.Copies > 0xffff {
+		return nil, fmt.Errorf("ticket copies %d is outside 0..65535", t.Copies)
+	}
+	b.WriteByte(byte(t.Copies >> 8))
+	b.WriteByte(byte(t.Copies))
+	if len(t.Supersedes) > 255 {
+		return nil, errors.New("ticket field supersedes is longer than 255 bytes")
+	}
+	b.WriteByte(byte(len(t.Supersedes)))
+	b.WriteString(t.Supersedes)
 	return b.Bytes(), nil
 }
 
@@ -116,8 +134,8 @@ func parsePayload(p []byte) (*Ticket, error) {
 	if err != nil {
 		return nil, bad
 	}
-	if v != version {
-		return nil, fmt.Errorf("ticket version %d is not supported (this program reads version %d)", v, version)
+	if v != version && v != 1 {
+		return nil, fmt.Errorf("ticket version %d is not supported (this program reads versions 1 and %d)", v, version)
 	}
 	t := &Ticket{}
 	a, err := r.ReadByte()
@@ -155,6 +173,22 @@ func parsePayload(p []byte) (*Ticket, error) {
 	t.Expires = time.Unix(int64(binary.BigEndian.Uint64(n[:])), 0).UTC()
 	if _, err := io.ReadFull(r, t.Nonce[:]); err != nil {
 		return nil, bad
+	}
+	if v >= 2 {
+		var c [2]byte
+		if _, err := io.ReadFull(r, c[:]); err != nil {
+			return nil, bad
+		}
+		t.Copies = int(binary.BigEndian.Uint16(c[:]))
+		n, err := r.ReadByte()
+		if err != nil {
+			return nil, bad
+		}
+		sup := make([]byte, n)
+		if _, err := io.ReadFull(r, sup); err != nil {
+			return nil, bad
+		}
+		t.Supersedes = string(sup)
 	}
 	if r.Len() != 0 {
 		return nil, bad
