@@ -18,21 +18,8 @@ import (
 // line on a real CUPS queue within its approved copies, the next copy is refused, and verify
 // --printout accepts the printed code and refuses a changed one.
 func TestPrintCommands(t *testing.T) {
-	if _, err := os.Stat(config.SoftHSMModule); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 is required in CI: %v", err)
-		}
-		t.Skip("SoftHSM2 is not installed")
-	}
 	q := cupstest.New(t)
-	dir := t.TempDir()
-	t.Setenv("HOME", filepath.Join(dir, "home"))
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "home", ".config"))
-	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))
-	if _, err := workspace.ProvisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "demo", config.FileName)
+	dir, cfg := demoWorkspace(t)
 	sk := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := run(args, &out, &errb)
@@ -91,4 +78,26 @@ func TestPrintCommands(t *testing.T) {
 	if code, out, errs := sk("verify", "--config", cfg, "--printout", forged); code != 1 || !strings.Contains(errs, "NOT a genuine printout") {
 		t.Fatalf("verify --printout of a changed code: %d\n%s%s", code, out, errs)
 	}
+}
+
+// demoWorkspace makes a demo workspace (on the SoftHSM demo token) in a temporary folder with its
+// own HOME, and returns the folder and its configuration file.
+func demoWorkspace(t *testing.T) (dir, cfg string) {
+	t.Helper()
+	if _, err := os.Stat(config.SoftHSMModule); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("SoftHSM2 is required in CI: %v", err)
+		}
+		t.Skip("SoftHSM2 is not installed")
+	}
+	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	dir = t.TempDir()
+	// No user configuration: commands without --config find none.
+	t.Setenv("HOME", filepath.Join(dir, "home"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "home", ".config"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))
+	if _, err := workspace.ProvisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return dir, filepath.Join(dir, "demo", config.FileName)
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device/cups/cupstest"
-	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -25,9 +24,15 @@ import (
 // addCopies puts a document approved for copies printed copies in the hub's queue.
 func (d *day) addCopies(t *testing.T, title string, pages, copies int) string {
 	t.Helper()
+	return d.addApproved(t, title, pages, copies, "")
+}
+
+// addApproved is addCopies for a document whose approval may supersede an earlier one (重印).
+func (d *day) addApproved(t *testing.T, title string, pages, copies int, supersedes string) string {
+	t.Helper()
 	doc, err := d.hub.AddDocument(hub.NewDocument{Title: title, Department: "办公室", Requester: upstream.Person{ID: "u1", Name: "陈静"},
 		Approvals: []upstream.Approval{{Approver: upstream.Person{ID: "a1", Name: "王主任"}, At: time.Now()}},
-		SealID:    "SEAL-1", Workstation: deskWS, Copies: copies, PDF: hub.SamplePDF(title, "", pages)})
+		SealID:    "SEAL-1", Workstation: deskWS, Copies: copies, Supersedes: supersedes, PDF: hub.SamplePDF(title, "", pages)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,18 +208,6 @@ func pdfText(t *testing.T, pdf []byte) string {
 	return string(out)
 }
 
-// printDesk is previewDesk with the link to the hub for requests made online (extra copies).
-func printDesk(t *testing.T, d *day) *usecase.Desk {
-	t.Helper()
-	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
-	t.Cleanup(func() { r.Close() })
-	return usecase.NewDesk(usecase.DeskConfig{
-		Ledger: d.led, Store: d.st, ServerKey: d.hub.TicketKey(), SealID: "SEAL-1", OutDir: d.out, Workstation: deskWS,
-		Online: func() bool { return d.sync.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 3},
-		Renderer: r, Upstream: d.cli,
-	})
-}
-
 // TestExtraCopies: the one approved copy printed, a second is refused; a request for extra
 // copies (加印) is refused by the hub until it has the stamping, then waits for the admin;
 // approved on the hub on loopback, the signed allowance is taken once and then allows exactly
@@ -224,7 +217,7 @@ func TestExtraCopies(t *testing.T) {
 	d := newDay(t, time.Now)
 	id := d.addCopies(t, "会议纪要", 1, 1)
 	d.syncOnce(t)
-	desk := printDesk(t, d)
+	desk := previewDesk(t, d)
 	ctx := context.Background()
 	if _, err := desk.Stamp(ctx, d.seal, d.request(t, id, 1)); err != nil {
 		t.Fatal(err)
@@ -290,7 +283,7 @@ func TestRestampSupersedes(t *testing.T) {
 	q := cupstest.New(t)
 	d := newDay(t, time.Now)
 	ctx := context.Background()
-	desk := printDesk(t, d)
+	desk := previewDesk(t, d)
 	first := d.addCopies(t, "关于调整作息时间的通知", 1, 3)
 	d.syncOnce(t)
 	st1, err := desk.Stamp(ctx, d.seal, d.request(t, first, 1))
@@ -302,7 +295,7 @@ func TestRestampSupersedes(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Next(t)
-	corrected := d.addSuperseding(t, "关于调整作息时间的通知（更正）", first)
+	corrected := d.addApproved(t, "关于调整作息时间的通知（更正）", 1, 2, first)
 	unprinted := d.addCopies(t, "关于召开安全会议的通知", 1, 1)
 	d.syncOnce(t)
 
@@ -345,7 +338,7 @@ func TestRestampSupersedes(t *testing.T) {
 	if _, err := desk.Stamp(ctx, d.seal, d.request(t, unprinted, 1)); err != nil {
 		t.Fatal(err)
 	}
-	fix := d.addSuperseding(t, "关于召开安全会议的通知（更正）", unprinted)
+	fix := d.addApproved(t, "关于召开安全会议的通知（更正）", 1, 2, unprinted)
 	d.syncOnce(t)
 	if _, err := desk.Stamp(ctx, d.seal, d.request(t, fix, 1)); err != nil {
 		t.Fatalf("the correction of a version never printed: %v", err)
@@ -353,16 +346,4 @@ func TestRestampSupersedes(t *testing.T) {
 	if _, err := desk.Print(ctx, usecase.PrintRequest{DocID: unprinted, Printer: q.Name, Copies: 1}); !errors.Is(err, usecase.ErrSuperseded) {
 		t.Fatalf("printing the superseded, never printed version: %v", err)
 	}
-}
-
-// addSuperseding puts a corrected document in the queue whose approval supersedes old.
-func (d *day) addSuperseding(t *testing.T, title, old string) string {
-	t.Helper()
-	doc, err := d.hub.AddDocument(hub.NewDocument{Title: title, Department: "办公室", Requester: upstream.Person{ID: "u1", Name: "陈静"},
-		Approvals: []upstream.Approval{{Approver: upstream.Person{ID: "a1", Name: "王主任"}, At: time.Now()}},
-		SealID:    "SEAL-1", Workstation: deskWS, Copies: 2, Supersedes: old, PDF: hub.SamplePDF(title, "", 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc.ID
 }

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 )
 
@@ -115,32 +113,14 @@ func SignAllowance(a Allowance, key crypto.Signer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sig, err := signMessage(alg, key, append([]byte(allowanceDomain), p...))
-	if err != nil {
-		return "", fmt.Errorf("signing the copy allowance: %w", err)
-	}
-	enc := base64.RawURLEncoding
-	return allowancePrefix + enc.EncodeToString(p) + "." + enc.EncodeToString(sig), nil
+	return sealText(allowancePrefix, allowanceDomain, alg, key, p, "copy allowance")
 }
 
 // VerifyAllowance checks an allowance against the pinned server key and this workstation.
 func VerifyAllowance(s string, pinned crypto.PublicKey, workstation string) (*Allowance, error) {
-	if len(s) > MaxLen {
-		return nil, &Error{Reason: Malformed, msg: "the copy allowance is too long"}
-	}
-	rest, ok := strings.CutPrefix(s, allowancePrefix)
-	p64, s64, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 {
-		return nil, &Error{Reason: Malformed, msg: "this is not a copy allowance (it should start with ska1. and have two parts)"}
-	}
-	enc := base64.RawURLEncoding.Strict()
-	p, err := enc.DecodeString(p64)
-	var sig []byte
-	if err == nil {
-		sig, err = enc.DecodeString(s64)
-	}
+	p, sig, err := openText(s, allowancePrefix, "copy allowance")
 	if err != nil {
-		return nil, &Error{Reason: Malformed, msg: "the copy allowance is damaged (not base64url)"}
+		return nil, err
 	}
 	a, err := parseAllowance(p)
 	if err != nil {

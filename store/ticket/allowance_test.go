@@ -39,7 +39,7 @@ func TestAllowanceSignedByThePinnedKeyOnly(t *testing.T) {
 		t.Error("a changed allowance verified")
 	}
 	tk, _ := ticket.Sign(ticket.Ticket{DocumentID: "D00000001", Workstation: "WS-1", Expires: time.Now().Add(time.Hour)}, key)
-	if _, err := ticket.VerifyAllowance(tk, &key.PublicKey, "WS-1"); err == nil || !strings.Contains(err.Error(), "not a copy allowance") {
+	if _, err := ticket.VerifyAllowance(tk, &key.PublicKey, "WS-1"); err == nil || !strings.Contains(err.Error(), "not a valid copy allowance") {
 		t.Errorf("a ticket taken as an allowance: %v", err)
 	}
 }

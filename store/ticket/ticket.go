@@ -216,12 +216,37 @@ func Sign(t Ticket, key crypto.Signer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sig, err := signMessage(alg, key, append([]byte(domain), p...))
+	return sealText(prefix, domain, alg, key, p, "approval ticket")
+}
+
+// sealText signs p under dom and returns pre‖base64url(p).base64url(signature); openText reads
+// such a text back. The one encoding of tickets and copy allowances.
+func sealText(pre, dom string, alg Alg, key crypto.Signer, p []byte, what string) (string, error) {
+	sig, err := signMessage(alg, key, append([]byte(dom), p...))
 	if err != nil {
-		return "", fmt.Errorf("signing the approval ticket: %w", err)
+		return "", fmt.Errorf("signing the %s: %w", what, err)
 	}
 	enc := base64.RawURLEncoding
-	return prefix + enc.EncodeToString(p) + "." + enc.EncodeToString(sig), nil
+	return pre + enc.EncodeToString(p) + "." + enc.EncodeToString(sig), nil
+}
+
+func openText(s, pre, what string) (payload, sig []byte, err error) {
+	if len(s) > MaxLen {
+		return nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the %s is %d characters long, more than the %d allowed", what, len(s), MaxLen)}
+	}
+	rest, ok := strings.CutPrefix(s, pre)
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("this is not a valid %s (it should start with %s and have two parts)", what, pre)}
+	}
+	enc := base64.RawURLEncoding.Strict() // one text per payload: no slack in the padding bits
+	if payload, err = enc.DecodeString(p64); err == nil {
+		sig, err = enc.DecodeString(s64)
+	}
+	if err != nil {
+		return nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the %s is damaged (not base64url)", what)}
+	}
+	return payload, sig, nil
 }
 
 // algOf, signMessage and verifyMessage are the one place that knows signature algorithms.
@@ -263,20 +288,8 @@ func Parse(s string) (*Ticket, error) {
 }
 
 func split(s string) (t *Ticket, payload, sig []byte, err error) {
-	if len(s) > MaxLen {
-		return nil, nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the approval ticket is %d characters long, more than the %d allowed", len(s), MaxLen)}
-	}
-	rest, ok := strings.CutPrefix(s, prefix)
-	p64, s64, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 {
-		return nil, nil, nil, &Error{Reason: Malformed, msg: "this is not an approval ticket (it should start with skt1. and have two parts)"}
-	}
-	enc := base64.RawURLEncoding.Strict() // one text per ticket: no slack in the padding bits
-	if payload, err = enc.DecodeString(p64); err == nil {
-		sig, err = enc.DecodeString(s64)
-	}
-	if err != nil {
-		return nil, nil, nil, &Error{Reason: Malformed, msg: "the approval ticket is damaged (not base64url)"}
+	if payload, sig, err = openText(s, prefix, "approval ticket"); err != nil {
+		return nil, nil, nil, err
 	}
 	if t, err = parsePayload(payload); err != nil {
 		return nil, nil, nil, &Error{Reason: Malformed, msg: "the approval ticket is damaged: " + err.Error()}
