@@ -15,9 +15,6 @@ import (
 // and counted only once the server's signed allowance is checked and recorded in the ledger
 // (copies.allowed), so the allowance, like the ticket's copies, holds offline.
 
-// ErrOffline: the request needs the server and it does not answer.
-var ErrOffline = errors.New("the seal-management server is needed for this and does not answer; try again when the workstation is online")
-
 // RequestCopies asks the server for n extra copies of a document's latest stamping.
 func (d *Desk) RequestCopies(ctx context.Context, docID string, n int, reason, custodian string) (upstream.CopyGrant, error) {
 	if d.cfg.Upstream == nil {
@@ -53,7 +50,7 @@ func (d *Desk) FetchAllowances(ctx context.Context) ([]uint64, error) {
 	}
 	gs, err := d.cfg.Upstream.CopyGrants(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOffline, err)
+		return nil, fmt.Errorf("asking the server for approved extra copies: %w", err)
 	}
 	d.printMu.Lock()
 	defer d.printMu.Unlock()

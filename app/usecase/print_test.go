@@ -347,3 +347,41 @@ func TestRestampSupersedes(t *testing.T) {
 		t.Fatalf("printing the superseded, never printed version: %v", err)
 	}
 }
+
+// TestPrintCancelledJob: a job that waits in a stopped queue until the caller gives up is
+// cancelled, recorded as failed with the copies the printer made (none), and gives its copies
+// back to the allowance; nothing of it reaches the printer later.
+func TestPrintCancelledJob(t *testing.T) {
+	q := cupstest.New(t)
+	d := newDay(t, time.Now)
+	id := d.addCopies(t, "请假审批单", 1, 2)
+	d.syncOnce(t)
+	desk := previewDesk(t, d)
+	if _, err := desk.Stamp(context.Background(), d.seal, d.request(t, id, 1)); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	res, err := desk.Print(ctx, usecase.PrintRequest{DocID: id, Printer: q.Name, Copies: 2})
+	cancel()
+	if err == nil || res == nil || res.State != "canceled" || res.Done != 0 || res.Outcome == 0 {
+		if res != nil {
+			t.Fatalf("a job given up on in a stopped queue: %s, %d done, outcome record %d; %v", res.State, res.Done, res.Outcome, err)
+		}
+		t.Fatalf("a job given up on in a stopped queue: %v", err)
+	}
+	if r, err := d.led.Get(res.Outcome); err != nil || r.Kind != ledger.KindPrintFailed || r.CopiesDone != 0 || !strings.Contains(r.Reason, "canceled") {
+		t.Fatalf("its ledger record: %+v, %v", r, err)
+	}
+	if a, err := desk.Allowance(id); err != nil || a.Left != 2 {
+		t.Fatalf("the allowance after the cancelled job: %+v, %v", a, err)
+	}
+	q.Start(t)
+	res, err = desk.Print(context.Background(), usecase.PrintRequest{DocID: id, Printer: q.Name, Copies: 2})
+	if err != nil || res.Done != 2 {
+		t.Fatalf("printing after the queue resumed: %v", err)
+	}
+	if job := q.Next(t); !bytes.Equal(job, res.Document) {
+		t.Fatal("the printer received something else than the second job (the cancelled one came out?)")
+	}
+}

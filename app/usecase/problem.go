@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/device/cups"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
@@ -31,6 +32,11 @@ const (
 	ProblemBadDate         = "bad-date"
 	ProblemBadPeriod       = "bad-period"
 	ProblemExportPath      = "export-path"
+	ProblemNoCopiesLeft    = "no-copies-left"
+	ProblemNotStamped      = "not-stamped"
+	ProblemSuperseded      = "superseded"
+	ProblemRecallNeeded    = "recall-needed"
+	ProblemNoPrinting      = "no-printing"
 )
 
 var problemKinds = []struct {
@@ -59,6 +65,11 @@ var problemKinds = []struct {
 	{ErrBadDate, ProblemBadDate},
 	{ErrBadPeriod, ProblemBadPeriod},
 	{ErrExportPath, ProblemExportPath},
+	{ErrNoCopiesLeft, ProblemNoCopiesLeft},
+	{ErrNotStamped, ProblemNotStamped},
+	{ErrSuperseded, ProblemSuperseded},
+	{ErrRecallNeeded, ProblemRecallNeeded},
+	{cups.ErrNoScheduler, ProblemNoPrinting},
 }
 
 // Explain sorts an error from a use case into a kind the screens translate ("" when it is

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 )
@@ -26,7 +27,7 @@ type Client struct {
 	// Server is "host:port" or the path of cupsd's Unix socket; "" means $CUPS_SERVER, else
 	// /run/cups/cups.sock when it exists, else localhost:631.
 	Server string
-	// User is the requesting-user-name; "" means $USER or "sealkeeper".
+	// User is the requesting-user-name; "" means the account this program runs as.
 	User string
 	// Poll is how often Wait asks for the job's state; 0 means 250 ms.
 	Poll time.Duration
@@ -53,7 +54,8 @@ func (c *Client) init() {
 			srv = "localhost:631"
 		}
 	}
-	tr := &http.Transport{DisableCompression: true}
+	// No keep-alive: cupsd closes idle connections, and a POST on a closed one is not retried.
+	tr := &http.Transport{DisableCompression: true, DisableKeepAlives: true}
 	if strings.HasPrefix(srv, "/") {
 		sock := srv
 		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -62,11 +64,14 @@ func (c *Client) init() {
 		srv = "localhost"
 	}
 	c.http, c.base = &http.Client{Transport: tr, Timeout: 2 * time.Minute}, "http://"+srv
+	// The job's owner must be a real account: cupsd 2.4 dereferences a null pointer when a
+	// job owned by an unknown user name is cancelled.
 	if c.User == "" {
-		c.User = os.Getenv("USER")
-	}
-	if c.User == "" {
-		c.User = "sealkeeper"
+		if u, err := user.Current(); err == nil {
+			c.User = u.Username
+		} else {
+			c.User = os.Getenv("USER")
+		}
 	}
 }
 
@@ -236,7 +241,7 @@ wait:
 	defer cancel()
 	req := newRequest(opCancelJob, c.User, c.printerURI(printer))
 	req.op = append(req.op, attr{tagInteger, "job-id", []string{fmt.Sprint(id)}})
-	_, cerr := c.do(bg, "/jobs", req, nil)
+	_, cerr := c.do(bg, "/jobs/", req, nil)
 	j, err := c.Job(bg, printer, id)
 	if err != nil {
 		j = Job{ID: id, Printer: printer, State: JobStopped, Impressions: -1}

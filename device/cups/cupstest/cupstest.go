@@ -92,3 +92,19 @@ func (q *Queue) Next(t testing.TB) []byte {
 		return nil
 	}
 }
+
+// Stop pauses the queue (cupsdisable): jobs wait in it until Start.
+func (q *Queue) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("cupsdisable", q.Name).CombinedOutput(); err != nil {
+		t.Fatalf("cupsdisable %s: %v %s", q.Name, err, out)
+	}
+}
+
+// Start resumes a stopped queue (cupsenable).
+func (q *Queue) Start(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("cupsenable", q.Name).CombinedOutput(); err != nil {
+		t.Fatalf("cupsenable %s: %v %s", q.Name, err, out)
+	}
+}
