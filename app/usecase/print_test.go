@@ -361,9 +361,15 @@ func TestPrintCancelledJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The caller gives up once the job waits in the stopped queue.
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := make(chan bool)
+	go func() { ok := q.WaitQueued(ctx); cancel(); queued <- ok }()
 	res, err := desk.Print(ctx, usecase.PrintRequest{DocID: id, Printer: q.Name, Copies: 2})
 	cancel()
+	if !<-queued {
+		t.Fatalf("the job never waited in the stopped queue: %v", err)
+	}
 	if err == nil || res == nil || res.State != "canceled" || res.Done != 0 || res.Outcome == 0 {
 		if res != nil {
 			t.Fatalf("a job given up on in a stopped queue: %s, %d done, outcome record %d; %v", res.State, res.Done, res.Outcome, err)

@@ -108,3 +108,18 @@ func (q *Queue) Start(t testing.TB) {
 		t.Fatalf("cupsenable %s: %v %s", q.Name, err, out)
 	}
 }
+
+// WaitQueued returns true once a job waits in the queue (lpstat -o), e.g. in a stopped one;
+// false when ctx ends first.
+func (q *Queue) WaitQueued(ctx context.Context) bool {
+	for ctx.Err() == nil {
+		if out, err := exec.Command("lpstat", "-o", q.Name).Output(); err == nil && len(out) > 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
+}
