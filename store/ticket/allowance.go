@@ -3,7 +3,6 @@ package ticket
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -98,15 +97,9 @@ func parseAllowance(p []byte) (*Allowance, error) {
 
 // SignAllowance fills Alg, KeyID and Nonce and returns the allowance's text.
 func SignAllowance(a Allowance, key crypto.Signer) (string, error) {
-	alg, err := algOf(key.Public())
+	a.Nonce = [nonceSize]byte{} // always a fresh one: an allowance is counted once by it
+	alg, err := signerFields(key, &a.Alg, &a.KeyID, &a.Nonce)
 	if err != nil {
-		return "", err
-	}
-	a.Alg = alg
-	if a.KeyID, err = KeyIDOf(key.Public()); err != nil {
-		return "", err
-	}
-	if _, err := rand.Read(a.Nonce[:]); err != nil {
 		return "", err
 	}
 	p, err := a.payload()

@@ -199,24 +199,33 @@ func parsePayload(p []byte) (*Ticket, error) {
 // Sign fills Alg, KeyID and (when zero) Nonce, and returns the ticket's text. The signer is the
 // server's ticket key: an *ecdsa.PrivateKey on P-256 today.
 func Sign(t Ticket, key crypto.Signer) (string, error) {
-	alg, err := algOf(key.Public())
+	alg, err := signerFields(key, &t.Alg, &t.KeyID, &t.Nonce)
 	if err != nil {
 		return "", err
-	}
-	t.Alg = alg
-	if t.KeyID, err = KeyIDOf(key.Public()); err != nil {
-		return "", err
-	}
-	if t.Nonce == ([nonceSize]byte{}) {
-		if _, err := rand.Read(t.Nonce[:]); err != nil {
-			return "", err
-		}
 	}
 	p, err := t.payload()
 	if err != nil {
 		return "", err
 	}
 	return sealText(prefix, domain, alg, key, p, "approval ticket")
+}
+
+// signerFields sets what a signed text takes from its key (algorithm, key id) and a random
+// nonce where it has none yet.
+func signerFields(key crypto.Signer, alg *Alg, kid *[8]byte, nonce *[nonceSize]byte) (Alg, error) {
+	var err error
+	if *alg, err = algOf(key.Public()); err != nil {
+		return 0, err
+	}
+	if *kid, err = KeyIDOf(key.Public()); err != nil {
+		return 0, err
+	}
+	if *nonce == ([nonceSize]byte{}) {
+		if _, err := rand.Read(nonce[:]); err != nil {
+			return 0, err
+		}
+	}
+	return *alg, nil
 }
 
 // sealText signs p under dom and returns pre‖base64url(p).base64url(signature); openText reads
