@@ -43,6 +43,7 @@ const hubUsage = `sealkeeper hub: the reference seal-management server.
   sealkeeper hub key      --data DIR                        (prints the ticket key to pin as upstream.server_key, from the database)
   sealkeeper hub keys     --key-module M --key-token LABEL [--key-pin-file F] [--make]
                                                             (the hub's keys on a PKCS#11 token, not in hub.db)
+  sealkeeper hub copies   --data DIR [--approve ID --approver NAME]  (requests for extra copies, 加印; approve one)
 
 On the workstation:
   sealkeeper hub join     --config FILE --code CODE         (enrols this workstation with upstream.url)
@@ -89,6 +90,8 @@ func runHub(args []string, stdout, stderr io.Writer) error {
 		return hubKey(args, stdout, stderr)
 	case "keys":
 		return hubKeys(args, stdout, stderr)
+	case "copies":
+		return hubCopies(args, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, hubUsage)
 		return nil
@@ -249,7 +252,8 @@ func hubAdd(args []string, stdout, stderr io.Writer) error {
 	req := fs.String("requester", "", "requester as ID:NAME")
 	var approvers listFlag
 	fs.Var(&approvers, "approver", "approver as ID:NAME (repeat for each, in order)")
-	copies := fs.Int("copies", 1, "number of copies to stamp")
+	copies := fs.Int("copies", 1, "number of printed copies approved")
+	supersedes := fs.String("supersedes", "", "the earlier document this corrected one replaces (重印)")
 	expires := fs.Duration("expires", 7*24*time.Hour, "how long the approval stays valid")
 	pages := fs.String("pages", "", "pages the seal may go on: 1,3,5-7 or all (default: all)")
 	if err := parseHub(fs, data, args); err != nil {
@@ -259,7 +263,7 @@ func hubAdd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: give --workstation, --seal and at least one PDF file", errUsage)
 	}
 	var n hub.NewDocument
-	n.Workstation, n.SealID, n.Department, n.Copies = *ws, *seal, *dept, *copies
+	n.Workstation, n.SealID, n.Department, n.Copies, n.Supersedes = *ws, *seal, *dept, *copies, *supersedes
 	n.Expires = time.Now().Add(*expires)
 	if *req != "" {
 		p, err := person(*req, "requester")

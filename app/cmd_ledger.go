@@ -35,7 +35,9 @@ const ledgerUsage = `sealkeeper ledger verify|show|export|report [flags]
   verify   check the whole ledger: file structure, chain, tags, checkpoints, rollback
   show     print the records as a table
   export   print the records as JSON lines, one record a line
-  report   summary by period, seal, custodian and kind: --from --to --format csv|pdf --out FILE
+  report   summary by period, seal, custodian and kind: --from --to --format csv|usage-csv|pdf --out FILE
+           (csv: the records; usage-csv: stampings and printed copies by month, seal and custodian;
+           pdf: both tables)
 
 Records are decrypted with a key slot the caller can open: the demo token (demo workspace, with
 its PIN) or --escrow-key FILE (the organisation's escrow private key, PEM PKCS#8). Without one,
@@ -60,7 +62,7 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 	escrowPub := fs.String("escrow-public", "", "escrow public key (PEM) for --init (default: [ledger] escrow_public_key)")
 	from := fs.String("from", "", "report: first day, YYYY-MM-DD (local time)")
 	to := fs.String("to", "", "report: last day, YYYY-MM-DD (inclusive)")
-	format := fs.String("format", "csv", "report: csv or pdf")
+	format := fs.String("format", "csv", "report: csv (records), usage-csv (stampings and printed copies) or pdf")
 	out := fs.String("out", "", "write to this file instead of standard output (pdf needs it)")
 	seal := fs.String("seal", "", "report/show: only this seal id")
 	custodian := fs.String("custodian", "", "report/show: only this custodian")
@@ -183,12 +185,13 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 			if csvw, err = report.NewCSV(bw); err != nil {
 				return err
 			}
+		case "usage-csv":
 		case "pdf":
 			if *out == "" {
 				return fmt.Errorf("%w: --format pdf needs --out FILE.pdf", errUsage)
 			}
 		default:
-			return fmt.Errorf("%w: --format is csv or pdf, not %q", errUsage, *format)
+			return fmt.Errorf("%w: --format is csv, usage-csv or pdf, not %q", errUsage, *format)
 		}
 		var sum *report.Summarizer
 		rep, err := ledger.Verify(path, holder, ledger.VerifyOptions{Check: vopts.Check, ServerKey: vopts.ServerKey, Visit: func(r ledger.Record) error {
@@ -211,10 +214,13 @@ func runLedger(args []string, stdout, stderr io.Writer) error {
 			s = sum.Summary()
 			s.Workstation = rep.Workstation
 		}
+		if *format == "usage-csv" {
+			return report.WriteUsageCSV(bw, s)
+		}
 		if err := report.WritePDF(bw, s, report.Fonts{Regular: assets.FontRegular, Bold: assets.FontBold}); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "%s: %d records, %d stamped, %d copies\n", *out, s.Total, s.Stamped, s.TotalCopies)
+		fmt.Fprintf(stderr, "%s: %d records, %d stamped, %d copies approved, %d printed\n", *out, s.Total, s.Stamped, s.TotalCopies, s.TotalPrinted)
 		return nil
 	}
 	return fmt.Errorf("%w: %s", errUsage, ledgerUsage)

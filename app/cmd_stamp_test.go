@@ -18,22 +18,8 @@ import (
 // stamp and verify from the command line against a demo workspace's SoftHSM token: no PIN
 // prompt, certify, riding seam, refusal to overwrite, JSON output, and exit codes.
 func TestStampVerifyCommands(t *testing.T) {
-	if _, err := os.Stat(config.SoftHSMModule); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 is required in CI: %v", err)
-		}
-		t.Skip("SoftHSM2 is not installed")
-	}
-	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
-	dir := t.TempDir()
 	// No user configuration: verify without --config has no trust anchors.
-	t.Setenv("HOME", filepath.Join(dir, "home"))
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "home", ".config"))
-	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))
-	if _, err := workspace.ProvisionDemo(filepath.Join(dir, "demo"), io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "demo", config.FileName)
+	dir, cfg := demoWorkspace(t)
 	in := filepath.Join(dir, "in.pdf")
 	os.WriteFile(in, pdftest.PDF(pdftest.Options{Pages: 4, Rotate: []int{0, 90}}), 0o644)
 	one, two := filepath.Join(dir, "one.pdf"), filepath.Join(dir, "two.pdf")

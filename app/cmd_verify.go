@@ -20,16 +20,19 @@ import (
 func init() {
 	register(command{
 		name:    "verify",
-		summary: "check every seal (signature) in a PDF (verify FILE [--json] [--require-trust])",
+		summary: "check every seal (signature) in a PDF (verify FILE [--json] [--require-trust]), or a printout's code (verify --printout CODE)",
 		run:     runVerify,
 	})
 }
 
-const verifyUsage = "sealkeeper verify FILE.pdf [--json] [--require-trust] [--trust CA.pem] [--config FILE]"
+const verifyUsage = "sealkeeper verify FILE.pdf [--json] [--require-trust] [--trust CA.pem] [--config FILE]\n       sealkeeper verify --printout CODE [--token T] [--pin-file F] [--config FILE]"
 
 // runVerify exits 0 only when every signature is intact and cryptographically valid (and,
 // with --require-trust, chains to a trust anchor); 1 otherwise.
 func runVerify(args []string, stdout, stderr io.Writer) error {
+	if code, rest, ok := printoutArg(args); ok {
+		return runVerifyPrintout(code, rest, stdout, stderr)
+	}
 	fs, cfgPath := newFlags("verify", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	requireTrust := fs.Bool("require-trust", false, "fail unless every signature chains to a trust anchor")

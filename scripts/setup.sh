@@ -8,7 +8,8 @@ build_pkgs="gcc pkg-config libgl1-mesa-dev xorg-dev libusb-1.0-0-dev"
 # Run: the demo token (SoftHSM2) and the PKCS#11 tool for looking at tokens.
 run_pkgs="softhsm2 opensc"
 # Test: outside PDF validators, NSS tools for pdfsig signing, a display for window screenshots.
-test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools openssl xvfb xdotool imagemagick x11-utils"
+# Printing tests: a real CUPS scheduler (cupsd, lpadmin) and zbarimg to read the printed QR codes.
+test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools openssl xvfb xdotool imagemagick x11-utils cups-daemon cups-client zbar-tools"
 
 want="$build_pkgs $run_pkgs"
 [ "${1:-}" = "--test" ] && want="$want $test_pkgs"
@@ -31,6 +32,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   # shellcheck disable=SC2086
   $line -qq >/dev/null
+fi
+
+# The printing tests need cupsd answering. Without systemd (CI, containers) nothing starts it:
+# start it here (it puts itself in the background). The tests make their own queues.
+if [ "${1:-}" = "--test" ] && [ "$(id -u)" -eq 0 ] && ! lpstat -r 2>/dev/null | grep -q "is running"; then
+  echo "setup: starting the CUPS scheduler (cupsd)"
+  mkdir -p /run/cups
+  /usr/sbin/cupsd
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    lpstat -r 2>/dev/null | grep -q "is running" && break
+    sleep 0.5
+  done
 fi
 
 if ! command -v go >/dev/null 2>&1; then

@@ -409,6 +409,12 @@ func (s *ledgerScreen) openReport(f usecase.LedgerFilter, rep usecase.LedgerRepo
 	section("ledger.report.bykind", rep.ByKind, s.kindLabel)
 	section("ledger.report.byseal", rep.BySeal, same)
 	section("ledger.report.bycustodian", rep.ByCustodian, same)
+	if len(rep.Usage) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", t.T("ledger.report.usage"))
+		for _, u := range rep.Usage {
+			fmt.Fprintln(&b, "  "+t.T("ledger.report.usagerow", u.Period, same(u.Seal), same(u.Custodian), u.Stamped, u.Approved, u.Printed))
+		}
+	}
 	s.reportText = &widget.Label{Text: strings.TrimRight(b.String(), "\n"), Wrapping: fyne.TextWrapWord}
 	closeIt := &widget.Button{Text: t.T("ledger.report.close"), OnTapped: func() { s.reportD.Hide(); s.reportD = nil }}
 	s.reportPDF = &widget.Button{Text: t.T("ledger.report.pdf"), OnTapped: func() { s.askReportPDF(f) }}

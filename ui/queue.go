@@ -257,7 +257,7 @@ func (q *queueScreen) showResult(s *previewScreen, res *usecase.StampResult, v u
 	if q.preview != s {
 		return
 	}
-	q.done = newResultView(q, s.item.Title, res, v, verr)
+	q.done = newResultView(q, s.item.ID, s.item.Title, res, v, verr)
 	q.stack.Objects = []fyne.CanvasObject{q.done.content}
 	q.stack.Refresh()
 	q.result.SetText(q.u.tr.T("queue.stamped", s.item.Title, res.Out, res.Intent, res.Done))

@@ -20,10 +20,11 @@ type resultView struct {
 	form    *widget.Form
 	open    *widget.Button
 	back    *widget.Button
+	print   *printDialog // nil when the desk cannot print
 	content fyne.CanvasObject
 }
 
-func newResultView(q *queueScreen, title string, res *usecase.StampResult, v usecase.Verification, verr error) *resultView {
+func newResultView(q *queueScreen, docID, title string, res *usecase.StampResult, v usecase.Verification, verr error) *resultView {
 	t := q.u.tr
 	r := &resultView{
 		heading: &widget.Label{Text: t.T("result.ok", title), TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord, Importance: widget.SuccessImportance},
@@ -70,7 +71,12 @@ func newResultView(q *queueScreen, title string, res *usecase.StampResult, v use
 		}
 	}}
 	r.back = &widget.Button{Text: t.T("result.back"), Importance: widget.HighImportance, OnTapped: q.closePreview}
-	r.content = container.NewVScroll(container.NewVBox(r.heading, r.form, container.NewHBox(r.back, r.open)))
+	buttons := container.NewHBox(r.back, r.open)
+	// RULES.md 15: the approved copies are printed from here (a queue document only).
+	if r.print = newPrintButton(q.u, docID); r.print != nil && res.TicketID != "" {
+		buttons.Add(r.print.button)
+	}
+	r.content = container.NewVScroll(container.NewVBox(r.heading, r.form, buttons))
 	return r
 }
 

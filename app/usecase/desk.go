@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/device/cups"
 	"github.com/sealkeeper/sealkeeper/stamp/render"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -45,6 +46,11 @@ type DeskConfig struct {
 	Renderer *render.Renderer
 	// Custody ends delegations at their end date before each recorded act; may be nil.
 	Custody *Custody
+	// Printing is the system's printing system (CUPS); nil means the default scheduler.
+	Printing *cups.Client
+	// Upstream is the link to the server for requests made while online (extra copies); nil
+	// on a workstation with no server.
+	Upstream *upstream.Client
 	// Workstation and Host say where, in the ledger's records.
 	Workstation, Host string
 	Log               *slog.Logger
@@ -71,7 +77,8 @@ type Desk struct {
 	floor     time.Time // the clock floor from the ledger (clock.go), once floorRead
 	floorSeq  uint64
 	floorRead bool
-	skewSeen  time.Time // the server time of the last heartbeat a clock-jump alarm was raised for
+	skewSeen  time.Time  // the server time of the last heartbeat a clock-jump alarm was raised for
+	printMu   sync.Mutex // one print job at a time: its allowance read and its intent (print.go)
 }
 
 // NewDesk makes the desk.

@@ -454,7 +454,14 @@ type LedgerReport struct {
 	BySeal      []LedgerCount
 	ByCustodian []LedgerCount
 	Rows        []LedgerReportRow
+	// Usage is the stampings and printed copies side by side, by month, seal and custodian
+	// (电子印章签章和在线打印情况汇总表); Printed the copies printed.
+	Usage   []LedgerUsage
+	Printed int
 }
+
+// LedgerUsage is one line of the stampings-and-printing table.
+type LedgerUsage = report.UsageRow
 
 // LedgerCount is how many records have one value (a kind, a seal, a custodian; "" for none).
 type LedgerCount struct {
@@ -487,7 +494,8 @@ func (v *LedgerView) Report(f LedgerFilter) (LedgerReport, error) {
 	if err != nil {
 		return LedgerReport{}, err
 	}
-	rep := LedgerReport{Filter: f, First: s.First, Last: s.Last, Total: s.Total, Stamped: s.Stamped, Copies: s.TotalCopies}
+	rep := LedgerReport{Filter: f, First: s.First, Last: s.Last, Total: s.Total, Stamped: s.Stamped, Copies: s.TotalCopies,
+		Usage: s.Usage, Printed: s.TotalPrinted}
 	kinds, seals, custodians := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, r := range s.Rows {
 		rep.Rows = append(rep.Rows, LedgerReportRow{Seal: r.Seal, Custodian: r.Custodian, Kind: string(r.Kind), Count: r.Count, Copies: r.Copies})

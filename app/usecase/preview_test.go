@@ -19,8 +19,8 @@ import (
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
-// previewDesk is the day's desk wired as the window has it: the key use case, the seal picture
-// and a page renderer.
+// previewDesk is the day's desk wired as the window has it: the key use case, the seal picture,
+// a page renderer and the link to the hub.
 func previewDesk(t testing.TB, d *day) *usecase.Desk {
 	t.Helper()
 	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
@@ -28,7 +28,7 @@ func previewDesk(t testing.TB, d *day) *usecase.Desk {
 	return usecase.NewDesk(usecase.DeskConfig{
 		Ledger: d.led, Store: d.st, ServerKey: d.hub.TicketKey(), SealID: "SEAL-1", OutDir: d.out, Workstation: deskWS,
 		Online: func() bool { return d.sync.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 3},
-		Keys: d.keys, Seal: usecase.SealArt{Image: pdftest.Seal(300), SizeMM: 42}, Renderer: r,
+		Keys: d.keys, Seal: usecase.SealArt{Image: pdftest.Seal(300), SizeMM: 42}, Renderer: r, Upstream: d.cli,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/device/cups"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
@@ -38,6 +39,11 @@ const (
 	ProblemSealRevoked     = "seal-revoked"
 	ProblemSealSuspended   = "seal-suspended"
 	ProblemAlarmWaiting    = "alarm-waiting"
+	ProblemNoCopiesLeft    = "no-copies-left"
+	ProblemNotStamped      = "not-stamped"
+	ProblemSuperseded      = "superseded"
+	ProblemRecallNeeded    = "recall-needed"
+	ProblemNoPrinting      = "no-printing"
 )
 
 var problemKinds = []struct {
@@ -73,6 +79,11 @@ var problemKinds = []struct {
 	{upstream.ErrSealRevoked, ProblemSealRevoked},
 	{upstream.ErrSealSuspended, ProblemSealSuspended},
 	{ErrAlarmWaiting, ProblemAlarmWaiting},
+	{ErrNoCopiesLeft, ProblemNoCopiesLeft},
+	{ErrNotStamped, ProblemNotStamped},
+	{ErrSuperseded, ProblemSuperseded},
+	{ErrRecallNeeded, ProblemRecallNeeded},
+	{cups.ErrNoScheduler, ProblemNoPrinting},
 }
 
 // Explain sorts an error from a use case into a kind the screens translate ("" when it is

@@ -117,8 +117,11 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 		if err := allowedPositions(doc.Positions, req.Placement); err != nil {
 			return nil, fmt.Errorf("%q: %w", doc.Title, err)
 		}
+		if err := d.supersede(tk.Supersedes, doc.ID); err != nil { // 重印 (restamp.go)
+			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
+		}
 		result.TicketID, result.InputSHA256 = tk.ID(), hex.EncodeToString(sum[:])
-		intent.DocID, intent.DocTitle, intent.TicketID, intent.InputHash, intent.Copies = doc.ID, doc.Title, tk.ID(), result.InputSHA256, doc.Copies
+		intent.DocID, intent.DocTitle, intent.TicketID, intent.InputHash, intent.Copies = doc.ID, doc.Title, tk.ID(), result.InputSHA256, tk.Copies
 		if req.Out == "" {
 			req.Out = filepath.Join(d.cfg.OutDir, doc.ID+".pdf")
 		}

@@ -19,6 +19,7 @@ import (
 // Link is the running link to the seal-management server.
 type Link struct {
 	Syncer *upstream.Syncer
+	Client *upstream.Client
 	Store  *upstream.Store
 	// ServerKey is the server's ticket key: pinned at enrolment, or the demo hub's own.
 	ServerKey *ecdsa.PublicKey
@@ -102,7 +103,7 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 			return led.SetCosigned(ledger.SignedCheckpoint{Checkpoint: cp}, sig)
 		}
 	}
-	l.Syncer = upstream.NewSyncer(c, st, opt)
+	l.Syncer, l.Client = upstream.NewSyncer(c, st, opt), c
 	return l, nil
 }
 

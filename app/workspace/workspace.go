@@ -114,7 +114,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	if link != nil {
 		w.Link = link
 		w.closers = append(w.closers, link.Close)
-		dc.Store, dc.ServerKey = link.Store, link.ServerKey
+		dc.Store, dc.ServerKey, dc.Upstream = link.Store, link.ServerKey, link.Client
 		dc.Online = func() bool { return link.Syncer.Status().Online }
 		dc.Trigger = link.Syncer.Trigger
 		// Alarms go up at once: each round pushes the ledger before anything else.

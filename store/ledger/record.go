@@ -34,6 +34,20 @@ const (
 	KindSlotAdded       Kind = "slot.added"       // a key slot was added (Slot, Label)
 	KindSlotRemoved     Kind = "slot.removed"     // a key slot was removed (Slot, Label)
 	KindAlarmAck        Kind = "alarm.ack"        // the custodian acknowledged the alarm AlarmSeq
+	// Printing (docs/rules.md 15, 17): the intent is written before the job goes to the printer
+	// and names the stamp.done (Intent) it prints; done or failed answers it (Intent = the
+	// print.intent's seq) with the copies the printer reported.
+	KindPrintIntent Kind = "print.intent" // Copies asked, Printer, OutputHash, PrintKey
+	KindPrintDone   Kind = "print.done"   // the job completed: CopiesDone
+	KindPrintFailed Kind = "print.failed" // the job failed or was cancelled (Reason, CopiesDone)
+	// KindCopiesAllowed: the server allowed extra copies (加印) of the stamped file OutputHash:
+	// Copies more, by the signed allowance TicketID (counted once), Detail its text.
+	KindCopiesAllowed Kind = "copies.allowed"
+	// Re-stamping (重印): KindSuperseded marks the stamped file OutputHash of DocID replaced by
+	// the corrected document Detail (its printed copies in Copies); it is printed no more.
+	// KindRecalled records Copies printed copies of it returned (Reason: the custodian's note).
+	KindSuperseded Kind = "doc.superseded"
+	KindRecalled   Kind = "print.recalled"
 )
 
 var knownKinds = map[Kind]bool{
@@ -41,7 +55,8 @@ var knownKinds = map[Kind]bool{
 	KindLoginFailed: true, KindPINChanged: true, KindDocReceived: true, KindStampIntent: true,
 	KindStampDone: true, KindStampFailed: true, KindRejected: true, KindHandover: true,
 	KindSyncCheckpoint: true, KindSettingsChanged: true, KindAlarm: true, KindSlotAdded: true,
-	KindSlotRemoved: true, KindAlarmAck: true,
+	KindSlotRemoved: true, KindAlarmAck: true, KindPrintIntent: true, KindPrintDone: true, KindPrintFailed: true,
+	KindCopiesAllowed: true, KindSuperseded: true, KindRecalled: true,
 }
 
 // Kinds lists the kinds this version writes, in a stable order.
@@ -49,7 +64,8 @@ func Kinds() []Kind {
 	return []Kind{KindCreated, KindKeyInserted, KindKeyRemoved, KindLoginOK, KindLoginFailed,
 		KindPINChanged, KindDocReceived, KindStampIntent, KindStampDone, KindStampFailed,
 		KindRejected, KindHandover, KindSyncCheckpoint, KindSettingsChanged, KindAlarm,
-		KindSlotAdded, KindSlotRemoved, KindAlarmAck}
+		KindSlotAdded, KindSlotRemoved, KindAlarmAck, KindPrintIntent, KindPrintDone, KindPrintFailed, KindCopiesAllowed,
+		KindSuperseded, KindRecalled}
 }
 
 // Placement is where a seal went on a page (PDF points, origin bottom left).
@@ -98,6 +114,12 @@ type Record struct {
 	Placements    []Placement `json:"placements,omitempty"`
 	Output        string      `json:"output,omitempty"` // stamp.intent: where the stamped file is written
 	Copies        int         `json:"copies,omitempty"`
+	// Printing: the printer, the copies a finished job reported, and the job's random key
+	// for the printout codes (print.intent only; it never leaves the encrypted ledger
+	// except to whoever may read the ledger, so nobody else can make a valid code).
+	Printer    string `json:"printer,omitempty"`
+	CopiesDone int    `json:"copies_done,omitempty"`
+	PrintKey   string `json:"print_key,omitempty"`
 
 	Intent uint64 `json:"intent,omitempty"` // stamp.done/failed: seq of the stamp.intent
 	Reason string `json:"reason,omitempty"` // stamp.failed, doc.rejected, login.failed

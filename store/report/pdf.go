@@ -224,6 +224,24 @@ func WritePDF(w io.Writer, s Summary, fonts Fonts) error {
 	var pages []*page
 	var pg *page
 	var y float64
+	section := "" // the title of the table being drawn after the first, repeated on each page
+	header := func() {
+		if section != "" {
+			pg.text(bold, 12, margin, y-14, section, 'l')
+			y -= 24
+		}
+		pg.fill(margin, y-rowH, right-margin, rowH, 0.88)
+		for _, c := range cols {
+			x := c.x + 3
+			if c.align == 'r' {
+				x = c.x + c.w - 3
+			}
+			pg.text(bold, 9, x, y-13, c.title, c.align)
+		}
+		pg.line(margin, y, right, y, 0.8)
+		y -= rowH
+		pg.line(margin, y, right, y, 0.5)
+	}
 	newPage := func() {
 		pg = &page{reg: reg, bold: bold, pageW: W, pageH: H}
 		pages = append(pages, pg)
@@ -255,18 +273,7 @@ func WritePDF(w io.Writer, s Summary, fonts Fonts) error {
 			}
 			y -= 10
 		}
-		// Table header.
-		pg.fill(margin, y-rowH, right-margin, rowH, 0.88)
-		for _, c := range cols {
-			x := c.x + 3
-			if c.align == 'r' {
-				x = c.x + c.w - 3
-			}
-			pg.text(bold, 9, x, y-13, c.title, c.align)
-		}
-		pg.line(margin, y, right, y, 0.8)
-		y -= rowH
-		pg.line(margin, y, right, y, 0.5)
+		header()
 	}
 	newPage()
 	cell := func(fc *face, vals []string) {
@@ -297,6 +304,35 @@ func WritePDF(w io.Writer, s Summary, fonts Fonts) error {
 	}
 	pg.line(margin, y, right, y, 0.8)
 	cell(bold, []string{"合计 Total", "", fmt.Sprintf("盖章完成 Stamped: %d", s.Stamped), strconv.Itoa(s.Total), strconv.Itoa(s.TotalCopies)})
+	pg.line(margin, y, right, y, 0.8)
+
+	// RULES.md 12: the stampings and the online printing side by side, by month, seal and
+	// custodian (电子印章签章和在线打印情况汇总表).
+	cols = []struct {
+		x, w  float64
+		title string
+		align byte
+	}{
+		{margin, 58, "期间 Period", 'l'},
+		{margin + 58, 105, "印章 Seal", 'l'},
+		{margin + 163, 92, "保管人 Custodian", 'l'},
+		{margin + 255, 72, "盖章 Stamped", 'r'},
+		{margin + 327, 86, "批准份数 Approved", 'r'},
+		{margin + 413, 86, "打印份数 Printed", 'r'},
+	}
+	section = "电子印章签章和在线打印情况汇总表  Stampings and printed copies"
+	if y-4*rowH-24 < margin+30 {
+		newPage()
+	} else {
+		y -= 16
+		header()
+	}
+	for _, u := range s.Usage {
+		cell(reg, []string{u.Period, dash(u.Seal), dash(u.Custodian), strconv.Itoa(u.Stamped), strconv.Itoa(u.Approved), strconv.Itoa(u.Printed)})
+	}
+	ut := s.UsageTotal()
+	pg.line(margin, y, right, y, 0.8)
+	cell(bold, []string{ut.Period, "", "", strconv.Itoa(ut.Stamped), strconv.Itoa(ut.Approved), strconv.Itoa(ut.Printed)})
 	pg.line(margin, y, right, y, 0.8)
 
 	// Page numbers, then the objects.

@@ -68,12 +68,17 @@ type Summary struct {
 	TotalCopies int
 	Stamped     int // stamp.done records
 	First, Last time.Time
+	// Usage is the table of stampings and printed copies by month, seal and custodian
+	// (usage.go); TotalPrinted the copies printed.
+	Usage        []UsageRow
+	TotalPrinted int
 }
 
 // Summarizer builds a Summary from records given one at a time.
 type Summarizer struct {
 	f    Filter
 	rows map[[3]string]*Row
+	use  map[[3]string]*UsageRow
 	s    Summary
 }
 
@@ -95,6 +100,7 @@ func (z *Summarizer) Add(r ledger.Record) bool {
 	}
 	row.Count++
 	row.Copies += r.Copies
+	z.addUsage(r)
 	z.s.Total++
 	// A stamping's intent carries its copies too; the total counts each finished stamping once.
 	if r.Kind == ledger.KindStampDone {
@@ -114,7 +120,7 @@ func (z *Summarizer) Add(r ledger.Record) bool {
 func (z *Summarizer) Summary() Summary {
 	s := z.s
 	s.Generated = time.Now()
-	s.Rows = nil
+	s.Rows, s.Usage = nil, z.usageRows()
 	for _, r := range z.rows {
 		s.Rows = append(s.Rows, *r)
 	}
@@ -203,6 +209,12 @@ var kindLabels = map[ledger.Kind]string{
 	ledger.KindAlarm:           "告警 Alarm",
 	ledger.KindSlotAdded:       "授权密钥增加 Key slot added",
 	ledger.KindSlotRemoved:     "授权密钥移除 Key slot removed",
+	ledger.KindPrintIntent:     "开始打印 Print started",
+	ledger.KindPrintDone:       "打印完成 Printed",
+	ledger.KindPrintFailed:     "打印失败 Print failed",
+	ledger.KindCopiesAllowed:   "加印批准 Extra copies allowed",
+	ledger.KindSuperseded:      "重印作废 Superseded",
+	ledger.KindRecalled:        "打印件收回 Printouts recalled",
 }
 
 func period(f Filter, s Summary) string {

@@ -49,8 +49,10 @@ func (a Alg) String() string {
 }
 
 const (
-	prefix    = "skt1."
-	version   = 1
+	prefix = "skt1."
+	// version 2 adds Copies and Supersedes after the nonce; version 1 tickets are still read,
+	// as approving no printed copies and superseding nothing.
+	version   = 2
 	domain    = "SealKeeper approval ticket v1\x00"
 	nonceSize = 16
 	// MaxLen bounds a ticket's text so a hostile server cannot hand us megabytes to parse.
@@ -69,6 +71,12 @@ type Ticket struct {
 	IssuedAt    time.Time // second precision
 	Expires     time.Time // second precision
 	Nonce       [nonceSize]byte
+	// Copies is how many printed copies the approval allows (RULES.md 15). It is signed with
+	// the rest, so the queue's unsigned metadata cannot raise it.
+	Copies int
+	// Supersedes is the document this corrected one replaces (重印), "" for none: its stamped
+	// version may no longer be printed, and its printed copies are recalled first.
+	Supersedes string
 }
 
 // ID is the ticket's identity for the used-ticket set: the nonce in hex.
@@ -106,6 +114,16 @@ func (t *Ticket) payload() ([]byte, error) {
 	binary.BigEndian.PutUint64(n[:], uint64(t.Expires.Unix()))
 	b.Write(n[:])
 	b.Write(t.Nonce[:])
+	if t.Copies < 0 || t.Copies > 0xffff {
+		return nil, fmt.Errorf("ticket copies %d is outside 0..65535", t.Copies)
+	}
+	b.WriteByte(byte(t.Copies >> 8))
+	b.WriteByte(byte(t.Copies))
+	if len(t.Supersedes) > 255 {
+		return nil, errors.New("ticket field supersedes is longer than 255 bytes")
+	}
+	b.WriteByte(byte(len(t.Supersedes)))
+	b.WriteString(t.Supersedes)
 	return b.Bytes(), nil
 }
 
@@ -116,8 +134,8 @@ func parsePayload(p []byte) (*Ticket, error) {
 	if err != nil {
 		return nil, bad
 	}
-	if v != version {
-		return nil, fmt.Errorf("ticket version %d is not supported (this program reads version %d)", v, version)
+	if v != version && v != 1 {
+		return nil, fmt.Errorf("ticket version %d is not supported (this program reads versions 1 and %d)", v, version)
 	}
 	t := &Ticket{}
 	a, err := r.ReadByte()
@@ -156,6 +174,22 @@ func parsePayload(p []byte) (*Ticket, error) {
 	if _, err := io.ReadFull(r, t.Nonce[:]); err != nil {
 		return nil, bad
 	}
+	if v >= 2 {
+		var c [2]byte
+		if _, err := io.ReadFull(r, c[:]); err != nil {
+			return nil, bad
+		}
+		t.Copies = int(binary.BigEndian.Uint16(c[:]))
+		n, err := r.ReadByte()
+		if err != nil {
+			return nil, bad
+		}
+		sup := make([]byte, n)
+		if _, err := io.ReadFull(r, sup); err != nil {
+			return nil, bad
+		}
+		t.Supersedes = string(sup)
+	}
 	if r.Len() != 0 {
 		return nil, bad
 	}
@@ -165,29 +199,63 @@ func parsePayload(p []byte) (*Ticket, error) {
 // Sign fills Alg, KeyID and (when zero) Nonce, and returns the ticket's text. The signer is the
 // server's ticket key: an *ecdsa.PrivateKey on P-256 today.
 func Sign(t Ticket, key crypto.Signer) (string, error) {
-	alg, err := algOf(key.Public())
+	alg, err := signerFields(key, &t.Alg, &t.KeyID, &t.Nonce)
 	if err != nil {
 		return "", err
-	}
-	t.Alg = alg
-	if t.KeyID, err = KeyIDOf(key.Public()); err != nil {
-		return "", err
-	}
-	if t.Nonce == ([nonceSize]byte{}) {
-		if _, err := rand.Read(t.Nonce[:]); err != nil {
-			return "", err
-		}
 	}
 	p, err := t.payload()
 	if err != nil {
 		return "", err
 	}
-	sig, err := signMessage(alg, key, append([]byte(domain), p...))
+	return sealText(prefix, domain, alg, key, p, "approval ticket")
+}
+
+// signerFields sets what a signed text takes from its key (algorithm, key id) and a random
+// nonce where it has none yet.
+func signerFields(key crypto.Signer, alg *Alg, kid *[8]byte, nonce *[nonceSize]byte) (Alg, error) {
+	var err error
+	if *alg, err = algOf(key.Public()); err != nil {
+		return 0, err
+	}
+	if *kid, err = KeyIDOf(key.Public()); err != nil {
+		return 0, err
+	}
+	if *nonce == ([nonceSize]byte{}) {
+		if _, err := rand.Read(nonce[:]); err != nil {
+			return 0, err
+		}
+	}
+	return *alg, nil
+}
+
+// sealText signs p under dom and returns pre‖base64url(p).base64url(signature); openText reads
+// such a text back. The one encoding of tickets and copy allowances.
+func sealText(pre, dom string, alg Alg, key crypto.Signer, p []byte, what string) (string, error) {
+	sig, err := signMessage(alg, key, append([]byte(dom), p...))
 	if err != nil {
-		return "", fmt.Errorf("signing the approval ticket: %w", err)
+		return "", fmt.Errorf("signing the %s: %w", what, err)
 	}
 	enc := base64.RawURLEncoding
-	return prefix + enc.EncodeToString(p) + "." + enc.EncodeToString(sig), nil
+	return pre + enc.EncodeToString(p) + "." + enc.EncodeToString(sig), nil
+}
+
+func openText(s, pre, what string) (payload, sig []byte, err error) {
+	if len(s) > MaxLen {
+		return nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the %s is %d characters long, more than the %d allowed", what, len(s), MaxLen)}
+	}
+	rest, ok := strings.CutPrefix(s, pre)
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("this is not a valid %s (it should start with %s and have two parts)", what, pre)}
+	}
+	enc := base64.RawURLEncoding.Strict() // one text per payload: no slack in the padding bits
+	if payload, err = enc.DecodeString(p64); err == nil {
+		sig, err = enc.DecodeString(s64)
+	}
+	if err != nil {
+		return nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the %s is damaged (not base64url)", what)}
+	}
+	return payload, sig, nil
 }
 
 // algOf, signMessage and verifyMessage are the one place that knows signature algorithms.
@@ -229,20 +297,8 @@ func Parse(s string) (*Ticket, error) {
 }
 
 func split(s string) (t *Ticket, payload, sig []byte, err error) {
-	if len(s) > MaxLen {
-		return nil, nil, nil, &Error{Reason: Malformed, msg: fmt.Sprintf("the approval ticket is %d characters long, more than the %d allowed", len(s), MaxLen)}
-	}
-	rest, ok := strings.CutPrefix(s, prefix)
-	p64, s64, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 {
-		return nil, nil, nil, &Error{Reason: Malformed, msg: "this is not an approval ticket (it should start with skt1. and have two parts)"}
-	}
-	enc := base64.RawURLEncoding.Strict() // one text per ticket: no slack in the padding bits
-	if payload, err = enc.DecodeString(p64); err == nil {
-		sig, err = enc.DecodeString(s64)
-	}
-	if err != nil {
-		return nil, nil, nil, &Error{Reason: Malformed, msg: "the approval ticket is damaged (not base64url)"}
+	if payload, sig, err = openText(s, prefix, "approval ticket"); err != nil {
+		return nil, nil, nil, err
 	}
 	if t, err = parsePayload(payload); err != nil {
 		return nil, nil, nil, &Error{Reason: Malformed, msg: "the approval ticket is damaged: " + err.Error()}

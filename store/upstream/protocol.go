@@ -136,14 +136,16 @@ type Document struct {
 	AllowedPages []int      `json:"allowedPages,omitempty"`
 	Positions    []Position `json:"positions,omitempty"`
 	Copies       int        `json:"copies"`
-	Pages        int        `json:"pages"`
-	FileName     string     `json:"fileName"`
-	Size         int64      `json:"size"`
-	SHA256       string     `json:"sha256"` // hex, lower case
-	SM3          string     `json:"sm3"`    // hex, lower case
-	Expires      time.Time  `json:"expires"`
-	Issued       time.Time  `json:"issued"`
-	Ticket       string     `json:"ticket"` // see store/ticket
+	// Supersedes names the document this corrected one replaces (重印); the ticket signs it.
+	Supersedes string    `json:"supersedes,omitempty"`
+	Pages      int       `json:"pages"`
+	FileName   string    `json:"fileName"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"` // hex, lower case
+	SM3        string    `json:"sm3"`    // hex, lower case
+	Expires    time.Time `json:"expires"`
+	Issued     time.Time `json:"issued"`
+	Ticket     string    `json:"ticket"` // see store/ticket
 }
 
 // DocumentPage is GET /v1/documents?after=ID&limit=N: documents in ID order after the given one.

@@ -317,6 +317,7 @@ type NewDocument struct {
 	AllowedPages []int
 	Positions    []upstream.Position
 	Copies       int
+	Supersedes   string    // the earlier document this corrected one replaces (重印)
 	Expires      time.Time // default: now + TicketValidity
 	FileName     string
 	PDF          []byte
@@ -372,7 +373,7 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 		copy(p.s3[:], sm.Sum(nil))
 		p.d = upstream.Document{
 			Title: n.Title, Department: n.Department, Requester: n.Requester, Approvals: n.Approvals,
-			SealID: n.SealID, AllowedPages: n.AllowedPages, Positions: n.Positions, Copies: n.Copies,
+			SealID: n.SealID, AllowedPages: n.AllowedPages, Positions: n.Positions, Copies: n.Copies, Supersedes: n.Supersedes,
 			Pages: pages, FileName: n.FileName, Size: int64(len(n.PDF)),
 			SHA256: hex.EncodeToString(p.s[:]), SM3: hex.EncodeToString(p.s3[:]),
 			Expires: n.Expires.UTC().Truncate(time.Second), Issued: now,
@@ -395,7 +396,7 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 			d.ID = fmt.Sprintf("D%08d", seq)
 			t, err := ticket.Sign(ticket.Ticket{
 				DocumentID: d.ID, DocSHA256: p.s, DocSM3: p.s3, SealID: d.SealID,
-				Workstation: p.ws, IssuedAt: now, Expires: d.Expires,
+				Workstation: p.ws, IssuedAt: now, Expires: d.Expires, Copies: d.Copies, Supersedes: d.Supersedes,
 			}, h.key)
 			if err != nil {
 				return err

@@ -97,6 +97,8 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /v1/handovers", auth(h.handoverRecord))
 	mux.Handle("GET /v1/ledger", auth(h.ledgerHead))
 	mux.Handle("POST /v1/ledger", auth(h.ledgerPush))
+	mux.Handle("POST /v1/copies", auth(h.requestCopies))
+	mux.Handle("GET /v1/copies", auth(h.copyGrants))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := r.Header.Get(upstream.HeaderRequestID); id != "" && len(id) <= 64 {
 			w.Header().Set(upstream.HeaderRequestID, id)
