@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	gmx509 "github.com/tjfoc/gmsm/x509"
 
 	"github.com/sealkeeper/sealkeeper/app/usecase"
+	"github.com/sealkeeper/sealkeeper/device/gmtoken/gmtokentest"
 	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
 	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
@@ -132,5 +134,76 @@ func TestGMSealSignedOnToken(t *testing.T) {
 		if err != nil || !rep.Valid || !rep.Trusted || len(rep.Signatures) != 1 {
 			t.Fatalf("%s: %+v, %v", mode, rep, err)
 		}
+	}
+}
+
+// Keys.Seal on an SM2 key gives a GM seal as the configuration says (KeysConfig.GMSeal, which
+// the workspace fills from [seal] gm_mode and gm_seal), and refuses to make one up without it:
+// the seal the window and the command line stamp with is then a GM seal, signed on the token.
+func TestKeysSealIsGMOnAnSM2Key(t *testing.T) {
+	tok := gmtokentest.New(t)
+	var asked []byte
+	var made *stamp.GM
+	maker, _ := sm2.GenerateKey(rand.Reader)
+	ca, err := gmca.New("Seal maker CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := runKeys(t, tok.Open(t), usecase.KeysConfig{Now: time.Now, GMSeal: func(der []byte) (*stamp.GM, error) {
+		asked = der
+		seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-CFG-1", Type: 1, Name: "配置的印章", SignerCerts: [][]byte{der},
+			Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
+			Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
+		if err != nil {
+			return nil, err
+		}
+		made = &stamp.GM{Mode: stamp.GMSES, Seal: seal, Cert: der}
+		return made, nil
+	}})
+	waitPhase(t, k, usecase.KeyPresent)
+	if err := k.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	s, err := k.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.GM != made || !bytes.Equal(asked, s.Cert().Raw) || len(s.Chain) != 1 {
+		t.Fatalf("Seal on an SM2 key: GM %v (made %v), asked for %d bytes, chain %d", s.GM, made, len(asked), len(s.Chain))
+	}
+	in := pdftest.PDF(pdftest.Options{Pages: 1})
+	doc, err := pdftest.Inspect("in.pdf", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := placement.AtViewMM(doc.Pages[0].Page, 100, 100, placement.Size{W: 119, H: 119})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := stamp.Sign(context.Background(), doc, bytes.NewReader(in), stamp.Request{Placement: pl, Image: pdftest.Seal(128), Signer: s.Signer, GM: s.GM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Bytes("out.pdf", append(append([]byte(nil), in...), res.Update...), verify.Options{})
+	if err != nil || len(rep.Signatures) != 1 || !rep.Signatures[0].Intact {
+		t.Fatalf("the GM seal signed on the token: %+v, %v", rep, err)
+	}
+}
+
+// Without a GM configuration an SM2 key does not stamp, and the refusal says what to set.
+func TestKeysSealRefusesAnSM2KeyWithoutGMConfig(t *testing.T) {
+	bare := gmtokentest.New(t)
+	k2, _ := runKeys(t, bare.Open(t), usecase.KeysConfig{Now: time.Now})
+	waitPhase(t, k2, usecase.KeyPresent)
+	if err := k2.Login(bare.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k2.Seal(); err == nil || !strings.Contains(err.Error(), "gm_mode") {
+		t.Fatalf("an SM2 key with no GM configuration: %v", err)
 	}
 }

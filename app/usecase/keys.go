@@ -16,6 +16,7 @@ import (
 	gmx509 "github.com/tjfoc/gmsm/x509"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/pinages"
 )
@@ -45,6 +46,10 @@ type KeysConfig struct {
 	MaxWrongPINs int
 	// GMAnchors are the trusted SM2 CAs of GM seals (signers and seal makers), for Desk.Verify.
 	GMAnchors []*gmx509.Certificate
+	// GMSeal makes the stamp engine's GM request for an SM2 seal from its certificate (DER):
+	// the configured mode and seal file ([seal] gm_mode, gm_seal: workspace.GMSeal); nil when
+	// the configuration makes no GM seal. Without it an SM2 key cannot stamp.
+	GMSeal func(certDER []byte) (*stamp.GM, error)
 }
 
 // DefaultMaxWrongPINs is how many wrong PINs in a row raise an alarm (RULES.md 13).

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/tjfoc/gmsm/sm2"
+
 	"github.com/sealkeeper/sealkeeper/stamp"
 )
 
@@ -56,7 +58,21 @@ func (k *Keys) Seal() (Seal, error) {
 		return Seal{}, errors.New("the seal key has no certificate on the token; it cannot stamp")
 	}
 	st := k.State()
-	return Seal{Signer: signer, Chain: ChainFor(cert, k.cfg.Anchors), Custodian: st.Custodian, Token: st.Token.Serial}, nil
+	s := Seal{Signer: signer, Chain: ChainFor(cert, k.cfg.Anchors), Custodian: st.Custodian, Token: st.Token.Serial}
+	if _, gm := cert.PublicKey.(*sm2.PublicKey); gm {
+		// An SM2 key signs GM seals only (GB/T 38540 or GM/T 0010), as the configuration says.
+		var g *stamp.GM
+		if k.cfg.GMSeal != nil {
+			if g, err = k.cfg.GMSeal(cert.Raw); err != nil {
+				return Seal{}, err
+			}
+		}
+		if g == nil {
+			return Seal{}, fmt.Errorf("the seal key on %q is an SM2 (GM) key: set [seal] gm_mode to \"ses\" (with gm_seal, the seal maker's .esl file) or \"cms\" in the configuration", st.Token.Label)
+		}
+		s.GM, s.Chain = g, []*x509.Certificate{cert}
+	}
+	return s, nil
 }
 
 // ChainFor adds the CA certificates from anchors that issued leaf, in order, so that a

@@ -15,6 +15,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/stamp"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/pinages"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
@@ -126,6 +127,7 @@ func NewKeys(cfg *config.Config, led *ledger.Ledger, alarms *usecase.Alarms, anc
 		Alarms:       alarms,
 		MaxWrongPINs: cfg.Policy.MaxWrongPINs,
 		GMAnchors:    GMTrustAnchors(cfg),
+		GMSeal:       func(der []byte) (*stamp.GM, error) { return GMSeal(cfg, der) },
 	})
 	return keys, func() {
 		keys.Close()
