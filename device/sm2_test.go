@@ -5,11 +5,13 @@ package device_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
 
+	emsm2 "github.com/emmansun/gmsm/sm2"
 	"github.com/tjfoc/gmsm/sm2"
 
 	"github.com/sealkeeper/sealkeeper/device"
@@ -68,6 +70,11 @@ func verifySM2(t *testing.T, pub *sm2.PublicKey, msg, sig []byte) {
 	}
 	if !pub.Verify(msg, sig) || !sm2.Sm2Verify(pub, msg, []byte("1234567812345678"), r, s) {
 		t.Fatal("the signature does not verify with tjfoc/gmsm and the default user ID")
+	}
+	// The independent second implementation (emmansun/gmsm) must agree.
+	em := &ecdsa.PublicKey{Curve: emsm2.P256(), X: pub.X, Y: pub.Y}
+	if !emsm2.VerifyASN1WithSM2(em, []byte("1234567812345678"), msg, sig) {
+		t.Fatal("the signature verifies with tjfoc/gmsm but not with emmansun/gmsm")
 	}
 	if pub.Verify(append(msg, 0), sig) {
 		t.Fatal("the signature verifies over another message")
