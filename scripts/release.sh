@@ -86,6 +86,8 @@ deb() {
   depends=$(cd "$sd" && dpkg-architecture -a"$arch" -f -c dpkg-shlibdeps -O -e"$root/usr/bin/sealkeeper" -e"$root/usr/bin/sealkeeper-gui" 2>"$sd/warnings" |
     sed -n 's/^shlibs:Depends=//p')
   [ -n "$depends" ] || { cat "$sd/warnings" >&2; echo "release: dpkg-shlibdeps found no dependencies for $arch" >&2; exit 1; }
+  # GLFW dlopens these X11 extensions at run time, so dpkg-shlibdeps cannot see them.
+  depends="$depends, libxcursor1, libxrandr2, libxinerama1, libxi6, libxxf86vm1"
 
   (cd "$root" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
   chmod 644 "$root/DEBIAN/md5sums"
