@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -52,6 +54,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintf(stdout, "sealkeeper %s (%s/%s, %s)\n", programVersion(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return 0
+	}
 	if name == "help" || name == "-h" || name == "--help" {
 		usage(stdout)
 		return 0
@@ -80,6 +86,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// version is set by scripts/release.sh from the git tag (-ldflags "-X main.version=1.2.0").
+var version string
+
+// programVersion is the release's version, else what the go command stamped (a tag or a
+// pseudo-version from git, "(devel)" without one).
+func programVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: sealkeeper [command] [flags]")
 	fmt.Fprintln(w, "\nWith no command, opens the SealKeeper window (a demo workspace when nothing is configured).")
@@ -93,6 +114,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes --config FILE; run 'sealkeeper COMMAND -h' for its flags.")
+	fmt.Fprintln(w, "'sealkeeper --version' prints the version.")
 }
 
 // newFlags makes a FlagSet that reports errors instead of exiting and always has --config.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/google/gousb"
 )
 
 // EventKind is what happened to a token.
@@ -113,22 +111,11 @@ type watcher struct {
 	cfg     WatchConfig
 	ctx     context.Context
 	ch      chan<- Event
-	usb     *gousb.Context
+	usb     usbBus // nil: no USB detection (off, failed, or not built: watch_nousb.go)
 	note    string // why USB detection is off; "" when it works
 	tokens  map[tokenKey]TokenInfo
 	usbSeen map[usbKey]int // known device -> polls it has been there without a token appearing
 	noted   map[string]bool
-}
-
-// openUSB starts libusb. gousb panics when libusb cannot start (no usbfs in a VM).
-func openUSB() (c *gousb.Context, note string) {
-	defer func() {
-		if r := recover(); r != nil {
-			c, note = nil, fmt.Sprintf("USB detection is off (libusb could not start: %v); watching PKCS#11 slots only", r)
-		}
-	}()
-	c = gousb.NewContext()
-	return c, ""
 }
 
 func (w *watcher) send(e Event) bool {
@@ -228,18 +215,7 @@ func (w *watcher) enumerate() []USBDevice {
 	if w.usb == nil {
 		return nil
 	}
-	var out []USBDevice
-	total := 0
-	_, err := w.usb.OpenDevices(func(d *gousb.DeviceDesc) bool {
-		total++
-		for _, k := range w.cfg.KnownKeys {
-			if uint16(d.Vendor) == k.VID && (k.AnyPID || uint16(d.Product) == k.PID) {
-				out = append(out, USBDevice{VID: uint16(d.Vendor), PID: uint16(d.Product), Bus: d.Bus, Address: d.Address, Vendor: k.Vendor, Model: k.Model})
-				break
-			}
-		}
-		return false // never open: descriptors are enough, and opening needs permissions
-	})
+	out, total, err := w.usb.known(w.cfg.KnownKeys)
 	if err == nil && total == 0 {
 		// Measured in a VM without USB: libusb starts and lists nothing, not even a root hub.
 		err = fmt.Errorf("no USB bus is visible, not even a root hub (a virtual machine?)")
@@ -252,4 +228,11 @@ func (w *watcher) enumerate() []USBDevice {
 		return nil
 	}
 	return out
+}
+
+// usbBus lists USB devices; libusb (watch_usb.go) where the build has it.
+type usbBus interface {
+	// known returns the plugged-in devices that match keys, and how many devices it saw in all.
+	known(keys []KnownKey) (found []USBDevice, total int, err error)
+	Close() error
 }

@@ -11,8 +11,17 @@ run_pkgs="softhsm2 opensc"
 # Printing tests: a real CUPS scheduler (cupsd, lpadmin) and zbarimg to read the printed QR codes.
 test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools openssl xvfb xdotool imagemagick x11-utils cups-daemon cups-client zbar-tools"
 
+# Release (scripts/release.sh): the arm64 and Windows cross compilers with the arm64 libraries
+# to link against (multiarch), the .deb tools, lintian, and mmdebstrap for the package test.
+release_pkgs="dpkg-dev fakeroot zip file lintian mmdebstrap gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  libgl-dev:arm64 libx11-dev:arm64 libxrandr-dev:arm64 libxcursor-dev:arm64 libxinerama-dev:arm64
+  libxi-dev:arm64 libxxf86vm-dev:arm64 libxext-dev:arm64 libusb-1.0-0-dev:arm64 gcc-mingw-w64-x86-64 wine64"
+
 want="$build_pkgs $run_pkgs"
-[ "${1:-}" = "--test" ] && want="$want $test_pkgs"
+case "${1:-}" in
+--test) want="$want $test_pkgs" ;;
+--release) want="$want $release_pkgs" ;;
+esac
 
 missing=()
 for p in $want; do
@@ -23,12 +32,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
     echo "SealKeeper needs these Debian packages, and installing them needs root. Run:" >&2
+    [[ " ${missing[*]}" != *:arm64* ]] || echo "  sudo dpkg --add-architecture arm64" >&2
     echo "  sudo apt-get update && sudo $line" >&2
     echo "then run this command again." >&2
     exit 1
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  if [[ " ${missing[*]}" == *:arm64* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
   apt-get update -qq
   # shellcheck disable=SC2086
   $line -qq >/dev/null

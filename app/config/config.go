@@ -197,9 +197,6 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// SoftHSMModule is where Debian's softhsm2 package puts its PKCS#11 module.
-const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
-
 // CommonKeys is a starting list of USB seal keys sold in China; edit it in the config file.
 var CommonKeys = []USBKey{
 	{VID: "096e", PID: "*", Vendor: "Feitian (飞天诚信)", Model: "ePass / BioPass"},
@@ -272,18 +269,6 @@ func DefaultPath() (string, error) {
 		return "", fmt.Errorf("finding the configuration folder: %w (set HOME or pass --config)", err)
 	}
 	return filepath.Join(d, "sealkeeper", FileName), nil
-}
-
-// DefaultDataDir is the user's data dir for SealKeeper (~/.local/share/sealkeeper).
-func DefaultDataDir() (string, error) {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "sealkeeper"), nil
-	}
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the data folder: %w (set HOME or XDG_DATA_HOME)", err)
-	}
-	return filepath.Join(h, ".local", "share", "sealkeeper"), nil
 }
 
 // ErrNotFound is returned by Load when the file does not exist.
