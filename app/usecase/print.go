@@ -186,9 +186,9 @@ func (d *Desk) Print(ctx context.Context, req PrintRequest) (*PrintResult, error
 	if req.Copies > a.Left {
 		return nil, fmt.Errorf("%q: %d copies asked, %d of the %d approved are left: %w", a.Title, req.Copies, a.Left, a.Approved, ErrNoCopiesLeft)
 	}
-	pdf, err := os.ReadFile(a.Out)
+	pdf, err := d.stampedBytes(ctx, a)
 	if err != nil {
-		return nil, fmt.Errorf("reading the stamped file of %q (%s): %w; it must stay where it was written to be printed", a.Title, a.Out, err)
+		return nil, err
 	}
 	if s := sha256.Sum256(pdf); hex.EncodeToString(s[:]) != a.OutputSHA256 {
 		return nil, fmt.Errorf("the stamped file %s is not the one the ledger recorded (SHA-256 %x…, recorded %.12s…): it was changed or replaced, so it is not printed", a.Out, s[:6], a.OutputSHA256)
@@ -416,4 +416,25 @@ func (v *LedgerView) CheckPrintout(text string) (PrintoutCheck, error) {
 		return nil
 	})
 	return c, err
+}
+
+// stampedBytes reads the stamped file to print: where it was written, or, once the workstation
+// deleted its copy because the server holds it (docs/architecture.md, "Data on disk"), from the
+// server into memory. The caller checks the bytes against the ledger's hash either way.
+func (d *Desk) stampedBytes(ctx context.Context, a CopyAllowance) ([]byte, error) {
+	pdf, err := os.ReadFile(a.Out)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		if err != nil {
+			return nil, fmt.Errorf("reading the stamped file of %q (%s): %w", a.Title, a.Out, err)
+		}
+		return pdf, nil
+	}
+	if d.cfg.Upstream == nil {
+		return nil, fmt.Errorf("the stamped file of %q (%s) is not on this workstation, and there is no server to fetch it from: %w", a.Title, a.Out, err)
+	}
+	pdf, ferr := d.cfg.Upstream.FetchStamped(ctx, a.OutputSHA256)
+	if ferr != nil {
+		return nil, fmt.Errorf("the stamped file of %q was removed from this workstation once the server held it, and fetching it from the server failed: %w; print it when the server can be reached", a.Title, ferr)
+	}
+	return pdf, nil
 }

@@ -619,6 +619,21 @@ func (c *Client) Download(ctx context.Context, sha string, size int64, dst strin
 	return os.Rename(part, dst)
 }
 
+// FetchStamped fetches a stamped file this workstation uploaded, by its SHA-256, from the
+// server into memory: the workstation deletes its own copy once the server holds it (nothing
+// stays readable on disk), and printing it later needs the bytes again. The size comes from the
+// server's upload status; Fetch checks the bytes against the hash.
+func (c *Client) FetchStamped(ctx context.Context, sha string) ([]byte, error) {
+	var st UploadStatus
+	if _, _, err := c.do(ctx, http.MethodGet, APIVersion+"/files/"+sha+"/status", nil, nil, MaxJSONBody, &st); err != nil {
+		return nil, err
+	}
+	if !st.Complete || st.Length <= 0 {
+		return nil, fmt.Errorf("the server does not hold the stamped file %.12s… (it has %d of %d bytes)", sha, st.Received, st.Length)
+	}
+	return c.Fetch(ctx, sha, st.Length)
+}
+
 // Fetch fetches a file by SHA-256 into memory and checks the hash: an approved document, which
 // the workstation keeps only encrypted (docs.go), never in a file of its own.
 func (c *Client) Fetch(ctx context.Context, sha string, size int64) ([]byte, error) {
