@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	emsm2 "github.com/emmansun/gmsm/sm2"
+	emx509 "github.com/emmansun/gmsm/smx509"
 	"github.com/tjfoc/gmsm/sm2"
+	gmx509 "github.com/tjfoc/gmsm/x509"
 
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/device/gmtoken/gmtokentest"
@@ -72,7 +74,15 @@ func verifySM2(t *testing.T, pub *sm2.PublicKey, msg, sig []byte) {
 		t.Fatal("the signature does not verify with tjfoc/gmsm and the default user ID")
 	}
 	// The independent second implementation (emmansun/gmsm) must agree.
-	em := &ecdsa.PublicKey{Curve: emsm2.P256(), X: pub.X, Y: pub.Y}
+	der, err := gmx509.MarshalSm2PublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := emx509.ParsePKIXPublicKey(der)
+	em, ok := parsed.(*ecdsa.PublicKey)
+	if err != nil || !ok {
+		t.Fatalf("emmansun/gmsm reads the public key as %T, %v", parsed, err)
+	}
 	if !emsm2.VerifyASN1WithSM2(em, []byte("1234567812345678"), msg, sig) {
 		t.Fatal("the signature verifies with tjfoc/gmsm but not with emmansun/gmsm")
 	}
