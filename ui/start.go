@@ -17,13 +17,14 @@ import (
 	"github.com/sealkeeper/sealkeeper/assets"
 )
 
-// Start shows the window at once, with only the program's icon in it, and builds the screens
-// after the first frame. The first frame then costs the graphics driver's start and nothing of
-// ours: open (the workspace: ledger, key watch, server link) and the fonts' parsing run beside
-// it on the other core, and the screens are built once both the frame is drawn and open has
-// returned. opt carries what is known before open (language, demo, paths); open fills in the
-// rest. trace, if not nil, is told "first-frame" (from the drawing goroutine) when the first
-// frame is drawn and "ready" when the screens are; the start-up benchmark reports both.
+// Start shows the window at once, with only the program's icon in it, and does the slow
+// start-up work after the first frame: open (the workspace: ledger check, key watch, server
+// link) and the fonts' parsing. On two cores that work, run beside the graphics driver's start,
+// delayed the first frame by a third. While it runs the window says what it is opening; the
+// screens are built once open has returned. opt carries what is known before open (language,
+// demo, paths); open fills in the rest. trace, if not nil, is told "first-frame" (from the
+// drawing goroutine) when the first frame is drawn and "ready" when the screens are; the
+// start-up benchmark reports both.
 //
 // If open fails the window says why instead of closing: a custodian who started the program from
 // the menu has no terminal to read.
@@ -41,10 +42,13 @@ func Start(a fyne.App, opt Options, open func(*Options) error, trace func(event 
 		})
 	}))
 	opened := make(chan error, 1)
-	go func() { opened <- open(&u.opt) }()
-	go warmFonts()
 	go func() {
+		// The slow start-up work waits for the first frame: on two cores the ledger's child
+		// check and the fonts' parsing, run beside the graphics driver's start, delayed the
+		// frame by a third.
 		<-drawn
+		go warmFonts()
+		go func() { opened <- open(&u.opt) }()
 		var err error
 		select {
 		case err = <-opened:

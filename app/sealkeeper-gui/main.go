@@ -43,6 +43,10 @@ func main() {
 }
 
 func runGUI(args []string, stdout, stderr io.Writer) error {
+	trace := startTrace(stderr)
+	if trace != nil {
+		trace("main") // the moment this program's main began (after the launcher's exec and package init)
+	}
 	fs := flag.NewFlagSet("sealkeeper-gui", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (default: the user's config dir, or the demo workspace)")
@@ -73,6 +77,9 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg.Path(), "demo", cfg.Demo.Enabled)
 
+	if trace != nil {
+		trace("window") // configuration and log open; the window is made now
+	}
 	// The window opens first and the workspace (ledger check, key watch, server link) beside
 	// it: the custodian sees the window in the time the graphics driver takes to start.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -113,7 +120,7 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		},
 		ConfigPath: cfg.Path(),
 		DataDir:    cfg.Data(),
-	}, open, startTrace(stderr))
+	}, open, trace)
 	if os.Getenv("SEALKEEPER_FRAME_GAPS") != "" {
 		u.WatchFrames(func(longest time.Duration) {
 			fmt.Fprintf(stderr, "frame-gap %d ms\n", longest.Milliseconds())
