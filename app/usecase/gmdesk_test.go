@@ -37,21 +37,11 @@ func TestDeskStampsGMSeal(t *testing.T) {
 	}
 	now := time.Now()
 	key, _ := sm2.GenerateKey(rand.Reader)
-	maker, _ := sm2.GenerateKey(rand.Reader)
 	certDER, err := ca.Issue("测试单位公章", "测试单位", &key.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-1", Type: 1, Name: "测试单位公章", SignerCerts: [][]byte{certDER},
-		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
-		Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seal := makeGMSeal(t, ca, "GM-1", "测试单位公章", certDER)
 	cert, err := gmx509.ParseCertificate(certDER)
 	if err != nil {
 		t.Fatal(err)
@@ -103,17 +93,7 @@ func TestGMSealSignedOnToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	maker, _ := sm2.GenerateKey(rand.Reader)
-	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-TOKEN-1", Type: 1, Name: "令牌印章", SignerCerts: [][]byte{certDER},
-		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
-		Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seal := makeGMSeal(t, ca, "GM-TOKEN-1", "令牌印章", certDER)
 	in := pdftest.PDF(pdftest.Options{Pages: 1})
 	doc, err := pdftest.Inspect("in.pdf", in)
 	if err != nil {
@@ -144,25 +124,14 @@ func TestKeysSealIsGMOnAnSM2Key(t *testing.T) {
 	tok := gmtokentest.New(t)
 	var asked []byte
 	var made *stamp.GM
-	maker, _ := sm2.GenerateKey(rand.Reader)
 	ca, err := gmca.New("Seal maker CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Keys.Seal calls it on the test's goroutine.
 	k, _ := runKeys(t, tok.Open(t), usecase.KeysConfig{Now: time.Now, GMSeal: func(der []byte) (*stamp.GM, error) {
 		asked = der
-		seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: "GM-CFG-1", Type: 1, Name: "配置的印章", SignerCerts: [][]byte{der},
-			Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
-			Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
-		if err != nil {
-			return nil, err
-		}
-		made = &stamp.GM{Mode: stamp.GMSES, Seal: seal, Cert: der}
+		made = &stamp.GM{Mode: stamp.GMSES, Seal: makeGMSeal(t, ca, "GM-CFG-1", "配置的印章", der), Cert: der}
 		return made, nil
 	}})
 	waitPhase(t, k, usecase.KeyPresent)
@@ -206,4 +175,26 @@ func TestKeysSealRefusesAnSM2KeyWithoutGMConfig(t *testing.T) {
 	if _, err := k2.Seal(); err == nil || !strings.Contains(err.Error(), "gm_mode") {
 		t.Fatalf("an SM2 key with no GM configuration: %v", err)
 	}
+}
+
+// makeGMSeal is a v4 seal (SESeal) for the signer certificate signerCert, made by a seal maker
+// whose certificate ca issues, valid from an hour ago for a year.
+func makeGMSeal(t *testing.T, ca *gmca.CA, id, name string, signerCert []byte) []byte {
+	t.Helper()
+	now := time.Now()
+	maker, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	makerCert, err := ca.Issue("测试制章系统", "测试", &maker.PublicKey, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := gmseal.BuildSeal(gmseal.SealSpec{Vid: "t", ID: id, Type: 1, Name: name, SignerCerts: [][]byte{signerCert},
+		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
+		Picture: gmseal.Picture{Type: "PNG", Data: pdftest.SealPNG(64), WidthMM: 42, HeightMM: 42}}, makerCert, maker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seal
 }
