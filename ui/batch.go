@@ -84,6 +84,7 @@ func (b *batchDialog) run() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(len(ids))*5*time.Minute)
 	b.cancel = cancel
 	desk := b.q.u.opt.Desk
+	b.q.u.setBusy(duringSigning, true)
 	go func() {
 		defer cancel()
 		items, err := desk.StampQueued(ctx, ids, func(p usecase.BatchProgress) {
@@ -94,7 +95,7 @@ func (b *batchDialog) run() {
 				}
 			})
 		})
-		b.q.u.do(func() { b.show(items, err) })
+		b.q.u.do(func() { b.q.u.setBusy(duringSigning, false); b.show(items, err) })
 	}()
 }
 

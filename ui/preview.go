@@ -553,6 +553,7 @@ func (s *previewScreen) askStamp() {
 func (s *previewScreen) doStamp() {
 	t := s.q.u.tr
 	s.busy = true
+	s.q.u.setBusy(duringSigning, true)
 	s.refresh()
 	s.info.SetText(t.T("queue.signing", s.item.Title))
 	go func() {
@@ -566,6 +567,7 @@ func (s *previewScreen) doStamp() {
 		}
 		s.q.u.do(func() {
 			s.busy = false
+			s.q.u.setBusy(duringSigning, false)
 			if err != nil {
 				s.refresh()
 				s.info.SetText(t.T("queue.failed", t.explain(err)))

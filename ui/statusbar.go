@@ -81,6 +81,7 @@ func (b *statusBar) showKey(s usecase.KeyState) {
 // showSync shows whether the server answered last time and how much is waiting to go up.
 func (b *statusBar) showSync(s usecase.SyncStatus) {
 	t := b.u.tr
+	b.u.setBusy(duringSyncing, s.Syncing)
 	text := t.T("status.offline")
 	if s.Online {
 		text = t.T("status.online")

@@ -85,7 +85,8 @@ type UI struct {
 	stopSync func()
 	problems dialog.Dialog
 	attached bool // the screens are built (Start builds them after the first frame)
-	frames   func(longest time.Duration)
+	frames   func(during string, longest time.Duration)
+	busy     map[string]bool // what is running, for WatchFrames (main goroutine)
 }
 
 // New builds the main window with its screens at once (tests use it so; the program uses Start).
@@ -129,8 +130,9 @@ func (u *UI) attach() {
 		u.stopSync = stop
 		go func() {
 			for range ch {
+				st := opt.Sync.Status() // now: a short round's start and end both reach the bar
 				u.do(func() {
-					u.bar.showSync(opt.Sync.Status())
+					u.bar.showSync(st)
 					u.queue.refresh() // a round may have brought or withdrawn documents
 					u.led.refreshIfShown()
 					if sel := u.tabs.Selected(); sel != nil && sel.Content == u.hand.content {

@@ -122,8 +122,8 @@ func runGUI(args []string, stdout, stderr io.Writer) error {
 		DataDir:    cfg.Data(),
 	}, open, trace)
 	if os.Getenv("SEALKEEPER_FRAME_GAPS") != "" {
-		u.WatchFrames(func(longest time.Duration) {
-			fmt.Fprintf(stderr, "frame-gap %d ms\n", longest.Milliseconds())
+		u.WatchFrames(func(during string, longest time.Duration) {
+			fmt.Fprintf(stderr, "frame-gap %s %d ms\n", during, longest.Milliseconds())
 		})
 	}
 	u.ShowAndRun()
