@@ -66,6 +66,11 @@ func TestImpostorCannotReinstateRevokedSeal(t *testing.T) {
 	if ro, _ := st.Roster(); len(ro.Handovers) != 0 || len(ro.Custodians) != 0 {
 		t.Fatalf("the impostor planted a roster: %+v", ro)
 	}
+	// The round stopped at the seal list; the roster, which would plant the handover, is
+	// refused on its own too.
+	if ro, err := fake.Roster(ctx); err == nil || !strings.Contains(err.Error(), "not signed by the pinned server key") {
+		t.Fatalf("the impostor's roster: %+v, %v", ro, err)
+	}
 	// Nor can its document listing withdraw the real documents (a listing is signed too).
 	if _, err := fake.Documents(ctx); err == nil || !strings.Contains(err.Error(), "not signed by the pinned server key") {
 		t.Fatalf("the impostor's document listing: %v", err)
