@@ -66,6 +66,11 @@ func TestImpostorCannotReinstateRevokedSeal(t *testing.T) {
 	if ro, _ := st.Roster(); len(ro.Handovers) != 0 || len(ro.Custodians) != 0 {
 		t.Fatalf("the impostor planted a roster: %+v", ro)
 	}
+	// The round stopped at the seal list; the roster, which would plant the handover, is
+	// refused on its own too.
+	if ro, err := fake.Roster(ctx); err == nil || !strings.Contains(err.Error(), "not signed by the pinned server key") {
+		t.Fatalf("the impostor's roster: %+v, %v", ro, err)
+	}
 	// Nor can its document listing withdraw the real documents (a listing is signed too).
 	if _, err := fake.Documents(ctx); err == nil || !strings.Contains(err.Error(), "not signed by the pinned server key") {
 		t.Fatalf("the impostor's document listing: %v", err)
@@ -165,5 +170,57 @@ func TestEmptyCADoesNotFallBackToSystemRoots(t *testing.T) {
 	}
 	if _, err := newClient(t, th.S.URL, ws, tc, nil, 5*time.Second).Hello(context.Background()); err != nil {
 		t.Fatalf("with upstream.ca: %v", err)
+	}
+}
+
+// TestOlderRosterIsRefused: a hub restored from an old backup (or with its clock set back) still
+// signs with the pinned key; its roster, older than the one held, would bring back a handover
+// approval that was already carried out. The workstation refuses a roster older than the one it
+// holds, or dated ahead of its clock, and keeps the one it has. The seal list in these answers is
+// always fresh, so the round reaches the roster (with the real hub, the older seal list stops the
+// round first: TestImpostorCannotReinstateRevokedSeal).
+func TestOlderRosterIsRefused(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var roster atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(upstream.HeaderRequestID)
+		w.Header().Set(upstream.HeaderRequestID, id)
+		w.Header().Set("Content-Type", "application/json")
+		var v any = upstream.SealList{AsOf: time.Now().UTC(), Seals: []upstream.SealStatus{{ID: "SEAL-1", Status: upstream.SealActive}}}
+		if r.URL.Path == "/v1/custodians" {
+			v = roster.Load()
+		}
+		body, _ := json.Marshal(v)
+		sig, _ := ecdsa.SignASN1(rand.Reader, key, upstream.SignedAnswerDigest(r.URL.Path, r.Header.Get(upstream.HeaderWorkstation), id, body))
+		w.Header().Set(upstream.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+		w.Write(body)
+	}))
+	defer srv.Close()
+	st := openStore(t)
+	pull := func() error {
+		return upstream.NewSyncer(newClient(t, srv.URL, ws, nil, &key.PublicKey, 5*time.Second), st, upstream.SyncOptions{}).Pull(context.Background())
+	}
+	now := time.Now().UTC()
+	roster.Store(upstream.Roster{AsOf: now, Custodians: []upstream.Custodian{{Person: upstream.Person{ID: "c2", Name: "李娜"}}}})
+	if err := pull(); err != nil {
+		t.Fatal(err)
+	}
+	planted := upstream.Handover{ID: "H1", SealID: "SEAL-1", From: upstream.Person{ID: "c1", Name: "张敏"}, To: upstream.Person{ID: "x", Name: "冒充者"},
+		ApprovedBy: upstream.Person{ID: "a1", Name: "王主任"}, ApprovedAt: now.Add(-2 * time.Hour), Expires: now.Add(24 * time.Hour)}
+	for _, tc := range []struct {
+		name string
+		asOf time.Time
+		want string
+	}{
+		{"an hour older than the one held", now.Add(-time.Hour), "older than the one held"},
+		{"dated ten minutes ahead", time.Now().UTC().Add(10 * time.Minute), "not a time up to now"},
+	} {
+		roster.Store(upstream.Roster{AsOf: tc.asOf, Handovers: []upstream.Handover{planted}})
+		if err := pull(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("a roster %s: %v", tc.name, err)
+		}
+		if ro, _ := st.Roster(); len(ro.Handovers) != 0 || len(ro.Custodians) != 1 || !ro.AsOf.Equal(now) {
+			t.Fatalf("after a roster %s the workstation holds %+v", tc.name, ro)
+		}
 	}
 }
