@@ -727,6 +727,13 @@ func (v *pageView) redraw() {
 		ring.Resize(fyne.NewSize(float32(sw)*z, float32(sh)*z))
 		objs = append(objs, ring)
 	}
+	// The regions the signed approval allows the seal's centre in; a drop outside is refused.
+	for _, r := range s.p.Regions(s.page) {
+		box := &canvas.Rectangle{StrokeColor: colorGuide, StrokeWidth: 1.5}
+		box.Move(fyne.NewPos(float32(r.X0)*z, float32(r.Y0)*z))
+		box.Resize(fyne.NewSize(float32(r.X1-r.X0)*z, float32(r.Y1-r.Y0)*z))
+		objs = append(objs, box)
+	}
 	n := 0
 	for _, m := range s.p.Marks(s.page) {
 		if s.drag != nil && m.Seal == s.drag.seal {

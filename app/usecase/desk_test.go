@@ -36,10 +36,11 @@ const deskWS = "WS-DESK-01"
 // workstation's side (ledger, sync store, link, key use case, desk), as a program run does, so
 // a test can stop it, let another process use the same files, and start it again.
 type day struct {
-	tok *softhsmtest.Token
-	mod *device.Module
-	hub *hub.Hub
-	srv *hub.Server // nil while the network is cut
+	tok    *softhsmtest.Token
+	mod    *device.Module
+	hub    *hub.Hub
+	hubDir string
+	srv    *hub.Server // nil while the network is cut
 	// What a program run needs to open the workstation; a child process gets these alone.
 	url, ledPath, stPath string
 	serverKey            *ecdsa.PublicKey
@@ -62,11 +63,12 @@ func newDay(t testing.TB, now func() time.Time) *day {
 	t.Helper()
 	d := &day{tok: softhsmtest.New(t), out: t.TempDir(), now: now}
 	d.mod = d.tok.Open(t)
-	h, err := hub.Open(t.TempDir(), hub.Options{Name: "test hub", AutoEnrol: true})
+	d.hubDir = t.TempDir()
+	h, err := hub.Open(d.hubDir, hub.Options{Name: "test hub", AutoEnrol: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.Close() })
+	t.Cleanup(func() { d.hub.Close() })
 	d.hub, d.serverKey, d.ca, d.pin = h, h.TicketKey(), d.tok.CA, d.tok.UserPIN
 	if err := h.SetSeal(upstream.SealStatus{ID: "SEAL-1", Name: "公章", Status: upstream.SealActive}); err != nil {
 		t.Fatal(err)

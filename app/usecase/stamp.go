@@ -10,10 +10,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
@@ -111,7 +111,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 			d.sealRefused(err)
 			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
 		}
-		if err := allowedPages(doc.AllowedPages, req.Placement); err != nil {
+		if err := signedLimits(tk, in, req.Placement); err != nil {
 			return nil, fmt.Errorf("%q: %w", doc.Title, err)
 		}
 		if err := allowedPositions(doc.Positions, req.Placement); err != nil {
@@ -339,17 +339,17 @@ func ledgerPlacements(p placement.Placement) []ledger.Placement {
 	return out
 }
 
-// allowedPages enforces the approval's page restriction (empty: any page).
-func allowedPages(allowed []int, p placement.Placement) error {
-	if len(allowed) == 0 {
+// signedLimits enforces the pages and regions the ticket signs (none: anywhere) on the file
+// about to be signed; LastPage is resolved against that file's page count.
+func signedLimits(tk *ticket.Ticket, in string, p placement.Placement) error {
+	if len(tk.Pages) == 0 && len(tk.Regions) == 0 {
 		return nil
 	}
-	for _, w := range p.Widgets {
-		if !slices.Contains(allowed, w.Page) {
-			return fmt.Errorf("the approval allows the seal on page(s) %v only, not on page %d", allowed, w.Page)
-		}
+	doc, err := pdfinspect.OpenFile(in)
+	if err != nil {
+		return err
 	}
-	return nil
+	return ticketLimits(tk, len(doc.Pages)).checkPlacement(doc, p)
 }
 
 // usedTickets is the used-ticket set a stamping is checked against: the ledger's index, which
