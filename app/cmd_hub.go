@@ -579,7 +579,11 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tWORKSTATION\tSEAL\tPAGES\tTITLE")
 	for _, d := range docs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.State, d.Workstation, d.SealID, d.Pages, d.Title)
+		state, title := d.State, d.Title
+		if d.State == hub.StateFailed && d.Result != nil {
+			state, title = "failed: approval spent, needs a new approval", title+" (the stamping failed: "+d.Result.Reason+")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, state, d.Workstation, d.SealID, d.Pages, title)
 	}
 	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON\tCERTIFICATE")
 	for _, s := range seals {

@@ -416,8 +416,16 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("missing: %v", k)
 	}
 	d.syncOnce(t)
+	// The hub has both outcomes: the signed one stamped, the missing one failed (its approval
+	// spent, TestFailedStampingSpendsTheApproval).
 	rec, _ := d.hub.Received()
-	if len(rec) != 1 || len(rec[0].Results) != 1 || rec[0].Results[0].DocumentID != signed {
+	outcomes := map[string]string{}
+	for _, r := range rec {
+		for _, res := range r.Results {
+			outcomes[res.DocumentID] = res.Outcome
+		}
+	}
+	if len(outcomes) != 2 || outcomes[signed] != upstream.OutcomeStamped || outcomes[missing] != upstream.OutcomeFailed {
 		t.Fatalf("hub received %+v", rec)
 	}
 	// The failed one spent its approval: the queue says so instead of offering it, and it cannot

@@ -66,6 +66,9 @@ const (
 	StateStamped  = "stamped"
 	StateRejected = "rejected"
 	StateRevoked  = "withdrawn"
+	// StateFailed: the workstation reported a stamping that failed after its intent; the ticket
+	// is spent and the document needs a new approval (a new document and ticket).
+	StateFailed = "failed"
 )
 
 // docRecord is a document as the hub keeps it.
