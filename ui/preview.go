@@ -295,6 +295,12 @@ func (s *previewScreen) showInfo() {
 	case s.sel >= 0 && s.sel < len(s.p.Layout().Seals):
 		at := s.p.Layout().Seals[s.sel]
 		s.info.SetText(t.T("preview.selected", s.sel+1, at.Page, at.XMM, at.YMM))
+	case len(s.p.Regions(s.page)) > 0:
+		var areas []string
+		for _, r := range s.p.Regions(s.page) {
+			areas = append(areas, fmt.Sprintf("x %.0f–%.0f, y %.0f–%.0f mm", r.X0, r.X1, r.Y0, r.Y1))
+		}
+		s.info.SetText(t.T("preview.regions", strings.Join(areas, "; ")))
 	default:
 		s.info.SetText(t.T("preview.hint"))
 	}
