@@ -250,7 +250,7 @@ func TestDeskDay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, c, 1)); err == nil || !strings.Contains(err.Error(), "page(s) [2] only") {
+	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, c, 1)); !errors.Is(err, usecase.ErrPageNotAllowed) || !strings.Contains(err.Error(), "page 1 (allowed: 2)") {
 		t.Fatalf("a page the approval does not allow: %v", err)
 	}
 	if k := d.kinds(t, c); len(k) != 0 {
