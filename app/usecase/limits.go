@@ -133,5 +133,3 @@ func (l limits) checkPlacement(doc *pdfinspect.Document, p placement.Placement) 
 	}
 	return nil
 }
-
-func (l limits) none() bool { return len(l.pages) == 0 && len(l.regions) == 0 }
