@@ -132,7 +132,9 @@ type Document struct {
 	Requester  Person     `json:"requester"`
 	Approvals  []Approval `json:"approvals"`
 	SealID     string     `json:"sealId"`
-	// AllowedPages and Positions restrict where the seal may go; empty means anywhere.
+	// AllowedPages is a copy, for display, of the pages the ticket signs (0: the last page); the
+	// workstation enforces the ticket's pages and regions and never reads this. Positions
+	// (unsigned) can only narrow where the seal may go; empty means no narrowing.
 	AllowedPages []int      `json:"allowedPages,omitempty"`
 	Positions    []Position `json:"positions,omitempty"`
 	Copies       int        `json:"copies"`
