@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
+	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
@@ -61,3 +64,43 @@ func TestHubAddSignsLimits(t *testing.T) {
 type usedNone struct{}
 
 func (usedNone) TicketUsed(string) (bool, error) { return false, nil }
+
+// TestHubListShowsSpentApproval: after a workstation reports a stamping that failed after its
+// intent, `hub list` shows the document failed with its approval spent and the reason.
+func TestHubListShowsSpentApproval(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hub")
+	h, err := hub.Open(dir, hub.Options{Name: "test hub", AutoEnrol: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := h.AddDocument(hub.NewDocument{Title: "通知", SealID: "SEAL-1", Workstation: "WS-01", PDF: pdftest.PDF(pdftest.Options{Pages: 1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := h.Serve("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: "WS-01", ServerKey: h.TicketKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := ticket.Parse(doc.Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PostResult(context.Background(), upstream.Result{DocumentID: doc.ID, TicketID: tk.ID(), Outcome: upstream.OutcomeFailed,
+		Reason: "the seal key was pulled out while it was signing", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	h.Close()
+	var out, errb bytes.Buffer
+	if code := run([]string{"hub", "list", "--data", dir}, &out, &errb); code != 0 {
+		t.Fatalf("hub list: %d\n%s%s", code, out.String(), errb.String())
+	}
+	want := doc.ID + "  failed: approval spent, needs a new approval"
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "(the stamping failed: the seal key was pulled out while it was signing)") {
+		t.Fatalf("hub list does not show the spent approval (%q):\n%s", want, out.String())
+	}
+}
