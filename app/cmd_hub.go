@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -243,6 +244,58 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
+// approvedPages reads --pages of hub add: parsePages's forms, and "last" (ticket.LastPage) for
+// the document's last page.
+func approvedPages(s string) ([]int, error) {
+	var rest []string
+	last := false
+	for _, part := range strings.Split(s, ",") {
+		if strings.TrimSpace(part) == "last" {
+			last = true
+		} else if part != "" {
+			rest = append(rest, part)
+		}
+	}
+	out, err := parsePages(strings.Join(rest, ","), 0)
+	if err != nil {
+		return nil, err
+	}
+	if last {
+		out = append(out, ticket.LastPage)
+	}
+	return out, nil
+}
+
+// parseRegion reads --region PAGE:X,Y,W,H (mm).
+func parseRegion(s string) (ticket.Region, error) {
+	bad := fmt.Errorf("%w: --region %q: write PAGE:X,Y,W,H in mm from the page's top left, e.g. last:120,200,60,45", errUsage, s)
+	page, rect, ok := strings.Cut(s, ":")
+	var r ticket.Region
+	if !ok {
+		return r, bad
+	}
+	if page = strings.TrimSpace(page); page != "last" {
+		n, err := strconv.Atoi(page)
+		if err != nil || n < 1 {
+			return r, bad
+		}
+		r.Page = n
+	}
+	var v []float64
+	for _, f := range strings.Split(rect, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || x < 0 {
+			return r, bad
+		}
+		v = append(v, x)
+	}
+	if len(v) != 4 || v[2] <= 0 || v[3] <= 0 {
+		return r, bad
+	}
+	r.X, r.Y, r.W, r.H = v[0], v[1], v[2], v[3]
+	return r, nil
+}
+
 func hubAdd(args []string, stdout, stderr io.Writer) error {
 	fs, data := hubFlags("add", stderr)
 	ws := fs.String("workstation", "", "the workstation that is to stamp the documents")
@@ -255,7 +308,9 @@ func hubAdd(args []string, stdout, stderr io.Writer) error {
 	copies := fs.Int("copies", 1, "number of printed copies approved")
 	supersedes := fs.String("supersedes", "", "the earlier document this corrected one replaces (重印)")
 	expires := fs.Duration("expires", 7*24*time.Hour, "how long the approval stays valid")
-	pages := fs.String("pages", "", "pages the seal may go on: 1,3,5-7 or all (default: all)")
+	pages := fs.String("pages", "", "pages the seal may go on: 1,3,5-7, last, or all (default: all); signed into the ticket")
+	var regions listFlag
+	fs.Var(&regions, "region", "where on a page the seal's centre may go, as PAGE:X,Y,W,H in mm from the page's top left as displayed (PAGE a number or last; repeat for each); signed into the ticket")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
@@ -279,11 +334,17 @@ func hubAdd(args []string, stdout, stderr io.Writer) error {
 		}
 		n.Approvals = append(n.Approvals, upstream.Approval{Approver: p, At: time.Now(), Comment: "同意"})
 	}
-	allowed, err := parsePages(*pages, 0)
-	if err != nil {
+	var err error
+	if n.AllowedPages, err = approvedPages(*pages); err != nil {
 		return err
 	}
-	n.AllowedPages = allowed
+	for _, r := range regions {
+		reg, err := parseRegion(r)
+		if err != nil {
+			return err
+		}
+		n.Regions = append(n.Regions, reg)
+	}
 	var docs []hub.NewDocument
 	for _, f := range fs.Args() {
 		b, err := os.ReadFile(f)
@@ -518,7 +579,11 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tWORKSTATION\tSEAL\tPAGES\tTITLE")
 	for _, d := range docs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.State, d.Workstation, d.SealID, d.Pages, d.Title)
+		state, title := d.State, d.Title
+		if d.State == hub.StateFailed && d.Result != nil {
+			state, title = "failed: approval spent, needs a new approval", title+" (the stamping failed: "+d.Result.Reason+")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, state, d.Workstation, d.SealID, d.Pages, title)
 	}
 	fmt.Fprintln(tw, "\nSEAL\tSTATUS\tSINCE\tNAME\tREASON\tCERTIFICATE")
 	for _, s := range seals {

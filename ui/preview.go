@@ -295,6 +295,12 @@ func (s *previewScreen) showInfo() {
 	case s.sel >= 0 && s.sel < len(s.p.Layout().Seals):
 		at := s.p.Layout().Seals[s.sel]
 		s.info.SetText(t.T("preview.selected", s.sel+1, at.Page, at.XMM, at.YMM))
+	case len(s.p.Regions(s.page)) > 0:
+		var areas []string
+		for _, r := range s.p.Regions(s.page) {
+			areas = append(areas, fmt.Sprintf("x %.0f–%.0f, y %.0f–%.0f mm", r.X0, r.X1, r.Y0, r.Y1))
+		}
+		s.info.SetText(t.T("preview.regions", strings.Join(areas, "; ")))
 	default:
 		s.info.SetText(t.T("preview.hint"))
 	}
@@ -728,6 +734,13 @@ func (v *pageView) redraw() {
 		ring.Move(fyne.NewPos(float32(at.XMM-sw/2)*z, float32(at.YMM-sh/2)*z))
 		ring.Resize(fyne.NewSize(float32(sw)*z, float32(sh)*z))
 		objs = append(objs, ring)
+	}
+	// The regions the signed approval allows the seal's centre in; a drop outside is refused.
+	for _, r := range s.p.Regions(s.page) {
+		box := &canvas.Rectangle{StrokeColor: colorGuide, StrokeWidth: 1.5}
+		box.Move(fyne.NewPos(float32(r.X0)*z, float32(r.Y0)*z))
+		box.Resize(fyne.NewSize(float32(r.X1-r.X0)*z, float32(r.Y1-r.Y0)*z))
+		objs = append(objs, box)
 	}
 	n := 0
 	for _, m := range s.p.Marks(s.page) {

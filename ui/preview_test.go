@@ -11,11 +11,13 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
@@ -218,5 +220,51 @@ func TestPreviewRefusesWhatTheApprovalForbids(t *testing.T) {
 	p.view.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	if q.preview != nil {
 		t.Fatal("Escape did not close the preview")
+	}
+}
+
+// TestPreviewShowsTheSignedRegion: the region the ticket signs is described on the page, a drop
+// outside it is refused and says why, and a new seal starts in the region and is taken there.
+func TestPreviewShowsTheSignedRegion(t *testing.T) {
+	const ws = "WS-UI-PREVIEW-3"
+	var id string
+	w := newDeskWindow(t, ws, func(h *hub.Hub, _ *ledger.Ledger) {
+		doc, err := h.AddDocument(hub.NewDocument{Title: "限区", SealID: hub.DemoSeal, Workstation: ws, Copies: 1,
+			Regions: []ticket.Region{{Page: ticket.LastPage, X: 100, Y: 200, W: 60, H: 40}}, PDF: pdftest.PDF(pdftest.Options{Pages: 1})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = doc.ID
+	})
+	w.login(t, 6)
+	u, q := w.u, w.u.queue
+	u.mu.Lock()
+	for i, it := range q.items {
+		if it.ID == id {
+			q.list.Select(i)
+		}
+	}
+	u.mu.Unlock()
+	test.Tap(q.stamp)
+	p := q.preview
+	if p == nil {
+		t.Fatalf("no preview: %q", q.problem.Text)
+	}
+	// The preview opens placing, the seal's ghost at the region's centre.
+	if !p.placing || p.ghost != (usecase.Place{Page: 1, XMM: 130, YMM: 220}) {
+		t.Fatalf("placing %v at %+v", p.placing, p.ghost)
+	}
+	test.TapAt(p.view, fyne.NewPos(5, 5))
+	if n := len(p.p.Layout().Seals); n != 0 || !strings.Contains(p.info.Text, "only inside the regions it names") {
+		t.Fatalf("a drop outside the region: %d seals, info %q", n, p.info.Text)
+	}
+	p.view.TappedSecondary(&fyne.PointEvent{})
+	if !strings.Contains(p.info.Text, "framed area: x 100–160, y 200–240 mm") {
+		t.Fatalf("info %q", p.info.Text)
+	}
+	test.Tap(p.add)
+	p.view.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if l := p.p.Layout(); len(l.Seals) != 1 || l.Seals[0].XMM != 130 || l.Seals[0].YMM != 220 {
+		t.Fatalf("layout %+v, want one seal at the region's centre", l)
 	}
 }

@@ -36,10 +36,11 @@ const deskWS = "WS-DESK-01"
 // workstation's side (ledger, sync store, link, key use case, desk), as a program run does, so
 // a test can stop it, let another process use the same files, and start it again.
 type day struct {
-	tok *softhsmtest.Token
-	mod *device.Module
-	hub *hub.Hub
-	srv *hub.Server // nil while the network is cut
+	tok    *softhsmtest.Token
+	mod    *device.Module
+	hub    *hub.Hub
+	hubDir string
+	srv    *hub.Server // nil while the network is cut
 	// What a program run needs to open the workstation; a child process gets these alone.
 	url, ledPath, stPath string
 	serverKey            *ecdsa.PublicKey
@@ -62,11 +63,12 @@ func newDay(t testing.TB, now func() time.Time) *day {
 	t.Helper()
 	d := &day{tok: softhsmtest.New(t), out: t.TempDir(), now: now}
 	d.mod = d.tok.Open(t)
-	h, err := hub.Open(t.TempDir(), hub.Options{Name: "test hub", AutoEnrol: true})
+	d.hubDir = t.TempDir()
+	h, err := hub.Open(d.hubDir, hub.Options{Name: "test hub", AutoEnrol: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.Close() })
+	t.Cleanup(func() { d.hub.Close() })
 	d.hub, d.serverKey, d.ca, d.pin = h, h.TicketKey(), d.tok.CA, d.tok.UserPIN
 	if err := h.SetSeal(upstream.SealStatus{ID: "SEAL-1", Name: "公章", Status: upstream.SealActive}); err != nil {
 		t.Fatal(err)
@@ -248,7 +250,7 @@ func TestDeskDay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, c, 1)); err == nil || !strings.Contains(err.Error(), "page(s) [2] only") {
+	if _, err := d.desk.Stamp(context.Background(), d.seal, d.request(t, c, 1)); !errors.Is(err, usecase.ErrPageNotAllowed) || !strings.Contains(err.Error(), "page 1 (allowed: 2)") {
 		t.Fatalf("a page the approval does not allow: %v", err)
 	}
 	if k := d.kinds(t, c); len(k) != 0 {
@@ -414,8 +416,16 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("missing: %v", k)
 	}
 	d.syncOnce(t)
+	// The hub has both outcomes: the signed one stamped, the missing one failed (its approval
+	// spent, TestFailedStampingSpendsTheApproval).
 	rec, _ := d.hub.Received()
-	if len(rec) != 1 || len(rec[0].Results) != 1 || rec[0].Results[0].DocumentID != signed {
+	outcomes := map[string]string{}
+	for _, r := range rec {
+		for _, res := range r.Results {
+			outcomes[res.DocumentID] = res.Outcome
+		}
+	}
+	if len(outcomes) != 2 || outcomes[signed] != upstream.OutcomeStamped || outcomes[missing] != upstream.OutcomeFailed {
 		t.Fatalf("hub received %+v", rec)
 	}
 	// The failed one spent its approval: the queue says so instead of offering it, and it cannot

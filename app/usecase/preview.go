@@ -85,7 +85,7 @@ type Preview struct {
 	doc       *pdfinspect.Document
 	pic       *render.Document // nil in a batch's geometry-only preview (openPreview)
 	size      placement.Size   // the seal as displayed, in points
-	allowed   []int            // empty: every page
+	limits    limits           // the ticket's (signed) pages and regions
 	positions []upstream.Position
 	layout    Layout
 	signing   Signing
@@ -124,7 +124,11 @@ func (d *Desk) openPreview(docID string, pictures bool) (*Preview, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", cached.Title, err)
 	}
-	p := &Preview{desk: d, doc: doc, size: size, allowed: cached.AllowedPages, positions: cached.Positions, nudging: -1,
+	lim, err := approvedLimits(cached.Ticket, len(doc.Pages))
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", cached.Title, err)
+	}
+	p := &Preview{desk: d, doc: doc, size: size, limits: lim, positions: cached.Positions, nudging: -1,
 		item: QueueItem{ID: cached.ID, Title: cached.Title, SealID: cached.SealID, Pages: len(doc.Pages), SHA256: cached.SHA256, Copies: cached.Copies}}
 	if pictures {
 		if p.pic, err = d.renderer().OpenFile(cached.File); err != nil {
@@ -144,6 +148,9 @@ func (p *Preview) DefaultPlace(page int) Place {
 	w, h := pg.ViewSize()
 	at := DefaultPlace(w/placement.PointsPerMM, h/placement.PointsPerMM)
 	at.Page = page
+	if rs := p.limits.on(page); len(rs) > 0 {
+		at.XMM, at.YMM = (rs[0].X0+rs[0].X1)/2, (rs[0].Y0+rs[0].Y1)/2
+	}
 	if fitted, err := p.fit(at); err == nil {
 		return fitted
 	}
@@ -187,7 +194,7 @@ func (p *Preview) Pages() []PageView {
 }
 
 func (p *Preview) pageAllowed(n int) bool {
-	if len(p.allowed) > 0 && !slices.Contains(p.allowed, n) {
+	if !p.limits.pageAllowed(n) {
 		return false
 	}
 	if p.sealPositions() {
@@ -321,8 +328,8 @@ func (p *Preview) fit(at Place) (Place, error) {
 	if err != nil {
 		return at, err
 	}
-	if len(p.allowed) > 0 && !slices.Contains(p.allowed, at.Page) {
-		return at, fmt.Errorf("%w: page %d (allowed: %s)", ErrPageNotAllowed, at.Page, pageList(p.allowed))
+	if err := p.limits.checkPage(at.Page); err != nil {
+		return at, err
 	}
 	if p.sealPositions() {
 		best, bestD := Place{}, math.Inf(1)
@@ -344,8 +351,13 @@ func (p *Preview) fit(at Place) (Place, error) {
 	}
 	at.XMM = min(max(at.XMM, sw/2), w-sw/2)
 	at.YMM = min(max(at.YMM, sh/2), h-sh/2)
-	return at, nil
+	// The signed regions are not snapped to: a drop outside them is refused, as stamping would.
+	return at, p.limits.check(at.Page, at.XMM, at.YMM)
 }
+
+// Regions are the areas of a page the approval lets a seal's centre lie in (from the signed
+// ticket; empty when it names none on any page), for the screen to draw.
+func (p *Preview) Regions(page int) []Region { return p.limits.on(page) }
 
 // Fit is where a seal centred at a place would go (kept on the page, moved to an approved
 // position), or why it cannot go on that page; it changes nothing.
@@ -508,8 +520,8 @@ func (p *Preview) seamPages(s Seam) []int {
 	if len(s.Pages) > 0 {
 		return s.Pages
 	}
-	if len(p.allowed) > 0 {
-		return p.allowed
+	if len(p.limits.pages) > 0 {
+		return p.limits.pages
 	}
 	all := make([]int, len(p.doc.Pages))
 	for i := range all {

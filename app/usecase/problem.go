@@ -24,6 +24,7 @@ const (
 	ProblemUnapproved      = "unapproved"
 	ProblemPageNotAllowed  = "page-not-allowed"
 	ProblemNoPosition      = "no-position"
+	ProblemOutsideRegion   = "outside-region"
 	ProblemSealTooBig      = "seal-too-big"
 	ProblemSealCertificate = "seal-certificate"
 	ProblemReasonRequired  = "reason-required"
@@ -64,6 +65,7 @@ var problemKinds = []struct {
 	{ErrUnapproved, ProblemUnapproved},
 	{ErrPageNotAllowed, ProblemPageNotAllowed},
 	{ErrNoPosition, ProblemNoPosition},
+	{ErrOutsideRegion, ProblemOutsideRegion},
 	{ErrSealTooBig, ProblemSealTooBig},
 	{ErrSealCertificate, ProblemSealCertificate},
 	{ErrReasonRequired, ProblemReasonRequired},

@@ -61,8 +61,10 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 			it.Approvers = append(it.Approvers, a.Approver.Name)
 		}
 		switch {
-		case it.Ready && d.ticketSpent(c):
-			it.Ready, it.Problem = false, ErrApprovalSpent.Error()
+		case (it.Ready || c.State == upstream.DocWithdrawn) && d.ticketSpent(c):
+			// A failed stamping spent it; the server, told so, no longer lists it.
+			it.Ready = false
+			it.ProblemKind, it.Problem = Explain(ErrApprovalSpent)
 		case c.State == upstream.DocWithdrawn:
 			it.Problem = "withdrawn by the server; it cannot be stamped"
 		case c.State == upstream.DocPending && !c.Have:

@@ -63,6 +63,10 @@ func (d *Desk) Reconcile(seal Seal) ([]Interrupted, error) {
 			if err := d.cfg.Store.MarkDone(r.DocID); err != nil {
 				d.cfg.Log.Warn("reconciled document not in the queue", "doc", r.DocID, "error", err.Error())
 			}
+		} else if !it.Signed {
+			if err := d.reportFailed(r.DocID, r.TicketID, seal.Custodian, rec.Reason, it.Recorded); err != nil {
+				return out, err
+			}
 		}
 		d.cfg.Log.Info("reconciled an interrupted stamping", "intent", r.Seq, "signed", it.Signed, "problem", it.Problem)
 		out = append(out, it)

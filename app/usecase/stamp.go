@@ -10,10 +10,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/stamp"
+	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/placement"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
@@ -111,7 +111,7 @@ func (d *Desk) Stamp(ctx context.Context, seal Seal, req StampRequest) (*StampRe
 			d.sealRefused(err)
 			return nil, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
 		}
-		if err := allowedPages(doc.AllowedPages, req.Placement); err != nil {
+		if err := signedLimits(tk, in, req.Placement); err != nil {
 			return nil, fmt.Errorf("%q: %w", doc.Title, err)
 		}
 		if err := allowedPositions(doc.Positions, req.Placement); err != nil {
@@ -263,14 +263,15 @@ func (d *Desk) stampable(id string) (upstream.CachedDocument, error) {
 	switch {
 	case doc.State == upstream.DocDone:
 		return doc, fmt.Errorf("%q was already stamped or returned on this workstation; stamping again needs a new approval (重印流程)", doc.Title)
+	case d.ticketSpent(doc):
+		// Before withdrawn: a hub told of a failed stamping stops listing the document.
+		return doc, fmt.Errorf("%q: %w", doc.Title, ErrApprovalSpent)
 	case doc.State == upstream.DocWithdrawn:
 		return doc, fmt.Errorf("the server withdrew %q; it cannot be stamped", doc.Title)
 	case doc.State == upstream.DocRefused:
 		return doc, fmt.Errorf("%q cannot be stamped: %s", doc.Title, doc.Problem)
 	case !doc.Have:
 		return doc, fmt.Errorf("the file of %q has not been downloaded yet; connect to the server and try again", doc.Title)
-	case d.ticketSpent(doc):
-		return doc, fmt.Errorf("%q: %w", doc.Title, ErrApprovalSpent)
 	}
 	if err := d.sealUsable(); err != nil {
 		return doc, fmt.Errorf("%q cannot be stamped: %w", doc.Title, err)
@@ -321,10 +322,29 @@ func (d *Desk) failed(seq uint64, intent ledger.Record, err error) error {
 	}
 	f := ledger.Record{Kind: ledger.KindStampFailed, Intent: seq, DocID: intent.DocID, TicketID: intent.TicketID, SealID: intent.SealID,
 		Custodian: intent.Custodian, InputHash: intent.InputHash, Reason: err.Error()}
-	if _, rerr := d.record(f); rerr != nil {
+	seqs, rerr := d.record(f)
+	if rerr != nil {
 		return fmt.Errorf("%w (and recording the failure failed too: %v; it is reconciled at the next start)", err, rerr)
 	}
+	if qerr := d.reportFailed(intent.DocID, intent.TicketID, intent.Custodian, err.Error(), seqs[0]); qerr != nil {
+		return fmt.Errorf("%w (and queueing the failure for the server failed: %v)", err, qerr)
+	}
 	return err
+}
+
+// reportFailed queues the "failed" outcome of a queue document's stamping that failed after its
+// intent: the intent spent the ticket (used once), so the server must take the document out of
+// its queue as needing a new approval rather than keep offering the same ticket.
+func (d *Desk) reportFailed(docID, ticketID, custodian, reason string, seq uint64) error {
+	if docID == "" || ticketID == "" || d.cfg.Store == nil {
+		return nil // a local file: no approval to spend
+	}
+	if err := d.cfg.Store.Enqueue(upstream.Result{DocumentID: docID, TicketID: ticketID, Outcome: upstream.OutcomeFailed, Reason: reason,
+		Custodian: upstream.Person{Name: custodian}, At: d.cfg.Now(), LedgerSeq: seq}, ""); err != nil {
+		return err
+	}
+	d.trigger()
+	return nil
 }
 
 func ledgerPlacements(p placement.Placement) []ledger.Placement {
@@ -339,17 +359,17 @@ func ledgerPlacements(p placement.Placement) []ledger.Placement {
 	return out
 }
 
-// allowedPages enforces the approval's page restriction (empty: any page).
-func allowedPages(allowed []int, p placement.Placement) error {
-	if len(allowed) == 0 {
+// signedLimits enforces the pages and regions the ticket signs (none: anywhere) on the file
+// about to be signed; LastPage is resolved against that file's page count.
+func signedLimits(tk *ticket.Ticket, in string, p placement.Placement) error {
+	if len(tk.Pages) == 0 && len(tk.Regions) == 0 {
 		return nil
 	}
-	for _, w := range p.Widgets {
-		if !slices.Contains(allowed, w.Page) {
-			return fmt.Errorf("the approval allows the seal on page(s) %v only, not on page %d", allowed, w.Page)
-		}
+	doc, err := pdfinspect.OpenFile(in)
+	if err != nil {
+		return err
 	}
-	return nil
+	return ticketLimits(tk, len(doc.Pages)).checkPlacement(doc, p)
 }
 
 // usedTickets is the used-ticket set a stamping is checked against: the ledger's index, which

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -50,9 +51,10 @@ func (a Alg) String() string {
 
 const (
 	prefix = "skt1."
-	// version 2 adds Copies and Supersedes after the nonce; version 1 tickets are still read,
-	// as approving no printed copies and superseding nothing.
-	version   = 2
+	// version 2 adds Copies and Supersedes after the nonce; version 3 adds the page and region
+	// limits after them. Versions 1 and 2 are still read: no copies (v1), nothing superseded
+	// (v1), no limits (v1, v2).
+	version   = 3
 	domain    = "SealKeeper approval ticket v1\x00"
 	nonceSize = 16
 	// MaxLen bounds a ticket's text so a hostile server cannot hand us megabytes to parse.
@@ -77,7 +79,51 @@ type Ticket struct {
 	// Supersedes is the document this corrected one replaces (重印), "" for none: its stamped
 	// version may no longer be printed, and its printed copies are recalled first.
 	Supersedes string
+	// Pages are the pages the seal may go on (1-based; LastPage for the document's last page),
+	// empty for any page. Signed: the listing's allowedPages is only a copy (RULES.md 4).
+	Pages []int
+	// Regions are where on its page a seal's centre may lie; empty for anywhere on an allowed
+	// page. Where there are any, a page without a region takes no seal.
+	Regions []Region
 }
+
+// LastPage in Ticket.Pages and Region.Page stands for the document's last page, whatever its
+// number: an approval written before the page count is known.
+const LastPage = 0
+
+// Region is a rectangle a seal's centre must lie in, in millimetres from the top-left corner
+// of the page as displayed (the preview's coordinates). The ticket carries tenths of a mm, so
+// Sign rounds to 0.1 mm.
+type Region struct {
+	Page       int // 1-based, or LastPage
+	X, Y, W, H float64
+}
+
+// Contains tells whether (x, y) mm lies in the region (edges included).
+func (r Region) Contains(x, y float64) bool {
+	return x >= r.X && x <= r.X+r.W && y >= r.Y && y <= r.Y+r.H
+}
+
+func (r Region) String() string {
+	page := fmt.Sprint(r.Page)
+	if r.Page == LastPage {
+		page = "last"
+	}
+	return fmt.Sprintf("page %s: x %.1f-%.1f mm, y %.1f-%.1f mm", page, r.X, r.X+r.W, r.Y, r.Y+r.H)
+}
+
+// PageOf resolves a page of the limits (LastPage) for a document of n pages.
+func PageOf(page, n int) int {
+	if page == LastPage {
+		return n
+	}
+	return page
+}
+
+const (
+	maxLimits = 255    // pages, regions: one length byte each
+	maxTenths = 0xffff // a coordinate in tenths of a mm (6.5 m)
+)
 
 // ID is the ticket's identity for the used-ticket set: the nonce in hex.
 func (t *Ticket) ID() string { return hex.EncodeToString(t.Nonce[:]) }
@@ -94,9 +140,10 @@ func KeyIDOf(pub crypto.PublicKey) ([8]byte, error) {
 	return id, nil
 }
 
-func (t *Ticket) payload() ([]byte, error) {
+// payload encodes the ticket as version v (the current one; older ones for the test vectors).
+func (t *Ticket) payload(v byte) ([]byte, error) {
 	var b bytes.Buffer
-	b.WriteByte(version)
+	b.WriteByte(v)
 	b.WriteByte(byte(t.Alg))
 	b.Write(t.KeyID[:])
 	for _, s := range []string{t.DocumentID, t.SealID, t.Workstation} {
@@ -114,6 +161,9 @@ func (t *Ticket) payload() ([]byte, error) {
 	binary.BigEndian.PutUint64(n[:], uint64(t.Expires.Unix()))
 	b.Write(n[:])
 	b.Write(t.Nonce[:])
+	if v < 2 {
+		return b.Bytes(), nil
+	}
 	if t.Copies < 0 || t.Copies > 0xffff {
 		return nil, fmt.Errorf("ticket copies %d is outside 0..65535", t.Copies)
 	}
@@ -124,6 +174,37 @@ func (t *Ticket) payload() ([]byte, error) {
 	}
 	b.WriteByte(byte(len(t.Supersedes)))
 	b.WriteString(t.Supersedes)
+	if v < 3 {
+		return b.Bytes(), nil
+	}
+	if len(t.Pages) > maxLimits || len(t.Regions) > maxLimits {
+		return nil, fmt.Errorf("a ticket names at most %d pages and %d regions", maxLimits, maxLimits)
+	}
+	u16 := func(v int) { b.WriteByte(byte(v >> 8)); b.WriteByte(byte(v)) }
+	b.WriteByte(byte(len(t.Pages)))
+	for _, p := range t.Pages {
+		if p < 0 || p > 0xffff {
+			return nil, fmt.Errorf("ticket page %d is outside 1..65535 (or LastPage)", p)
+		}
+		u16(p)
+	}
+	b.WriteByte(byte(len(t.Regions)))
+	for _, r := range t.Regions {
+		if r.Page < 0 || r.Page > 0xffff {
+			return nil, fmt.Errorf("ticket region page %d is outside 1..65535 (or LastPage)", r.Page)
+		}
+		u16(r.Page)
+		for _, v := range []float64{r.X, r.Y, r.W, r.H} {
+			n := math.Round(v * 10)
+			if !(n >= 0 && n <= maxTenths) {
+				return nil, fmt.Errorf("ticket region %v: coordinates are 0 to %.1f mm", r, maxTenths/10.0)
+			}
+			u16(int(n))
+		}
+		if r.W <= 0 || r.H <= 0 {
+			return nil, fmt.Errorf("ticket region %v is empty", r)
+		}
+	}
 	return b.Bytes(), nil
 }
 
@@ -134,8 +215,8 @@ func parsePayload(p []byte) (*Ticket, error) {
 	if err != nil {
 		return nil, bad
 	}
-	if v != version && v != 1 {
-		return nil, fmt.Errorf("ticket version %d is not supported (this program reads versions 1 and %d)", v, version)
+	if v < 1 || v > version {
+		return nil, fmt.Errorf("ticket version %d is not supported (this program reads versions 1 to %d)", v, version)
 	}
 	t := &Ticket{}
 	a, err := r.ReadByte()
@@ -190,20 +271,67 @@ func parsePayload(p []byte) (*Ticket, error) {
 		}
 		t.Supersedes = string(sup)
 	}
+	if v >= 3 {
+		if err := parseLimits(r, t); err != nil {
+			return nil, err
+		}
+	}
 	if r.Len() != 0 {
 		return nil, bad
 	}
 	return t, nil
 }
 
+// parseLimits reads version 3's pages and regions. Zero-sized regions are refused: Sign never
+// writes one, and a region that admits no point would make the approval unusable unseen.
+func parseLimits(r *bytes.Reader, t *Ticket) error {
+	bad := errors.New("the ticket's page and position limits are cut short")
+	u16 := func() (int, error) {
+		var c [2]byte
+		if _, err := io.ReadFull(r, c[:]); err != nil {
+			return 0, bad
+		}
+		return int(binary.BigEndian.Uint16(c[:])), nil
+	}
+	n, err := r.ReadByte()
+	if err != nil {
+		return bad
+	}
+	for range int(n) {
+		p, err := u16()
+		if err != nil {
+			return err
+		}
+		t.Pages = append(t.Pages, p)
+	}
+	if n, err = r.ReadByte(); err != nil {
+		return bad
+	}
+	for range int(n) {
+		var v [5]int
+		for i := range v {
+			if v[i], err = u16(); err != nil {
+				return err
+			}
+		}
+		if v[3] == 0 || v[4] == 0 {
+			return fmt.Errorf("the ticket names an empty region on page %d", v[0])
+		}
+		t.Regions = append(t.Regions, Region{Page: v[0], X: float64(v[1]) / 10, Y: float64(v[2]) / 10, W: float64(v[3]) / 10, H: float64(v[4]) / 10})
+	}
+	return nil
+}
+
 // Sign fills Alg, KeyID and (when zero) Nonce, and returns the ticket's text. The signer is the
 // server's ticket key: an *ecdsa.PrivateKey on P-256 today.
-func Sign(t Ticket, key crypto.Signer) (string, error) {
+func Sign(t Ticket, key crypto.Signer) (string, error) { return signAs(t, key, version) }
+
+func signAs(t Ticket, key crypto.Signer, v byte) (string, error) {
 	alg, err := signerFields(key, &t.Alg, &t.KeyID, &t.Nonce)
 	if err != nil {
 		return "", err
 	}
-	p, err := t.payload()
+	p, err := t.payload(v)
 	if err != nil {
 		return "", err
 	}

@@ -82,3 +82,27 @@ func TestSignVerify(t *testing.T) {
 		t.Errorf("no used set: %v", err)
 	}
 }
+
+// TestSignRefusesBadLimits: limits a workstation could not enforce are refused when signing,
+// naming the region or page.
+func TestSignRefusesBadLimits(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	base := ticket.Ticket{DocumentID: "D1", Workstation: "WS1", IssuedAt: now, Expires: now.Add(time.Hour)}
+	for name, c := range map[string]struct {
+		pages   []int
+		regions []ticket.Region
+		want    string
+	}{
+		"empty region":    {regions: []ticket.Region{{Page: 1, X: 10, Y: 10, W: 0, H: 5}}, want: "page 1: x 10.0-10.0 mm, y 10.0-15.0 mm is empty"},
+		"negative corner": {regions: []ticket.Region{{Page: 1, X: -1, Y: 10, W: 5, H: 5}}, want: "coordinates are 0 to 6553.5 mm"},
+		"too far":         {regions: []ticket.Region{{Page: 1, X: 7000, Y: 10, W: 5, H: 5}}, want: "coordinates are 0 to 6553.5 mm"},
+		"negative page":   {pages: []int{-2}, want: "ticket page -2"},
+	} {
+		tk := base
+		tk.Pages, tk.Regions = c.pages, c.regions
+		if _, err := ticket.Sign(tk, key); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}

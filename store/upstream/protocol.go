@@ -132,7 +132,9 @@ type Document struct {
 	Requester  Person     `json:"requester"`
 	Approvals  []Approval `json:"approvals"`
 	SealID     string     `json:"sealId"`
-	// AllowedPages and Positions restrict where the seal may go; empty means anywhere.
+	// AllowedPages is a copy, for display, of the pages the ticket signs (0: the last page); the
+	// workstation enforces the ticket's pages and regions and never reads this. Positions
+	// (unsigned) can only narrow where the seal may go; empty means no narrowing.
 	AllowedPages []int      `json:"allowedPages,omitempty"`
 	Positions    []Position `json:"positions,omitempty"`
 	Copies       int        `json:"copies"`
@@ -228,6 +230,11 @@ type Roster struct {
 const (
 	OutcomeStamped  = "stamped"
 	OutcomeRejected = "rejected"
+	// OutcomeFailed: a stamping failed after its intent (key removed, signing error, an
+	// interrupted one whose output is missing or does not verify). The approval is used once,
+	// so the failure spent it: the server takes the document out of the queue as needing a new
+	// approval, and refuses any later result for that ticket.
+	OutcomeFailed = "failed"
 )
 
 // Result is POST /v1/results: what became of a document. For "stamped", the stamped file must
@@ -236,7 +243,7 @@ type Result struct {
 	DocumentID   string    `json:"documentId"`
 	TicketID     string    `json:"ticketId"`
 	Outcome      string    `json:"outcome"`
-	Reason       string    `json:"reason,omitempty"` // required for "rejected"
+	Reason       string    `json:"reason,omitempty"` // required for "rejected" and "failed"
 	OutputSHA256 string    `json:"outputSha256,omitempty"`
 	OutputSize   int64     `json:"outputSize,omitempty"`
 	Custodian    Person    `json:"custodian"`

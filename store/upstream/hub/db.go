@@ -66,6 +66,9 @@ const (
 	StateStamped  = "stamped"
 	StateRejected = "rejected"
 	StateRevoked  = "withdrawn"
+	// StateFailed: the workstation reported a stamping that failed after its intent; the ticket
+	// is spent and the document needs a new approval (a new document and ticket).
+	StateFailed = "failed"
 )
 
 // docRecord is a document as the hub keeps it.
@@ -308,19 +311,46 @@ func putJSON(b *bolt.Bucket, k string, v any) error {
 
 // NewDocument is what an administrator supplies to approve a document for stamping.
 type NewDocument struct {
-	Title        string
-	Department   string
-	Requester    upstream.Person
-	Approvals    []upstream.Approval
-	SealID       string
-	Workstation  string
+	Title       string
+	Department  string
+	Requester   upstream.Person
+	Approvals   []upstream.Approval
+	SealID      string
+	Workstation string
+	// AllowedPages (1-based, or ticket.LastPage) and Regions are signed into the ticket; the
+	// listing's allowedPages is a copy for display.
 	AllowedPages []int
+	Regions      []ticket.Region
 	Positions    []upstream.Position
 	Copies       int
 	Supersedes   string    // the earlier document this corrected one replaces (重印)
 	Expires      time.Time // default: now + TicketValidity
 	FileName     string
 	PDF          []byte
+}
+
+// checkLimits refuses page and region limits that name pages the document does not have.
+func checkLimits(n NewDocument, pages int) error {
+	check := func(p int, what string) error {
+		if p != ticket.LastPage && (p < 1 || p > pages) {
+			return fmt.Errorf("document %q has %d pages; %s %d does not exist (use \"last\" for the last page)", n.Title, pages, what, p)
+		}
+		return nil
+	}
+	for _, p := range n.AllowedPages {
+		if err := check(p, "allowed page"); err != nil {
+			return err
+		}
+	}
+	for _, r := range n.Regions {
+		if err := check(r.Page, "the region's page"); err != nil {
+			return err
+		}
+		if r.W <= 0 || r.H <= 0 || r.X < 0 || r.Y < 0 {
+			return fmt.Errorf("document %q: region %v is empty or off the page", n.Title, r)
+		}
+	}
+	return nil
 }
 
 // AddDocument stores an approved PDF and issues its approval ticket for one workstation.
@@ -341,6 +371,8 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 		s3  [32]byte
 		ws  string
 		pdf []byte
+
+		regions []ticket.Region
 	}
 	ps := make([]prepared, len(ns))
 	for i, n := range ns {
@@ -366,7 +398,10 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 		if n.Copies <= 0 {
 			n.Copies = 1
 		}
-		p := prepared{ws: n.Workstation, pdf: n.PDF}
+		if err := checkLimits(n, pages); err != nil {
+			return nil, err
+		}
+		p := prepared{ws: n.Workstation, pdf: n.PDF, regions: n.Regions}
 		p.s = sha256.Sum256(n.PDF)
 		sm := sm3.New()
 		sm.Write(n.PDF)
@@ -397,6 +432,7 @@ func (h *Hub) AddDocuments(ns []NewDocument) ([]upstream.Document, error) {
 			t, err := ticket.Sign(ticket.Ticket{
 				DocumentID: d.ID, DocSHA256: p.s, DocSM3: p.s3, SealID: d.SealID,
 				Workstation: p.ws, IssuedAt: now, Expires: d.Expires, Copies: d.Copies, Supersedes: d.Supersedes,
+				Pages: d.AllowedPages, Regions: p.regions,
 			}, h.key)
 			if err != nil {
 				return err

@@ -355,12 +355,13 @@ func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 		if res.OutputSHA256 == "" {
 			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "a stamped result needs the stamped file's SHA-256")
 		}
-	case upstream.OutcomeRejected:
+	case upstream.OutcomeRejected, upstream.OutcomeFailed:
 		if strings.TrimSpace(res.Reason) == "" {
-			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "a rejection needs a reason")
+			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "a %s result needs a reason", res.Outcome)
 		}
+		res.OutputSHA256, res.OutputSize = "", 0 // nothing was stamped
 	default:
-		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "outcome %q is not stamped or rejected", res.Outcome)
+		return fail(http.StatusBadRequest, upstream.CodeBadRequest, "outcome %q is not stamped, rejected or failed", res.Outcome)
 	}
 	if res.Outcome == upstream.OutcomeStamped {
 		if err := h.checkStampedResult(ws, res); err != nil {
@@ -381,7 +382,7 @@ func (h *Hub) result(w http.ResponseWriter, r *http.Request, ws string) error {
 			}
 		}
 		rec.Result = &res
-		rec.State = map[string]string{upstream.OutcomeStamped: StateStamped, upstream.OutcomeRejected: StateRejected}[res.Outcome]
+		rec.State = map[string]string{upstream.OutcomeStamped: StateStamped, upstream.OutcomeRejected: StateRejected, upstream.OutcomeFailed: StateFailed}[res.Outcome]
 		if err := putJSON(tx.Bucket(bDocs), rec.Doc.ID, rec); err != nil {
 			return err
 		}
@@ -416,6 +417,9 @@ func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done
 	if rec.Result != nil {
 		if rec.Result.Outcome == res.Outcome && rec.Result.OutputSHA256 == res.OutputSHA256 {
 			return rec, true, nil // the same result again: already recorded
+		}
+		if rec.Result.Outcome == upstream.OutcomeFailed {
+			return rec, false, fail(http.StatusConflict, upstream.CodeConflict, "ticket %s of document %s was spent by a stamping that failed (%s); it needs a new approval", rec.TicketID, res.DocumentID, rec.Result.Reason)
 		}
 		return rec, false, fail(http.StatusConflict, upstream.CodeConflict, "document %s was already reported %s", res.DocumentID, rec.Result.Outcome)
 	}
