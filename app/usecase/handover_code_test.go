@@ -59,7 +59,7 @@ func confirmBoth(t *testing.T, s *usecase.HandoverSession) usecase.Inventory {
 // TestHandoverByCode: a full handover (交接) to someone with no key of their own, who
 // identifies with the hub's one-time code, on SoftHSM and the hub on 127.0.0.1. Before it 张伟
 // stamps; after it his PIN fails on the seal key, his slot is gone (the seal key's slot is
-//李娜's now, opened with her PIN), she stamps with the new PIN, the hub holds the record
+// 李娜's now, opened with her PIN), she stamps with the new PIN, the hub holds the record
 // naming the code, the chain verifies; the code is not taken twice.
 func TestHandoverByCode(t *testing.T) {
 	d, code, ho := codeDay(t, nil, time.Time{})
