@@ -18,7 +18,7 @@ func init() {
 
 const handoverUsage = `sealkeeper handover: custody of the seal changes (RULES.md 2).
 
-  sealkeeper handover [--config F]        the approvals cached from the server, and delegations in force
+  sealkeeper handover [--config F] [--token T] [--pin-file F]   the approvals cached from the server, and delegations in force (after a login: they are kept encrypted)
   sealkeeper handover --approval ID --to-token LABEL [--token T] [--pin-file F] [--to-pin-file F] [--new-pin-file F] [--yes]
   sealkeeper handover --approval ID --code [--code-file F] [--token T] [--pin-file F] [--new-pin-file F] [--yes]
 
@@ -57,6 +57,10 @@ func runHandover(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	pull(ctx, w, stderr)
 	if *approval == "" {
+		// The cached roster is encrypted in sync.db: the custodian logs in to read it.
+		if _, err := login(w, *token, *pinFile, stderr); err != nil {
+			return err
+		}
 		return listCustody(w.Custody, stdout)
 	}
 	*byCode = *byCode || *codeFile != ""

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -106,6 +107,9 @@ func (h *handoverScreen) refresh() {
 	h.offers = nil
 	if h.u.opt.Custody != nil {
 		offers, err := h.u.opt.Custody.Offers()
+		if errors.Is(err, usecase.ErrLedgerLocked) {
+			err = nil // the approvals are kept encrypted: the outgoing custodian logs in to see them
+		}
 		h.showErr(err)
 		h.offers = offers
 	}
@@ -116,6 +120,9 @@ func (h *handoverScreen) refresh() {
 	h.approval.Options = opts
 	h.approval.Refresh()
 	switch {
+	case len(opts) == 0 && h.u.opt.Keys.State().Phase != usecase.LoggedIn:
+		h.approval.ClearSelected()
+		h.offer.SetText(h.u.tr.T("handover.login"))
 	case len(opts) == 0:
 		h.approval.ClearSelected()
 		h.offer.SetText(h.u.tr.T("handover.none"))

@@ -34,20 +34,25 @@ func TestHandoverScreen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	w.led.Lock() // as at a start: nobody logged in, so the roster arrives sealed to the key slots
 	if err := w.syncer.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	h := u.hand
 	u.tabs.SelectIndex(4)
-	if len(h.approval.Options) != 1 || !strings.Contains(h.approval.Options[0], "H000001") || !strings.Contains(h.approval.Options[0], "Delegation") {
-		t.Fatalf("approvals before login %q", h.approval.Options)
+	// The cached approvals are encrypted in sync.db: before the login none is shown.
+	if len(h.approval.Options) != 0 || !h.begin.Disabled() || !strings.Contains(h.offer.Text, "Log in") || h.problem.Text != "" {
+		t.Fatalf("before login: approvals %q, begin disabled %v, %q, problem %q", h.approval.Options, h.begin.Disabled(), h.offer.Text, h.problem.Text)
 	}
-	if !h.begin.Disabled() || !strings.Contains(h.offer.Text, "Log in") {
-		t.Fatalf("Begin before login: disabled %v, %q", h.begin.Disabled(), h.offer.Text)
+	if err := w.keys.Login(w.tok.UserPIN); err != nil {
+		t.Fatal(err)
 	}
-	w.login(t, 5)
+	eventually(t, u, "logged in", func() bool { return w.keys.State().Phase == usecase.LoggedIn })
 	u.tabs.SelectIndex(0)
 	u.tabs.SelectIndex(4)
+	if len(h.approval.Options) != 1 || !strings.Contains(h.approval.Options[0], "H000001") || !strings.Contains(h.approval.Options[0], "Delegation") {
+		t.Fatalf("approvals after login %q", h.approval.Options)
+	}
 	if h.begin.Disabled() || !h.identify.Disabled() || !h.complete.Disabled() {
 		t.Fatalf("after login: begin disabled %v, identify disabled %v, complete disabled %v", h.begin.Disabled(), h.identify.Disabled(), h.complete.Disabled())
 	}
@@ -123,6 +128,12 @@ func TestHandoverScreen(t *testing.T) {
 	if err != nil || len(recs) != 1 || recs[0].Kind != upstream.CustodyDelegation {
 		t.Fatalf("hub handover records %+v, %v", recs, err)
 	}
+	// The delegate logs in (the approvals are encrypted): the approval shows as carried out.
+	if err := w.keys.Login("13572468"); err != nil {
+		t.Fatal(err)
+	}
+	u.tabs.SelectIndex(0)
+	u.tabs.SelectIndex(4)
 	if len(h.approval.Options) != 1 || !h.begin.Disabled() || !strings.Contains(h.offer.Text, "already carried out") {
 		t.Fatalf("after the delegation: %q, begin disabled %v, %q", h.approval.Options, h.begin.Disabled(), h.offer.Text)
 	}

@@ -125,12 +125,17 @@ func (o HandoverOffer) Kind() string {
 // (IdentifyByCode) rather than their certificate (Identify).
 func (o HandoverOffer) ByCode() bool { return o.Approval.CodeSHA256 != "" }
 
-// Offers lists the cached approvals for this workstation's seal, newest first.
+// Offers lists the cached approvals for this workstation's seal, newest first. The cached
+// roster is encrypted, so it needs someone logged in (ErrLedgerLocked).
 func (c *Custody) Offers() ([]HandoverOffer, error) {
 	if c.cfg.Store == nil {
 		return nil, fmt.Errorf("%w: this workstation has no seal-management server, so no handover can be approved", ErrNoHandoverApproval)
 	}
 	ro, err := c.cfg.Store.Roster()
+	if errors.Is(err, upstream.ErrRosterLocked) {
+		// The roster names people, so sync.db keeps it encrypted like the documents.
+		return nil, fmt.Errorf("%w: %v", ErrLedgerLocked, err)
+	}
 	if err != nil {
 		return nil, err
 	}
