@@ -18,13 +18,18 @@ func init() {
 
 const handoverUsage = `sealkeeper handover: custody of the seal changes (RULES.md 2).
 
-  sealkeeper handover [--config F]        the approvals cached from the server, and delegations in force
+  sealkeeper handover [--config F] [--token T] [--pin-file F]   the approvals cached from the server, and delegations in force (after a login: they are kept encrypted)
   sealkeeper handover --approval ID --to-token LABEL [--token T] [--pin-file F] [--to-pin-file F] [--new-pin-file F] [--yes]
+  sealkeeper handover --approval ID --code [--code-file F] [--token T] [--pin-file F] [--new-pin-file F] [--yes]
 
 The outgoing custodian logs in with the seal key (--token, --pin-file); the incoming person
 plugs in their own key (--to-token, label or serial) and enters the PIN it was issued with
 (--to-pin-file); both confirm the inventory shown (typing yes each, or --yes when both are at
-the desk); the incoming person sets a new PIN at once (--new-pin-file, else typed twice).`
+the desk); the incoming person sets a new PIN at once (--new-pin-file, else typed twice).
+
+When the approval names a one-time code (hub handover --code), the incoming person has no key
+of their own: they give the code (--code-file, else typed), and the seal key itself passes to
+them under the new PIN they set; the outgoing custodian's PIN then fails.`
 
 func runHandover(args []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("handover", stderr)
@@ -34,6 +39,8 @@ func runHandover(args []string, stdout, stderr io.Writer) error {
 	toToken := fs.String("to-token", "", "the incoming person's own key (label or serial)")
 	toPINFile := fs.String("to-pin-file", "", "the PIN the incoming person's key was issued with, in a file")
 	newPINFile := fs.String("new-pin-file", "", "the incoming person's new PIN, in a file")
+	byCode := fs.Bool("code", false, "the incoming person identifies with the one-time code the server issued for the approval")
+	codeFile := fs.String("code-file", "", "the one-time code, in a file only they can read (else typed)")
 	yes := fs.Bool("yes", false, "both people confirm the inventory shown (they sit at the desk together)")
 	fs.Usage = func() { fmt.Fprintln(stderr, handoverUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -50,12 +57,18 @@ func runHandover(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	pull(ctx, w, stderr)
 	if *approval == "" {
+		// The cached roster is encrypted in sync.db: the custodian logs in to read it.
+		if _, err := login(w, *token, *pinFile, stderr); err != nil {
+			return err
+		}
 		return listCustody(w.Custody, stdout)
 	}
-	if *toToken == "" {
-		return fmt.Errorf("%w: --to-token is required: the incoming person's own key\n\n%s", errUsage, handoverUsage)
+	*byCode = *byCode || *codeFile != ""
+	if *toToken == "" && !*byCode {
+		return fmt.Errorf("%w: --to-token is required: the incoming person's own key (or --code, when the approval names a one-time code)\n\n%s", errUsage, handoverUsage)
 	}
-	if _, err := login(w, *token, *pinFile, stderr); err != nil {
+	_, sealPIN, err := loginPIN(w, *token, *pinFile, stderr)
+	if err != nil {
 		return err
 	}
 	s, err := w.Custody.Begin(*approval)
@@ -64,20 +77,36 @@ func runHandover(args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	o := s.Offer
-	toPIN, err := readSecret(*toPINFile, "to-pin-file", fmt.Sprintf("%s, the PIN your key %q was issued with: ", o.To.Name, *toToken), stderr)
-	if err != nil {
-		return err
-	}
-	who, err := s.Identify(*toToken, toPIN)
-	if err != nil {
-		return err
+	var who string
+	switch {
+	case o.ByCode():
+		code, err := readSecret(*codeFile, "code-file", fmt.Sprintf("%s, the one-time code of approval %s: ", o.To.Name, o.Approval.ID), stderr)
+		if err != nil {
+			return err
+		}
+		if err := s.IdentifyByCode(code, sealPIN); err != nil {
+			return err
+		}
+		who = "the one-time code of the approval; the seal key passes to them"
+	case *byCode:
+		return fmt.Errorf("%w: approval %s names no one-time code; %s identifies with their own key (--to-token)", usecase.ErrNotIdentified, o.Approval.ID, o.To.Name)
+	default:
+		toPIN, err := readSecret(*toPINFile, "to-pin-file", fmt.Sprintf("%s, the PIN your key %q was issued with: ", o.To.Name, *toToken), stderr)
+		if err != nil {
+			return err
+		}
+		sum, err := s.Identify(*toToken, toPIN)
+		if err != nil {
+			return err
+		}
+		who = "the certificate " + sum.String()
 	}
 	fmt.Fprintf(stdout, "%s %s: seal %s from %s to %s, approved by %s on %s", kindWord(o.Kind()), o.Approval.ID, o.Approval.SealID, o.From.Name, o.To.Name,
 		o.Approval.ApprovedBy.Name, o.Approval.ApprovedAt.Local().Format("2006-01-02 15:04"))
 	if !o.Approval.Until.IsZero() {
 		fmt.Fprintf(stdout, ", until %s", o.Approval.Until.Local().Format("2006-01-02 15:04"))
 	}
-	fmt.Fprintf(stdout, "\n%s identified by the certificate %s\n\n", o.To.Name, who)
+	fmt.Fprintf(stdout, "\n%s identified by %s\n\n", o.To.Name, who)
 	inv, err := s.Inventory()
 	if err != nil {
 		return err
@@ -105,7 +134,11 @@ func runHandover(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s %s carried out: %s keeps seal %s; ledger record %d; inventory %s.\n", kindWord(o.Kind()), o.Approval.ID, o.To.Name, o.Approval.SealID, done.Seq, done.Record.Inventory[:16])
-	fmt.Fprintf(stdout, "%s's key has the new PIN; its old PIN no longer works.\n", o.To.Name)
+	if o.ByCode() {
+		fmt.Fprintf(stdout, "The seal key has %s's new PIN; %s's PIN no longer works.\n", o.To.Name, o.From.Name)
+	} else {
+		fmt.Fprintf(stdout, "%s's key has the new PIN; its old PIN no longer works.\n", o.To.Name)
+	}
 	push(ctx, w, stdout, stderr)
 	return nil
 }

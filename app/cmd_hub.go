@@ -35,7 +35,7 @@ const hubUsage = `sealkeeper hub: the reference seal-management server.
   sealkeeper hub add      --data DIR --workstation NAME --seal ID [--title T] [...] FILE.pdf...
   sealkeeper hub seal     --data DIR --id ID [--status active|suspended|revoked] [--reason TEXT] [--name NAME] [--cert FILE]
   sealkeeper hub custodian --data DIR --id ID --name NAME [--cert FILE] [--seal ID]  (the roster; --cert: their credential)
-  sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT] [--until TIME]
+  sealkeeper hub handover --data DIR --seal ID --from ID:NAME --to ID:NAME --approver ID:NAME [--reason TEXT] [--until TIME] [--code]
                           (--until makes it a delegation (代管) ending then: 2026-12-31 or 2026-12-31T18:00)
   sealkeeper hub handovers --data DIR [--json]              (approvals, and the handover records workstations sent)
   sealkeeper hub enrol    --data DIR --workstation NAME [--valid 24h]  (prints a one-time enrolment code)
@@ -422,11 +422,18 @@ func hubHandover(args []string, stdout, stderr io.Writer) error {
 	reason := fs.String("reason", "", "why custody changes")
 	valid := fs.Duration("valid", 7*24*time.Hour, "how long the approval stays valid")
 	until := fs.String("until", "", "make it a delegation (代管) that ends at this time (2026-12-31 or 2026-12-31T18:00, local time)")
+	code := fs.Bool("code", false, "the incoming custodian identifies with a one-time code instead of a certificate: it is printed once, alone on standard output, and the hub keeps only its hash")
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
 	var ho upstream.Handover
 	var err error
+	var oneTime string
+	if *code {
+		if oneTime, ho.CodeSHA256, err = upstream.NewHandoverCode(); err != nil {
+			return err
+		}
+	}
 	if *until != "" {
 		if ho.Until, err = parseLocalTime(*until, "until"); err != nil {
 			return err
@@ -458,6 +465,14 @@ func hubHandover(args []string, stdout, stderr io.Writer) error {
 	}
 	if ho.Kind == upstream.CustodyDelegation {
 		fmt.Fprintf(stdout, "delegation %s approved: seal %s kept by %s for %s until %s; to be carried out by %s\n", ho.ID, ho.SealID, ho.To.Name, ho.From.Name, ho.Until.Local().Format("2006-01-02 15:04"), ho.Expires.Local().Format("2006-01-02 15:04"))
+		return nil
+	}
+	if oneTime != "" {
+		// The code alone on stdout (for a script to hand on), what it is on stderr; it is not
+		// stored anywhere, so this is the only time it is shown.
+		fmt.Fprintf(stderr, "handover %s approved: seal %s from %s to %s, valid until %s. One-time code for %s (shown only now; give it to them in person):\n",
+			ho.ID, ho.SealID, ho.From.Name, ho.To.Name, ho.Expires.Local().Format("2006-01-02 15:04"), ho.To.Name)
+		fmt.Fprintln(stdout, oneTime)
 		return nil
 	}
 	fmt.Fprintf(stdout, "handover %s approved: seal %s from %s to %s, valid until %s\n", ho.ID, ho.SealID, ho.From.Name, ho.To.Name, ho.Expires.Local().Format("2006-01-02 15:04"))

@@ -37,27 +37,34 @@ func openWorkspace(cfgPath string, stderr io.Writer) (*workspace.Workspace, erro
 // login finds the seal key, asks for its PIN (the demo's is known) and logs in, recorded in the
 // ledger like a login from the window (ok, or failed with why).
 func login(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (usecase.Seal, error) {
+	seal, _, err := loginPIN(w, token, pinFile, stderr)
+	return seal, err
+}
+
+// loginPIN is login that also returns the PIN it logged in with, for a handover by one-time
+// code, where the seal key's PIN changes to the incoming custodian's.
+func loginPIN(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (usecase.Seal, string, error) {
 	if token == "" && w.Config.Demo.Enabled {
 		token = w.Config.Demo.TokenLabel
 	}
 	if err := w.Keys.Find(token); err != nil {
-		return usecase.Seal{}, err
+		return usecase.Seal{}, "", err
 	}
 	st := w.Keys.State()
 	pin, err := readPIN(w.Config, pinFile, st.Token, stderr)
 	if err != nil {
-		return usecase.Seal{}, err
+		return usecase.Seal{}, "", err
 	}
 	if err := w.Keys.Login(pin); err != nil {
-		return usecase.Seal{}, err
+		return usecase.Seal{}, "", err
 	}
 	// A delegation past its end date ends now: its delegate is logged out again.
 	if err := w.Custody.Enforce(); err != nil {
-		return usecase.Seal{}, err
+		return usecase.Seal{}, "", err
 	}
 	st = w.Keys.State()
 	if pc := st.PINChange; pc.Kind != 0 {
-		return usecase.Seal{}, fmt.Errorf("the key's PIN must be changed before it may stamp (%s); change it in the window", pc)
+		return usecase.Seal{}, "", fmt.Errorf("the key's PIN must be changed before it may stamp (%s); change it in the window", pc)
 	} else if pc.Soon {
 		fmt.Fprintf(stderr, "sealkeeper: the key's PIN must be changed by %s; change it in the window\n", pc.Due.Local().Format("2006-01-02"))
 	}
@@ -66,7 +73,7 @@ func login(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (use
 	}
 	seal, err := w.Keys.Seal()
 	if err != nil {
-		return seal, err
+		return seal, "", err
 	}
 	// Stampings a crash cut short are settled before anything new is done.
 	if w.Ledger != nil && w.Ledger.Unlocked() {
@@ -79,10 +86,10 @@ func login(w *workspace.Workspace, token, pinFile string, stderr io.Writer) (use
 			}
 		}
 		if err != nil {
-			return seal, err
+			return seal, "", err
 		}
 	}
-	return seal, nil
+	return seal, pin, nil
 }
 
 // pull fetches the queue from the server once; offline, the cached queue is used and the

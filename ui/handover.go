@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,8 +19,9 @@ type CustodyService interface {
 }
 
 // handoverScreen carries out a handover (交接) or delegation (代管) the server approved: pick
-// the approval, the incoming person identifies with their own key, both confirm the inventory,
-// the incoming person sets a new PIN, done. Each step is enabled only when the one before it
+// the approval, the incoming person identifies with their own key (or, when the approval names
+// one, the one-time code, while the outgoing custodian gives the seal key's PIN to pass it),
+// both confirm the inventory, the incoming person sets a new PIN, done. Each step is enabled only when the one before it
 // is done; the use case checks them all again.
 type handoverScreen struct {
 	u       *UI
@@ -31,8 +33,14 @@ type handoverScreen struct {
 	begin    *widget.Button
 
 	token, pin *widget.Entry
-	identify   *widget.Button
-	who        *widget.Label
+	byKey      *fyne.Container // the step by the incoming person's own key
+	// code, sealPIN: the step by one-time code (HandoverOffer.ByCode): the code the server
+	// issued, and the seal key's PIN from the outgoing custodian.
+	code, sealPIN *widget.Entry
+	byCode        *fyne.Container
+	step1         *widget.Label // what step 1 asks, for the credential the approval names
+	identify      *widget.Button
+	who           *widget.Label
 
 	inventory          *widget.Label
 	outgoing, incoming *widget.Check
@@ -54,6 +62,8 @@ func newHandoverScreen(u *UI) *handoverScreen {
 	h.begin = &widget.Button{Text: t.T("handover.begin"), Importance: widget.HighImportance, OnTapped: h.start}
 	h.token = &widget.Entry{PlaceHolder: t.T("handover.token.hint")}
 	h.pin = &widget.Entry{Password: true}
+	h.code = &widget.Entry{PlaceHolder: t.T("handover.code.hint")}
+	h.sealPIN = &widget.Entry{Password: true}
 	h.identify = &widget.Button{Text: t.T("handover.identify"), OnTapped: h.identifyIncoming}
 	h.who = &widget.Label{Wrapping: fyne.TextWrapWord}
 	h.inventory = &widget.Label{Wrapping: fyne.TextWrapWord}
@@ -65,14 +75,17 @@ func newHandoverScreen(u *UI) *handoverScreen {
 	h.problem = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
 	h.result = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.SuccessImportance}
 	form := func(items ...*widget.FormItem) *widget.Form { return &widget.Form{Items: items} }
+	h.step1 = &widget.Label{Text: t.T("handover.step.identify"), TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord}
+	h.byKey = container.NewVBox(form(&widget.FormItem{Text: t.T("handover.token"), Widget: h.token}, &widget.FormItem{Text: t.T("handover.pin"), Widget: h.pin}))
+	h.byCode = container.NewVBox(form(&widget.FormItem{Text: t.T("handover.code"), Widget: h.code}, &widget.FormItem{Text: t.T("handover.sealpin"), Widget: h.sealPIN}))
+	h.byCode.Hide()
 	h.content = container.NewVScroll(container.NewVBox(
 		&widget.Label{Text: t.T("handover.title"), TextStyle: fyne.TextStyle{Bold: true}},
 		&widget.Label{Text: t.T("handover.note"), Wrapping: fyne.TextWrapWord},
 		container.NewBorder(nil, nil, nil, h.begin, h.approval),
 		h.offer,
 		&widget.Separator{},
-		&widget.Label{Text: t.T("handover.step.identify"), TextStyle: fyne.TextStyle{Bold: true}},
-		form(&widget.FormItem{Text: t.T("handover.token"), Widget: h.token}, &widget.FormItem{Text: t.T("handover.pin"), Widget: h.pin}),
+		h.step1, h.byKey, h.byCode,
 		container.NewBorder(nil, nil, nil, h.identify, h.who),
 		&widget.Separator{},
 		&widget.Label{Text: t.T("handover.step.inventory"), TextStyle: fyne.TextStyle{Bold: true}},
@@ -94,6 +107,9 @@ func (h *handoverScreen) refresh() {
 	h.offers = nil
 	if h.u.opt.Custody != nil {
 		offers, err := h.u.opt.Custody.Offers()
+		if errors.Is(err, usecase.ErrLedgerLocked) {
+			err = nil // the approvals are kept encrypted: the outgoing custodian logs in to see them
+		}
 		h.showErr(err)
 		h.offers = offers
 	}
@@ -104,6 +120,9 @@ func (h *handoverScreen) refresh() {
 	h.approval.Options = opts
 	h.approval.Refresh()
 	switch {
+	case len(opts) == 0 && h.u.opt.Keys.State().Phase != usecase.LoggedIn:
+		h.approval.ClearSelected()
+		h.offer.SetText(h.u.tr.T("handover.login"))
 	case len(opts) == 0:
 		h.approval.ClearSelected()
 		h.offer.SetText(h.u.tr.T("handover.none"))
@@ -158,7 +177,7 @@ func (h *handoverScreen) reset() {
 		h.s = nil
 	}
 	h.digest = ""
-	for _, e := range []*widget.Entry{h.token, h.pin, h.newPIN, h.again} {
+	for _, e := range []*widget.Entry{h.token, h.pin, h.code, h.sealPIN, h.newPIN, h.again} {
 		e.SetText("")
 		e.Disable()
 	}
@@ -196,10 +215,21 @@ func (h *handoverScreen) start() {
 	}
 	h.s = s
 	h.begin.Disable()
-	h.token.Enable()
-	h.pin.Enable()
-	h.identify.Enable()
 	t := h.u.tr
+	if s.Offer.ByCode() {
+		h.step1.SetText(t.T("handover.step.code", s.Offer.To.Name, s.Offer.From.Name))
+		h.byKey.Hide()
+		h.byCode.Show()
+		h.code.Enable()
+		h.sealPIN.Enable()
+	} else {
+		h.step1.SetText(t.T("handover.step.identify"))
+		h.byCode.Hide()
+		h.byKey.Show()
+		h.token.Enable()
+		h.pin.Enable()
+	}
+	h.identify.Enable()
 	h.outgoing.Text = t.T("handover.confirm.outgoing", s.Offer.From.Name)
 	h.incoming.Text = t.T("handover.confirm.incoming", s.Offer.To.Name)
 	h.outgoing.Refresh()
@@ -208,6 +238,18 @@ func (h *handoverScreen) start() {
 
 func (h *handoverScreen) identifyIncoming() {
 	if h.s == nil {
+		return
+	}
+	if h.s.Offer.ByCode() {
+		err := h.s.IdentifyByCode(h.code.Text, h.sealPIN.Text)
+		h.showErr(err)
+		if err != nil {
+			return
+		}
+		h.code.SetText("")
+		h.sealPIN.SetText("")
+		h.who.SetText(h.u.tr.T("handover.identified.code", h.s.Offer.To.Name))
+		h.showInventory()
 		return
 	}
 	who, err := h.s.Identify(strings.TrimSpace(h.token.Text), h.pin.Text)

@@ -3,6 +3,7 @@ package usecase
 import (
 	"crypto"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -28,13 +29,19 @@ import (
 //  2. the server's approval names the incoming person from its roster (pulled with the
 //     roster and cached: offline it is usable until it expires and while the roster is no
 //     older than the offline policy's age; without one the change is refused, saying why);
-//  3. the incoming person identifies with the credential the roster names: their
-//     certificate, on their own key, whose PIN they enter;
+//  3. the incoming person identifies with the credential the approval names: their
+//     certificate on their own key, whose PIN they enter (Identify), or the one-time code the
+//     server issued for the approval (IdentifyByCode; a handover only, not a delegation);
 //  4. both confirm the inventory (Inventory: seals, documents, interrupted stampings,
 //     unsynced records, the ledger head), by its digest;
-//  5. the incoming person sets a new PIN on their key at once (the issued one then fails);
+//  5. the incoming person sets a new PIN on their key at once (the issued one then fails); by
+//     code they have no key of their own: the seal key itself passes, and its PIN changes from
+//     the outgoing custodian's (given at IdentifyByCode) to the one the incoming person sets,
+//     so the old PIN fails;
 //  6. the ledger's key slots change in one transaction with the records: the incoming key's
-//     slot is added and, for a handover, the outgoing one's removed; the handover record,
+//     slot is added and, for a handover, the outgoing one's removed (by code the seal key's
+//     slot is removed and wrapped again, labelled with the incoming person, who opens it with
+//     the new PIN); the handover record,
 //     signed by the outgoing seal key and the incoming key, holds both identities, the
 //     inventory digest and the time, and goes to the server before anything else.
 //
@@ -70,6 +77,7 @@ type Custody struct {
 	mu      sync.Mutex
 	scanned uint64                             // ledger records read for custody changes
 	done    map[string]bool                    // approval IDs carried out on this workstation
+	used    map[string]bool                    // one-time codes (hashes) the ledger's records name
 	active  map[string]upstream.HandoverRecord // delegations not yet returned, by approval ID
 }
 
@@ -81,7 +89,7 @@ func NewCustody(cfg CustodyConfig) *Custody {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Custody{cfg: cfg, done: map[string]bool{}, active: map[string]upstream.HandoverRecord{}}
+	return &Custody{cfg: cfg, done: map[string]bool{}, used: map[string]bool{}, active: map[string]upstream.HandoverRecord{}}
 }
 
 // Refusals of custody changes a screen tells apart (errors.Is); the text says what to do.
@@ -113,12 +121,21 @@ func (o HandoverOffer) Kind() string {
 	return o.Approval.Kind
 }
 
-// Offers lists the cached approvals for this workstation's seal, newest first.
+// ByCode tells whether the approval names a one-time code as the incoming person's credential
+// (IdentifyByCode) rather than their certificate (Identify).
+func (o HandoverOffer) ByCode() bool { return o.Approval.CodeSHA256 != "" }
+
+// Offers lists the cached approvals for this workstation's seal, newest first. The cached
+// roster is encrypted, so it needs someone logged in (ErrLedgerLocked).
 func (c *Custody) Offers() ([]HandoverOffer, error) {
 	if c.cfg.Store == nil {
 		return nil, fmt.Errorf("%w: this workstation has no seal-management server, so no handover can be approved", ErrNoHandoverApproval)
 	}
 	ro, err := c.cfg.Store.Roster()
+	if errors.Is(err, upstream.ErrRosterLocked) {
+		// The roster names people, so sync.db keeps it encrypted like the documents.
+		return nil, fmt.Errorf("%w: %v", ErrLedgerLocked, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +161,13 @@ func (c *Custody) Offers() ([]HandoverOffer, error) {
 			o.To.Person = a.To
 		}
 		c.mu.Lock()
-		doneHere := c.done[a.ID]
+		doneHere, codeUsed := c.done[a.ID], a.CodeSHA256 != "" && c.used[a.CodeSHA256]
 		c.mu.Unlock()
 		switch {
 		case a.Done || doneHere:
 			o.Problem = fmt.Sprintf("approval %s was already carried out", a.ID)
+		case codeUsed:
+			o.Problem = fmt.Sprintf("the one-time code of approval %s was already used at an earlier handover (the ledger records it); the seal administrator issues a new code", a.ID)
 		case now.After(a.Expires):
 			o.Problem = fmt.Sprintf("approval %s expired on %s; the head of office must approve again", a.ID, a.Expires.Local().Format("2006-01-02 15:04"))
 		case a.Kind == upstream.CustodyDelegation && !now.Before(a.Until):
@@ -156,7 +175,7 @@ func (c *Custody) Offers() ([]HandoverOffer, error) {
 		case !online && now.Sub(ro.AsOf) > c.cfg.Policy.MaxAge:
 			o.Problem = fmt.Sprintf("working offline: approval %s was last confirmed by the server %s (%s ago), more than the %s allowed offline; connect to the server",
 				a.ID, ro.AsOf.Local().Format("2006-01-02 15:04"), now.Sub(ro.AsOf).Truncate(time.Minute), c.cfg.Policy.MaxAge)
-		case o.To.CertSHA256 == "":
+		case o.To.CertSHA256 == "" && !o.ByCode():
 			o.Problem = fmt.Sprintf("the roster names no credential (certificate) for %s, so they cannot identify; ask the seal administrator to register it (sealkeeper hub custodian --cert)", a.To.Name)
 		}
 		out = append(out, o)
@@ -219,6 +238,9 @@ func (c *Custody) Begin(id string) (*HandoverSession, error) {
 		// Without a credential on the roster, the configured custodian's name must be theirs.
 		return nil, fmt.Errorf("approval %s hands the seal over from %s, but the custodian logged in here is %q", pick.Approval.ID, pick.From.Name, c.cfg.Keys.State().Custodian)
 	}
+	if pick.ByCode() && pick.Kind() != upstream.CustodyHandover {
+		return nil, fmt.Errorf("approval %s is a %s by one-time code: by code the seal key itself passes, so only a handover can be; the seal administrator registers %s's certificate instead", pick.Approval.ID, pick.Kind(), pick.To.Name)
+	}
 	return &HandoverSession{c: c, Offer: *pick, fromCert: cert}, nil
 }
 
@@ -264,10 +286,14 @@ type HandoverSession struct {
 	c        *Custody
 	fromCert *x509.Certificate
 
-	in      *device.Session
-	inKey   device.SealKey
-	inPIN   string
-	inTok   device.TokenInfo
+	in    *device.Session
+	inKey device.SealKey
+	inPIN string
+	inTok device.TokenInfo
+	// byCode: the incoming person gave the approval's one-time code, and sealPIN is the seal
+	// key's PIN the outgoing custodian gave to pass it.
+	byCode  bool
+	sealPIN string
 	confirm map[string]string // party → confirmed inventory digest
 	done    bool
 }
@@ -282,6 +308,9 @@ const (
 // only token other than the outgoing one) with the PIN it was issued with, and finds on it the
 // certificate the roster names as their credential.
 func (s *HandoverSession) Identify(token, pin string) (device.CertSummary, error) {
+	if s.Offer.ByCode() {
+		return device.CertSummary{}, fmt.Errorf("%w: approval %s names a one-time code as %s's credential; enter the code the seal administrator gave", ErrNotIdentified, s.Offer.Approval.ID, s.Offer.To.Name)
+	}
 	if s.in != nil {
 		s.in.Close()
 		s.in = nil
@@ -331,6 +360,31 @@ func (s *HandoverSession) Identify(token, pin string) (device.CertSummary, error
 	sess.Close()
 	return device.CertSummary{}, fmt.Errorf("%w: key %q carries no certificate the roster names for %s", ErrNotIdentified, found[0].Name(), s.Offer.To.Name)
 }
+
+// IdentifyByCode checks the one-time code the incoming person gives against the approval's
+// hash (offline too: the approval came signed with the roster). sealPIN is the seal key's
+// PIN now, which the outgoing custodian gives to pass the key; Complete changes it to the
+// incoming person's new one, and a wrong sealPIN fails there.
+func (s *HandoverSession) IdentifyByCode(code, sealPIN string) error {
+	a := s.Offer.Approval
+	if !s.Offer.ByCode() {
+		return fmt.Errorf("%w: approval %s names no one-time code; %s identifies with their own key", ErrNotIdentified, a.ID, s.Offer.To.Name)
+	}
+	got := upstream.HandoverCodeHash(code)
+	if subtle.ConstantTimeCompare([]byte(got), []byte(a.CodeSHA256)) != 1 {
+		s.byCode = false
+		s.c.cfg.Log.Warn("wrong handover code", "approval", a.ID)
+		return fmt.Errorf("%w: that is not the one-time code of approval %s for %s; check it with the seal administrator (the code is shown once when the handover is approved)", ErrNotIdentified, a.ID, s.Offer.To.Name)
+	}
+	if sealPIN == "" {
+		return fmt.Errorf("%w: %s gives the seal key's PIN to pass the key", ErrNotIdentified, s.Offer.From.Name)
+	}
+	s.byCode, s.sealPIN = true, sealPIN
+	return nil
+}
+
+// identified tells whether the incoming person has identified, by key or by code.
+func (s *HandoverSession) identified() bool { return s.in != nil || s.byCode }
 
 func named(token string) string {
 	if token == "" {
@@ -397,8 +451,8 @@ func (s *HandoverSession) Confirm(party, digest string) error {
 	if party != PartyOutgoing && party != PartyIncoming {
 		return fmt.Errorf("party %q is not %s or %s", party, PartyOutgoing, PartyIncoming)
 	}
-	if s.in == nil {
-		return fmt.Errorf("%w: %s identifies with their key before confirming", ErrNotIdentified, s.Offer.To.Name)
+	if !s.identified() {
+		return fmt.Errorf("%w: %s identifies before confirming", ErrNotIdentified, s.Offer.To.Name)
 	}
 	inv, err := s.Inventory()
 	if err != nil {
@@ -427,8 +481,12 @@ func (s *HandoverSession) Complete(newPIN string) (*HandoverDone, error) {
 	if s.done {
 		return nil, errors.New("this handover was already completed")
 	}
-	if s.in == nil {
-		return nil, fmt.Errorf("%w: %s identifies with their key first", ErrNotIdentified, s.Offer.To.Name)
+	if !s.identified() {
+		return nil, fmt.Errorf("%w: %s identifies first", ErrNotIdentified, s.Offer.To.Name)
+	}
+	a := s.Offer.Approval
+	if now := c.cfg.Now(); now.After(a.Expires) {
+		return nil, fmt.Errorf("%w: approval %s expired on %s while it was being carried out; the head of office must approve again", ErrNoHandoverApproval, a.ID, a.Expires.Local().Format("2006-01-02 15:04"))
 	}
 	inv, err := s.Inventory()
 	if err != nil {
@@ -438,30 +496,29 @@ func (s *HandoverSession) Complete(newPIN string) (*HandoverDone, error) {
 	if s.confirm[PartyOutgoing] != dg || s.confirm[PartyIncoming] != dg {
 		return nil, fmt.Errorf("%w: both %s and %s confirm the inventory as it is now", ErrInventoryNotConfirmed, s.Offer.From.Name, s.Offer.To.Name)
 	}
-	if s.inPIN != newPIN {
-		if err := s.in.ChangePIN(s.inPIN, newPIN); err != nil {
-			return nil, fmt.Errorf("setting %s's new PIN: %w", s.Offer.To.Name, err)
-		}
-		// From here on the issued PIN fails; a retry after a failure below goes on with the new one.
-		s.inPIN = newPIN
-	} else {
-		return nil, errors.New("the new PIN must differ from the one the key was issued with")
+	if err := s.setPIN(newPIN); err != nil {
+		return nil, err
 	}
 	now := c.cfg.Now().UTC()
-	a := s.Offer.Approval
-	rec := upstream.HandoverRecord{HandoverID: a.ID, Kind: s.Offer.Kind(), SealID: a.SealID, Workstation: c.cfg.Workstation,
-		From: s.Offer.From.Person, To: s.Offer.To.Person, FromCert: s.fromCert.Raw, ToCert: s.inKey.Cert.Raw, Until: a.Until,
-		Inventory: dg, LedgerSize: inv.LedgerSize, LedgerHead: inv.LedgerHead, At: now}
 	fromSigner, _, err := c.cfg.Keys.signerAnyway()
 	if err != nil {
 		return nil, err
 	}
+	toCert, toSigner, inTok := s.fromCert, fromSigner, c.cfg.Keys.State().Token
+	if !s.byCode {
+		toCert, inTok = s.inKey.Cert, s.inTok
+		if toSigner, err = s.in.Signer(s.inKey); err != nil {
+			return nil, err
+		}
+	}
+	rec := upstream.HandoverRecord{HandoverID: a.ID, Kind: s.Offer.Kind(), SealID: a.SealID, Workstation: c.cfg.Workstation,
+		From: s.Offer.From.Person, To: s.Offer.To.Person, FromCert: s.fromCert.Raw, ToCert: toCert.Raw, Until: a.Until,
+		Inventory: dg, LedgerSize: inv.LedgerSize, LedgerHead: inv.LedgerHead, At: now}
+	if s.byCode {
+		rec.CodeSHA256 = a.CodeSHA256
+	}
 	if rec.FromSig, err = upstream.SignHandover(rec, fromSigner); err != nil {
 		return nil, fmt.Errorf("the outgoing seal key did not sign the handover record: %w", err)
-	}
-	toSigner, err := s.in.Signer(s.inKey)
-	if err != nil {
-		return nil, err
 	}
 	if rec.ToSig, err = upstream.SignHandover(rec, toSigner); err != nil {
 		return nil, fmt.Errorf("%s's key did not sign the handover record: %w", s.Offer.To.Name, err)
@@ -474,22 +531,22 @@ func (s *HandoverSession) Complete(newPIN string) (*HandoverDone, error) {
 		}
 		remove = []string{id}
 	}
-	lr, err := c.ledgerRecord(rec, s.inKey.Cert, s.inTok.Serial)
+	lr, err := c.ledgerRecord(rec, toCert, inTok.Serial)
 	if err != nil {
 		return nil, err
 	}
-	pin := ledger.Record{Kind: ledger.KindPINChanged, Time: now, Workstation: c.cfg.Workstation, Host: c.cfg.Host, Custodian: rec.To.Name, Token: s.inTok.Serial}
+	pin := ledger.Record{Kind: ledger.KindPINChanged, Time: now, Workstation: c.cfg.Workstation, Host: c.cfg.Host, Custodian: rec.To.Name, Token: inTok.Serial}
 	before := c.cfg.Ledger.Size()
 	role := keyslot.RoleCustodian
 	if rec.Kind == upstream.CustodyDelegation {
 		role = keyslot.RoleDelegate // Enforce looks for these, so a ledger without one is not read
 	}
-	err = c.cfg.Ledger.ChangeSlots([]ledger.Recipient{{Public: s.inKey.Cert.PublicKey, Role: role, Label: rec.To.Name}}, remove, lr, pin)
+	err = c.cfg.Ledger.ChangeSlots([]ledger.Recipient{{Public: toCert.PublicKey, Role: role, Label: rec.To.Name}}, remove, lr, pin)
 	if err != nil {
 		return nil, fmt.Errorf("%s's PIN is changed, but the custody change was not recorded: %w; try again", s.Offer.To.Name, err)
 	}
 	if ages := c.cfg.Keys.cfg.Ages; ages != nil {
-		if err := ages.Record(s.inTok.Serial, now); err != nil {
+		if err := ages.Record(inTok.Serial, now); err != nil {
 			c.cfg.Log.Error("recording the PIN change date", "error", err.Error())
 		}
 	}
@@ -508,10 +565,42 @@ func (s *HandoverSession) Complete(newPIN string) (*HandoverDone, error) {
 	c.cfg.Log.Info("custody changed", "kind", rec.Kind, "approval", a.ID, "from", rec.From.ID, "to", rec.To.ID)
 	s.Close()
 	c.cfg.Keys.Logout()
+	if !s.byCode {
+		// The window's key use case goes on with the incoming key, which is plugged in: the
+		// new custodian logs in without re-plugging (by code the seal key stays the same).
+		c.cfg.Keys.follow(inTok)
+	}
 	if c.cfg.Trigger != nil {
 		c.cfg.Trigger()
 	}
 	return done, nil
+}
+
+// setPIN sets the incoming person's new PIN: on their own key, or by code on the seal key
+// (from the PIN the outgoing custodian gave). From then on the old PIN fails; a retry after a
+// later failure goes on with the new one.
+func (s *HandoverSession) setPIN(newPIN string) error {
+	if s.byCode {
+		if s.sealPIN == newPIN {
+			return errors.New("the new PIN must differ from the seal key's PIN now")
+		}
+		if err := s.c.cfg.Keys.changeSealPIN(s.sealPIN, newPIN); err != nil {
+			if errors.Is(err, device.ErrWrongPIN) {
+				return fmt.Errorf("the seal key's PIN %s gave is wrong, so the key cannot pass to %s: %w", s.Offer.From.Name, s.Offer.To.Name, err)
+			}
+			return fmt.Errorf("setting %s's new PIN on the seal key: %w", s.Offer.To.Name, err)
+		}
+		s.sealPIN = newPIN
+		return nil
+	}
+	if s.inPIN == newPIN {
+		return errors.New("the new PIN must differ from the one the key was issued with")
+	}
+	if err := s.in.ChangePIN(s.inPIN, newPIN); err != nil {
+		return fmt.Errorf("setting %s's new PIN: %w", s.Offer.To.Name, err)
+	}
+	s.inPIN = newPIN
+	return nil
 }
 
 // Close ends the incoming person's key session (the change was completed or abandoned).
@@ -543,6 +632,9 @@ func person(p upstream.Person) string { return p.Name + " (" + p.ID + ")" }
 func (c *Custody) note(rec upstream.HandoverRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if rec.CodeSHA256 != "" {
+		c.used[rec.CodeSHA256] = true
+	}
 	switch rec.Kind {
 	case upstream.CustodyReturn:
 		delete(c.active, rec.HandoverID)
@@ -767,6 +859,31 @@ func (k *Keys) signerAnyway() (crypto.Signer, *x509.Certificate, error) {
 	}
 	s, err := k.sess.Signer(*k.seal)
 	return s, k.seal.Cert, err
+}
+
+// changeSealPIN changes the logged-in seal key's PIN without recording it: a custody change
+// records the pin.changed with its own records in one transaction.
+func (k *Keys) changeSealPIN(oldPIN, newPIN string) error {
+	k.mu.Lock()
+	sess := k.sess
+	k.mu.Unlock()
+	if sess == nil {
+		return errors.New("log in with the seal key first")
+	}
+	return sess.ChangePIN(oldPIN, newPIN)
+}
+
+// follow makes tok the key this use case follows, present and not logged in (nobody is): after
+// a handover to another key, the incoming custodian logs in to it without re-plugging.
+func (k *Keys) follow(tok device.TokenInfo) {
+	k.mu.Lock()
+	if k.state.Phase == LoggedIn || sameToken(k.state.Token, tok) {
+		k.mu.Unlock()
+		return
+	}
+	k.log.Info("following the incoming custodian's key", "token", tok.Label, "serial", tok.Serial)
+	k.state = KeyState{Phase: KeyPresent, Token: tok, USBNote: k.state.USBNote}
+	k.unlockAndNotify()
 }
 
 // setCustodian names the custodian for the records from now on.

@@ -257,7 +257,9 @@ func (l *Ledger) DeriveKey(purpose string) ([]byte, error) {
 
 // ChangeSlots adds and removes key slots and appends recs, all in one transaction, with a
 // slot.added or slot.removed record for each change. Handover adds the new custodian and
-// removes the old one. The ledger always keeps at least one slot.
+// removes the old one. Removals come first, so a key's slot can be removed and added again
+// with another label and role (a handover by one-time code passes the seal key itself). The
+// ledger always keeps at least one slot.
 func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -277,6 +279,17 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 			have[s.ID] = s
 		}
 		var log []Record
+		for _, id := range remove {
+			s, ok := have[id]
+			if !ok {
+				return fmt.Errorf("no key slot %s to remove", id)
+			}
+			delete(have, id)
+			if err := tx.Bucket(bucketSlots).Delete([]byte(id)); err != nil {
+				return err
+			}
+			log = append(log, Record{Kind: KindSlotRemoved, Slot: id, Custodian: s.Label, Detail: string(s.Role)})
+		}
 		for _, r := range add {
 			s, err := keyslot.Wrap(l.key, r.Public, r.Role, r.Label)
 			if err != nil {
@@ -290,17 +303,6 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 				return err
 			}
 			log = append(log, Record{Kind: KindSlotAdded, Slot: s.ID, Custodian: s.Label, Detail: string(s.Role)})
-		}
-		for _, id := range remove {
-			s, ok := have[id]
-			if !ok {
-				return fmt.Errorf("no key slot %s to remove", id)
-			}
-			delete(have, id)
-			if err := tx.Bucket(bucketSlots).Delete([]byte(id)); err != nil {
-				return err
-			}
-			log = append(log, Record{Kind: KindSlotRemoved, Slot: id, Custodian: s.Label, Detail: string(s.Role)})
 		}
 		if len(have) == 0 {
 			return errors.New("that would remove the last key slot, and nobody could open the ledger again")

@@ -220,7 +220,7 @@ func (s *Store) unsealAll(h keyslot.Holder) {
 				return err
 			}
 		}
-		return nil
+		return unsealRoster(tx, reseal)
 	})
 	s.mu.Lock()
 	s.sealedLeft = left

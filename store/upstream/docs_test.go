@@ -318,3 +318,44 @@ func TestExpiredDocumentLeaves(t *testing.T) {
 	}
 	noneOnDisk(t, d.dir, map[string][]byte{"title": []byte(secretTitle), "document's start": d.pdf[:200]})
 }
+
+// Issue 11, "nothing readable on disk", for the roster: custodians' names and an approval's
+// reason arrive with a sync while nobody is logged in; no file under the data dir holds them;
+// Roster needs a login and then shows them (re-encrypted under the document key at the
+// login); a later pull while locked leaves nothing in clear either.
+func TestRosterNeverInClear(t *testing.T) {
+	d := newDocDesk(t, hub.Options{})
+	const name, other, reason = "欧阳明远（ROSTER-9Z）", "司马青云（ROSTER-8Y）", "赴省厅挂职三个月（REASON-7X）"
+	for _, c := range []upstream.Custodian{{Person: upstream.Person{ID: "c-1", Name: name}}, {Person: upstream.Person{ID: "c-2", Name: other}}} {
+		if err := d.h.AddCustodian(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.h.ApproveHandover(upstream.Handover{Kind: upstream.CustodyDelegation, SealID: "SEAL-1", From: upstream.Person{ID: "c-1", Name: name},
+		To: upstream.Person{ID: "c-2", Name: other}, ApprovedBy: upstream.Person{ID: "h-1", Name: "主任"}, Until: time.Now().Add(24 * time.Hour), Reason: reason}); err != nil {
+		t.Fatal(err)
+	}
+	needles := map[string][]byte{"custodian's name": []byte(name), "delegate's name": []byte(other), "delegation's reason": []byte(reason)}
+
+	d.led.Lock()
+	d.sync(t)
+	if ro, err := d.st.Roster(); !errors.Is(err, upstream.ErrRosterLocked) || ro.AsOf.IsZero() || len(ro.Custodians) != 0 {
+		t.Fatalf("the roster read without a login: %d custodians, as of %v, %v", len(ro.Custodians), ro.AsOf, err)
+	}
+	noneOnDisk(t, d.dir, needles)
+
+	if err := d.led.Unlock(d.escrow); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := d.st.Roster()
+	if err != nil || len(ro.Custodians) != 2 || len(ro.Handovers) != 1 || ro.Handovers[0].Reason != reason {
+		t.Fatalf("the roster after login: %+v, %v", ro, err)
+	}
+	d.sync(t) // a pull while logged in: under the document key
+	if ro, err := d.st.Roster(); err != nil || len(ro.Custodians) != 2 {
+		t.Fatalf("the roster pulled while logged in: %+v, %v", ro, err)
+	}
+	d.led.Lock()
+	d.sync(t)
+	noneOnDisk(t, d.dir, needles)
+}

@@ -8,12 +8,15 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -39,8 +42,12 @@ type HandoverRecord struct {
 	LedgerSize uint64    `json:"ledgerSize"`
 	LedgerHead string    `json:"ledgerHead"`
 	At         time.Time `json:"at"`
-	FromSig    []byte    `json:"fromSig"`
-	ToSig      []byte    `json:"toSig,omitempty"`
+	// CodeSHA256 is the approval's one-time code when the incoming custodian identified with
+	// it: the record names the code, so it is used once. ToCert is then FromCert (the seal key
+	// passed) and ToSig is by that key under the new PIN.
+	CodeSHA256 string `json:"codeSha256,omitempty"`
+	FromSig    []byte `json:"fromSig"`
+	ToSig      []byte `json:"toSig,omitempty"`
 }
 
 // SignedBytes is what both keys sign: "SealKeeper handover v1" ‖ 0x00 ‖ the record's JSON
@@ -101,6 +108,37 @@ func (r HandoverRecord) Verify() (from, to *x509.Certificate, err error) {
 // CertHash is the hex SHA-256 of a certificate's DER, as Custodian.CertSHA256 names it.
 func CertHash(der []byte) string {
 	s := sha256.Sum256(der)
+	return hex.EncodeToString(s[:])
+}
+
+// NewHandoverCode makes a one-time handover code: 128 random bits in base32, in groups of
+// four, and the hash an approval carries (HandoverCodeHash). The code is shown once and kept
+// nowhere.
+func NewHandoverCode() (code, hash string, err error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	raw := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+	var groups []string
+	for len(raw) > 4 {
+		groups, raw = append(groups, raw[:4]), raw[4:]
+	}
+	code = strings.Join(append(groups, raw), "-")
+	return code, HandoverCodeHash(code), nil
+}
+
+// HandoverCodeHash is the hex SHA-256 of a handover code as typed, without the separators
+// and case it may be typed with. A plain hash suffices (no scrypt): the code is 128 random
+// bits, so there is no dictionary to slow down.
+func HandoverCodeHash(code string) string {
+	norm := strings.Map(func(r rune) rune {
+		if r == '-' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return unicode.ToUpper(r)
+	}, code)
+	s := sha256.Sum256([]byte(norm))
 	return hex.EncodeToString(s[:])
 }
 

@@ -215,6 +215,11 @@ type Handover struct {
 	// Until is when a delegation ends (required for one): the delegate's access ends then.
 	Until  time.Time `json:"until,omitzero"`
 	Reason string    `json:"reason,omitempty"`
+	// CodeSHA256 names a one-time code as the incoming custodian's credential instead of a
+	// certificate (HandoverCodeHash of the code the admin was shown once; the server keeps
+	// only this). It travels in the signed roster, so a workstation checks the code offline;
+	// the seal key itself passes to the incoming custodian under the PIN they set.
+	CodeSHA256 string `json:"codeSha256,omitempty"`
 	// Done is set by the server when the workstation's handover record arrived.
 	Done bool `json:"done,omitempty"`
 }

@@ -246,13 +246,6 @@ func (s *Store) SealList() (SealList, error) {
 	return l, err
 }
 
-// Roster returns the cached custodian roster.
-func (s *Store) Roster() (Roster, error) {
-	var r Roster
-	err := s.db.View(func(tx *bolt.Tx) error { _, err := getJSON(tx.Bucket(sMeta), mRoster, &r); return err })
-	return r, err
-}
-
 // maxListSkew is how far ahead of this clock a list's asOf may be.
 const maxListSkew = 5 * time.Minute
 
@@ -292,20 +285,6 @@ func (s *Store) acceptSeals(l *SealList, now time.Time) error {
 			}
 		}
 		return setJSON(tx.Bucket(sMeta), mSeals, l)
-	})
-}
-
-// acceptRoster keeps a roster fetched at now unless checkAsOf refuses it.
-func (s *Store) acceptRoster(r *Roster, now time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		var held Roster
-		if _, err := getJSON(tx.Bucket(sMeta), mRoster, &held); err != nil {
-			return err
-		}
-		if err := checkAsOf("custodian roster", r.AsOf, held.AsOf, now); err != nil {
-			return err
-		}
-		return setJSON(tx.Bucket(sMeta), mRoster, r)
 	})
 }
 

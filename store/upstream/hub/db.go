@@ -698,6 +698,16 @@ func (h *Hub) ApproveHandover(ho upstream.Handover) (upstream.Handover, error) {
 	default:
 		return ho, fmt.Errorf("custody change kind %q is not %s or %s", ho.Kind, upstream.CustodyHandover, upstream.CustodyDelegation)
 	}
+	if ho.CodeSHA256 != "" {
+		if b, err := hex.DecodeString(ho.CodeSHA256); err != nil || len(b) != sha256.Size {
+			return ho, fmt.Errorf("the one-time code's hash %q is not a hex SHA-256 (upstream.HandoverCodeHash)", ho.CodeSHA256)
+		}
+		// By code the seal key itself passes under the taker's PIN: at a delegation's end it
+		// could not come back by itself, so a delegate identifies with their own key.
+		if ho.Kind == upstream.CustodyDelegation {
+			return ho, errors.New("a delegation (代管) cannot be carried out by one-time code: register the delegate's certificate (hub custodian --cert)")
+		}
+	}
 	if ho.ApprovedAt.IsZero() {
 		ho.ApprovedAt = now
 	}

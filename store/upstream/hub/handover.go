@@ -90,7 +90,16 @@ func (h *Hub) handoverRecord(w http.ResponseWriter, r *http.Request, ws string) 
 				return err
 			}
 			fromRoster, toRoster := custodianCert(tx, giver.ID), custodianCert(tx, taker.ID)
-			if to == nil || toRoster == "" || upstream.CertHash(to.Raw) != toRoster {
+			switch {
+			case ho.CodeSHA256 != "":
+				// By code: the workstation checked the code against the signed approval; the
+				// record names it and the seal key passed, so it signed twice.
+				if rec.CodeSHA256 != ho.CodeSHA256 || !bytes.Equal(rec.ToCert, rec.FromCert) {
+					return fail(http.StatusForbidden, upstream.CodeForbidden, "handover %s names a one-time code as %s's credential; the record does not carry it with the seal key passed", ho.ID, taker.Name)
+				}
+			case rec.CodeSHA256 != "":
+				return fail(http.StatusForbidden, upstream.CodeForbidden, "handover %s names no one-time code; %s identifies with their certificate", ho.ID, taker.Name)
+			case to == nil || toRoster == "" || upstream.CertHash(to.Raw) != toRoster:
 				return fail(http.StatusForbidden, upstream.CodeForbidden, "%s signed with a certificate the roster does not name as their credential", taker.Name)
 			}
 			fromOK := (listed != nil && listed.Equal(from)) || (fromRoster != "" && upstream.CertHash(from.Raw) == fromRoster) || (listed == nil && fromRoster == "" && h.opt.AutoEnrol)
