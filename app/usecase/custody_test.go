@@ -157,6 +157,39 @@ func TestClockAgainstTheServer(t *testing.T) {
 	if n := len(alarmsIn(t, d.led, usecase.AlarmClockJump)); n != 2 {
 		t.Fatalf("%d clock-jump alarms after a second try", n)
 	}
+
+	// The next round takes them to the hub, and they are shown until acknowledged.
+	d.syncOnce(t)
+	if n, err := d.hub.VerifyChain(deskWS); err != nil || n != d.led.Size() || n < jumps[1].Seq {
+		t.Fatalf("the hub holds %d records of %d (the last clock-jump alarm is %d): %v", n, d.led.Size(), jumps[1].Seq, err)
+	}
+	clockAlarms := func() []usecase.Alarm {
+		t.Helper()
+		open, err := usecase.NewAlarms(d.led, nil).Open() // as the next start reads them
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []usecase.Alarm
+		for _, a := range open {
+			if a.Name == usecase.AlarmClockJump || a.Name == usecase.AlarmClockBehind {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	shown := clockAlarms()
+	if len(shown) != 3 || shown[1].Seq != jumps[0].Seq || shown[2].Seq != jumps[1].Seq {
+		t.Fatalf("clock alarms shown: %+v", shown)
+	}
+	alarms := usecase.NewAlarms(d.led, nil)
+	for _, a := range shown {
+		if err := alarms.Acknowledge(a.Seq, "张伟"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := clockAlarms(); len(left) != 0 {
+		t.Fatalf("clock alarms shown after they were acknowledged: %+v", left)
+	}
 }
 
 // TestOutOfHours: a stamping outside the configured working hours goes ahead, with an alarm in
