@@ -632,6 +632,21 @@ func hubList(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t0 records\t-\t0\n", w.Name, lastSeen(w.LastSeen), certState(w, true))
 		}
 	}
+	// Alarms the workstations could not put in their ledgers yet (a ledger that failed its
+	// checks, or nobody logged in since), as their last heartbeat listed them.
+	header := false
+	for _, w := range wss {
+		if w.Heartbeat == nil {
+			continue
+		}
+		for _, a := range w.Heartbeat.Alarms {
+			if !header {
+				fmt.Fprintln(tw, "\nALARM (NOT IN THE LEDGER)\tWORKSTATION\tTIME\tDETAIL")
+				header = true
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, w.Name, a.Time.Local().Format("2006-01-02 15:04:05"), strings.ReplaceAll(a.Detail, "\n", " "))
+		}
+	}
 	return tw.Flush()
 }
 

@@ -219,9 +219,13 @@ func runStamp(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "sealkeeper stamp: %v\n", err)
 	}
 	push(ctx, w, stdout, stderr)
-	if *out == "" && *batch+*docID != "" && w.Link != nil && w.Link.Syncer.Status().Outbox == 0 {
-		// Nothing of a document stays readable in the data folder once the server has it.
-		fmt.Fprintf(stdout, "The server holds the stamped file; the copy in %s is removed as this command ends (pass --out FILE to keep one).\n", workspace.StampedDir(c))
+	if *out == "" && *batch+*docID != "" && w.Link != nil {
+		// Nothing of a document stays readable in the data folder once the command ends.
+		if w.Link.Syncer.Status().Outbox == 0 {
+			fmt.Fprintf(stdout, "The server holds the stamped file; the copy in %s is removed as this command ends (pass --out FILE to keep one).\n", workspace.StampedDir(c))
+		} else {
+			fmt.Fprintf(stdout, "The stamped file waits for the server; as this command ends it is kept encrypted in the data folder, and sent at the next sync after a login (pass --out FILE to keep a copy).\n")
+		}
 	}
 	switch {
 	case failed == 1 && len(jobs) == 1:

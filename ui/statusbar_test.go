@@ -66,6 +66,24 @@ func TestStartupProblemsAreShown(t *testing.T) {
 	}
 }
 
+// TestStatusBarAlarmWithoutLedger: the ledger failed its checks at start (workspace.Open then
+// raises ledger-verify over no ledger): the bar shows the alarm, which cannot be acknowledged
+// (there is no chain to record that in).
+func TestStatusBarAlarmWithoutLedger(t *testing.T) {
+	u, _, _ := window(t, LangEnglish, device.PINPolicy{})
+	alarms := usecase.NewAlarms(nil, nil)
+	if err := alarms.Raise(ledger.Record{Alarm: usecase.AlarmLedgerVerify, Detail: "opening the ledger: record 3: bad tag"}); !errors.Is(err, usecase.ErrNoLedger) {
+		t.Fatalf("raising an alarm with no ledger: %v", err)
+	}
+	u.mu.Lock()
+	u.opt.Alarms = alarms
+	u.bar.refreshAlarms()
+	u.mu.Unlock()
+	eventually(t, u, "the ledger alarm is shown, not acknowledgeable", func() bool {
+		return u.bar.alarmsBox.Visible() && strings.HasPrefix(u.bar.alarms.Text, "1 alarm(s): ledger does not verify") && u.bar.ack.Disabled()
+	})
+}
+
 // TestStatusBarAlarms: three wrong PINs raise an alarm the status bar shows at once, while
 // nobody is logged in (it cannot be acknowledged yet: it is not in the ledger's chain); after
 // the login it can, a tap on Acknowledge records that in the ledger, and the bar clears.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
 
@@ -67,7 +68,16 @@ func NewAlarms(led *ledger.Ledger, log *slog.Logger) *Alarms {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Alarms{led: led, log: log, next: 1, open: map[uint64]Alarm{}, failed: map[string]bool{}}
+	a := &Alarms{led: led, log: log, next: 1, open: map[uint64]Alarm{}, failed: map[string]bool{}}
+	if led != nil {
+		// A login folds what was sealed into the chain (ledger.Unlock): nothing waits any more.
+		led.OnUnlock(func(keyslot.Holder) {
+			a.mu.Lock()
+			a.waiting = nil
+			a.mu.Unlock()
+		})
+	}
+	return a
 }
 
 // OnRaise has f called after every alarm is written (the sync loop's Trigger).
@@ -177,6 +187,16 @@ func (a *Alarms) Open() ([]Alarm, error) {
 		err = ErrLedgerLocked
 	}
 	return out, err
+}
+
+// Unrecorded lists the alarms raised in this run that are not in the chain: with no ledger
+// (it failed its checks at open: they are only in memory) or while it is locked (sealed until
+// the next login). The sync loop's heartbeat carries them (upstream.Heartbeat.Alarms), so the
+// server hears of them before the ledger can tell it.
+func (a *Alarms) Unrecorded() []Alarm {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.waiting)
 }
 
 // ErrAlarmWaiting: the alarm was raised while nobody was logged in and is not in the chain yet.

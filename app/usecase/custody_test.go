@@ -157,6 +157,39 @@ func TestClockAgainstTheServer(t *testing.T) {
 	if n := len(alarmsIn(t, d.led, usecase.AlarmClockJump)); n != 2 {
 		t.Fatalf("%d clock-jump alarms after a second try", n)
 	}
+
+	// The next round takes them to the hub, and they are shown until acknowledged.
+	d.syncOnce(t)
+	if n, err := d.hub.VerifyChain(deskWS); err != nil || n != d.led.Size() || n < jumps[1].Seq {
+		t.Fatalf("the hub holds %d records of %d (the last clock-jump alarm is %d): %v", n, d.led.Size(), jumps[1].Seq, err)
+	}
+	clockAlarms := func() []usecase.Alarm {
+		t.Helper()
+		open, err := usecase.NewAlarms(d.led, nil).Open() // as the next start reads them
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []usecase.Alarm
+		for _, a := range open {
+			if a.Name == usecase.AlarmClockJump || a.Name == usecase.AlarmClockBehind {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	shown := clockAlarms()
+	if len(shown) != 3 || shown[1].Seq != jumps[0].Seq || shown[2].Seq != jumps[1].Seq {
+		t.Fatalf("clock alarms shown: %+v", shown)
+	}
+	alarms := usecase.NewAlarms(d.led, nil)
+	for _, a := range shown {
+		if err := alarms.Acknowledge(a.Seq, "张伟"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := clockAlarms(); len(left) != 0 {
+		t.Fatalf("clock alarms shown after they were acknowledged: %+v", left)
+	}
 }
 
 // TestOutOfHours: a stamping outside the configured working hours goes ahead, with an alarm in
@@ -322,6 +355,90 @@ func TestPINAgeFromTheLedger(t *testing.T) {
 	if _, err := k.Seal(); err != nil {
 		t.Fatalf("after changing the expired PIN: %v", err)
 	}
+}
+
+// TestWrongPINsAcrossRuns (RULES.md 13): wrong PINs are counted across runs, as the command
+// line makes one per command: two tries in one run, one in the next raise the alarm there (in
+// its heartbeat list too, sealed in the ledger); a fourth in a third run raises no second one;
+// a good login ends the count, and two more wrong ones after it raise none.
+func TestWrongPINsAcrossRuns(t *testing.T) {
+	tok := softhsmtest.New(t)
+	m := tok.Open(t)
+	data := t.TempDir()
+	path := filepath.Join(data, "ledger.db")
+	opts := ledger.Options{Workstation: "WS-1", Check: ledger.CheckFile}
+	led, err := ledger.Create(path, []ledger.Recipient{{Public: tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led.Close()
+	// run opens the workstation as a new process would (the ledger, the PIN ages file), tries
+	// the PINs, and returns the alarms shown then (after inspect, if set, read the ledger).
+	var inspect func(*ledger.Ledger)
+	run := func(pins ...string) []usecase.Alarm {
+		t.Helper()
+		led, err := ledger.Open(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer led.Close()
+		ages, err := pinages.Load(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alarms := usecase.NewAlarms(led, nil)
+		k := usecase.NewKeys(usecase.KeysConfig{Watch: device.WatchConfig{Modules: []*device.Module{m}, NoUSB: true}, Ages: ages,
+			Custodian: "张伟", SealKeyID: "454301", Ledger: led, Workstation: "WS-1", Anchors: []*x509.Certificate{tok.CA}, Alarms: alarms})
+		defer k.Close()
+		if err := k.Find(""); err != nil {
+			t.Fatal(err)
+		}
+		for _, pin := range pins {
+			err := k.Login(pin)
+			if pin == tok.UserPIN && err != nil || pin != tok.UserPIN && !errors.Is(err, device.ErrWrongPIN) {
+				t.Fatalf("login with %q: %v", pin, err)
+			}
+		}
+		open, err := alarms.Open()
+		if err != nil && !errors.Is(err, usecase.ErrLedgerLocked) {
+			t.Fatal(err)
+		}
+		if got := alarms.Unrecorded(); k.State().Phase != usecase.LoggedIn && len(got) != len(open) {
+			t.Fatalf("alarms for the heartbeat %+v, shown %+v", got, open)
+		}
+		if inspect != nil {
+			inspect(led)
+		}
+		k.Logout()
+		return open
+	}
+	if open := run("111111", "222222"); len(open) != 0 {
+		t.Fatalf("two wrong PINs: alarms %+v", open)
+	}
+	open := run("333333")
+	if len(open) != 1 || open[0].Name != usecase.AlarmWrongPINs || !strings.Contains(open[0].Detail, "3 wrong PINs in a row") {
+		t.Fatalf("a third wrong PIN in the next run: alarms %+v", open)
+	}
+	if open := run("444444"); len(open) != 0 {
+		t.Fatalf("a fourth wrong PIN in a third run: alarms %+v", open)
+	}
+	run(tok.UserPIN) // folds the sealed events into the chain and ends the count
+	if open := run("555555", "666666"); len(open) != 0 {
+		t.Fatalf("two wrong PINs after a good login: alarms %+v", open)
+	}
+	inspect = func(led *ledger.Ledger) {
+		failed := 0
+		led.Records(1, func(r ledger.Record) error {
+			if r.Kind == ledger.KindLoginFailed && r.Token == tok.Serial {
+				failed++
+			}
+			return nil
+		})
+		if got := alarmsIn(t, led, usecase.AlarmWrongPINs); failed != 6 || len(got) != 1 || got[0].Token != tok.Serial {
+			t.Fatalf("the ledger holds %d login.failed and the wrong-pins alarms %+v", failed, got)
+		}
+	}
+	run(tok.UserPIN)
 }
 
 // TestWrongPINsAlarm (RULES.md 13): three wrong PINs in a row raise an alarm, while nobody is

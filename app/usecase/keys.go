@@ -67,7 +67,7 @@ type Keys struct {
 	subs  []func(KeyState)
 	sess  *device.Session
 	seal  *device.SealKey
-	wrong map[string]int // wrong PINs in a row, by token serial, in this run
+	wrong map[string]int // wrong PINs in a row, by token serial, in this run (without Ages)
 }
 
 // NewKeys makes the use case; Run starts watching.
@@ -205,13 +205,12 @@ func (k *Keys) Login(pin string) error {
 			k.state.Token.PIN = pe.After
 		}
 		k.log.Warn("login failed", "token", tok.Label, "serial", tok.Serial, "error", err.Error())
-		n := 0
-		if errors.Is(err, device.ErrWrongPIN) || errors.Is(err, device.ErrPINLocked) {
-			k.wrong[tok.Serial]++
-			n = k.wrong[tok.Serial]
-		}
 		k.unlockAndNotify()
 		k.record(ledger.KindLoginFailed, tok, err.Error())
+		n := 0
+		if errors.Is(err, device.ErrWrongPIN) || errors.Is(err, device.ErrPINLocked) {
+			n = k.countWrong(tok.Serial)
+		}
 		if n > 0 && n%k.cfg.MaxWrongPINs == 0 {
 			k.cfg.Alarms.Raise(ledger.Record{Alarm: AlarmWrongPINs, Token: tok.Serial, Time: k.cfg.Now(),
 				Workstation: k.cfg.Workstation, Host: k.cfg.Host,
@@ -237,6 +236,9 @@ func (k *Keys) Login(pin string) error {
 	}
 	k.sess, k.seal = sess, seal
 	delete(k.wrong, tok.Serial)
+	if err := k.cfg.Ages.LoggedIn(tok.Serial); err != nil {
+		k.log.Error("wrong PINs", "error", err.Error())
+	}
 	s := &k.state
 	s.Phase, s.Custodian, s.Token = LoggedIn, k.cfg.Custodian, sess.Token()
 	if seal != nil {
@@ -253,6 +255,23 @@ func (k *Keys) Login(pin string) error {
 	k.unlockAndNotify()
 	k.record(ledger.KindLoginOK, tok, "")
 	return nil
+}
+
+// countWrong counts a wrong PIN on the token and returns how many in a row: across runs
+// (the command line's and the window's) in the PIN ages file, since the ledger's login.failed
+// records are sealed until the next login; in this run only when there is no such file.
+func (k *Keys) countWrong(serial string) int {
+	if k.cfg.Ages != nil {
+		n, err := k.cfg.Ages.WrongPIN(serial)
+		if err == nil {
+			return n
+		}
+		k.log.Error("wrong PINs", "error", err.Error())
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.wrong[serial]++
+	return k.wrong[serial]
 }
 
 // unlockLedger opens the ledger's key slot with the seal key: ECDH for an EC key, RSA-OAEP for

@@ -418,11 +418,22 @@ func (v *LedgerView) CheckPrintout(text string) (PrintoutCheck, error) {
 	return c, err
 }
 
-// stampedBytes reads the stamped file to print: where it was written, or, once the workstation
-// deleted its copy because the server holds it (docs/architecture.md, "Data on disk"), from the
-// server into memory. The caller checks the bytes against the ledger's hash either way.
+// stampedBytes reads the stamped file to print: where it was written, from the client store
+// (decrypted into memory) while its result waits to go up, or, once the workstation deleted
+// its copy because the server holds it (docs/architecture.md, "Data on disk"), from the server
+// into memory. The caller checks the bytes against the ledger's hash either way.
 func (d *Desk) stampedBytes(ctx context.Context, a CopyAllowance) ([]byte, error) {
-	pdf, err := os.ReadFile(a.Out)
+	path := a.Out
+	if d.cfg.Store != nil {
+		p, err := d.cfg.Store.StampedFile(a.Out)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("the stamped file of %q: %w", a.Title, err)
+		}
+		if err == nil {
+			path = p
+		}
+	}
+	pdf, err := os.ReadFile(path)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the stamped file of %q (%s): %w", a.Title, a.Out, err)

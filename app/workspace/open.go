@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
@@ -27,6 +28,13 @@ import (
 func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 	path := filepath.Join(cfg.Data(), "ledger.db")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// A ledger that failed its checks was moved aside by an earlier run: say so at every
+		// start until one is restored, not only at the start that found it.
+		if moved, _ := filepath.Glob(path + ".corrupt-*"); len(moved) > 0 {
+			slices.Sort(moved)
+			return nil, fmt.Errorf("%w: there is no ledger at %s, only %s, moved aside when it failed its checks; nothing can be stamped until the ledger is restored from a backup (the server keeps every synced record) or a new one is started with 'sealkeeper ledger --init'",
+				ErrLedgerMovedAside, path, moved[len(moved)-1])
+		}
 		return nil, nil
 	}
 	// The pinned server key checks the server's signature on the ledger's co-signed floor. A
@@ -42,6 +50,16 @@ func OpenLedger(cfg *config.Config) (*ledger.Ledger, error) {
 		Check:              LedgerCheck,
 		ServerKey:          serverKey,
 	})
+}
+
+// ErrLedgerMovedAside: the ledger failed its checks at an earlier start and was moved aside.
+var ErrLedgerMovedAside = errors.New("the ledger was moved aside")
+
+// ledgerFailed tells a ledger that failed its checks (now or at an earlier start) from one
+// that could not be opened for another reason (in use, a pinned key unreadable).
+func ledgerFailed(err error) bool {
+	var ve *ledger.VerifyError
+	return errors.As(err, &ve) || errors.Is(err, ErrLedgerMovedAside)
 }
 
 // PinnedServerKey is the server's key pinned at enrolment (upstream.server_key, or where

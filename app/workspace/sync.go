@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sealkeeper/sealkeeper/app/config"
+	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -34,8 +35,9 @@ func (l *Link) Close() {
 
 // OpenSync connects the workstation to its server: the configured one, or in a demo workspace a
 // hub run in-process on 127.0.0.1 with sample documents. It returns nil, nil when no server is
-// configured: the workstation then works offline with what it has.
-func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, error) {
+// configured: the workstation then works offline with what it has. The heartbeats carry the
+// alarms not in the pushed chain (alarms may be nil).
+func OpenSync(cfg *config.Config, led *ledger.Ledger, alarms *usecase.Alarms, log *slog.Logger) (*Link, error) {
 	l := &Link{}
 	var (
 		url    string
@@ -96,6 +98,15 @@ func OpenSync(cfg *config.Config, led *ledger.Ledger, log *slog.Logger) (*Link, 
 	l.close = append(l.close, func() { st.Close() })
 	l.Store, l.ServerKey = st, key
 	opt := upstream.SyncOptions{PullEvery: cfg.Upstream.PullEvery.Duration, Outputs: StampedDir(cfg)}
+	if alarms != nil {
+		opt.State = func() upstream.Heartbeat {
+			var hb upstream.Heartbeat
+			for _, a := range alarms.Unrecorded() {
+				hb.Alarms = append(hb.Alarms, upstream.HeartbeatAlarm{Name: a.Name, Time: a.Time, Detail: a.Detail})
+			}
+			return hb
+		}
+	}
 	if led != nil {
 		opt.Ledger = led
 		// The server's co-signature is what stops a rollback of the ledger file.

@@ -68,7 +68,7 @@ func TestEnrolThenSync(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 
-	l, err := OpenSync(cfg, nil, log)
+	l, err := OpenSync(cfg, nil, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestEnrolThenSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer led.Close()
-	l, err = OpenSync(cfg, led, log)
+	l, err = OpenSync(cfg, led, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,10 +66,10 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	if cfg.Demo.Enabled && cfg.Seal.ID == "" {
 		cfg.Seal.ID = hub.DemoSeal // demo workspaces made before [seal] id existed
 	}
-	led, err := OpenLedger(cfg)
-	if err != nil {
-		w.Problems = append(w.Problems, err)
-		log.Error("ledger", "error", err.Error())
+	led, ledErr := OpenLedger(cfg)
+	if ledErr != nil {
+		w.Problems = append(w.Problems, ledErr)
+		log.Error("ledger", "error", ledErr.Error())
 	}
 	if led != nil {
 		w.Ledger = led
@@ -84,6 +84,11 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 		return nil, fmt.Errorf("[policy] working_hours in %s: %w", cfg.Path(), err)
 	}
 	w.Alarms = usecase.NewAlarms(w.Ledger, log)
+	if ledgerFailed(ledErr) {
+		// There is no ledger to write the alarm to: it stays in memory (the status bar shows
+		// it) and goes to the server in every heartbeat of this run (OpenSync).
+		_ = w.Alarms.Raise(ledger.Record{Alarm: usecase.AlarmLedgerVerify, Detail: "opening the ledger: " + ledErr.Error()})
+	}
 	keys, closeKeys, err := NewKeys(cfg, w.Ledger, w.Alarms, anchors, log)
 	if err != nil {
 		w.Close()
@@ -91,7 +96,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 	}
 	w.Keys = keys
 	w.closers = append(w.closers, closeKeys)
-	link, err := OpenSync(cfg, w.Ledger, log)
+	link, err := OpenSync(cfg, w.Ledger, w.Alarms, log)
 	if err != nil {
 		// Stamping offline within policy is allowed; the status bar says offline.
 		log.Error("server link", "error", err.Error())

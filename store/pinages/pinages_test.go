@@ -50,3 +50,46 @@ func TestAgesFile(t *testing.T) {
 		t.Errorf("damaged file: %v", err)
 	}
 }
+
+// TestWrongPINsCount: wrong PINs add up across loads of the file (separate runs), per token,
+// keep the change dates, and a login ends the count.
+func TestWrongPINsCount(t *testing.T) {
+	dir := t.TempDir()
+	first, err := pinages.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	if err := first.Record("A1", when); err != nil {
+		t.Fatal(err)
+	}
+	second, err := pinages.Load(dir) // another run, loaded before the first counts
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		ages   *pinages.Ages
+		serial string
+		want   int
+	}{{first, "A1", 1}, {second, "A1", 2}, {second, "B2", 1}, {first, "A1", 3}} {
+		if n, err := c.ages.WrongPIN(c.serial); err != nil || n != c.want {
+			t.Fatalf("try %d on %s: %d, %v; want %d", i+1, c.serial, n, err, c.want)
+		}
+	}
+	if err := second.LoggedIn("A1"); err != nil {
+		t.Fatal(err)
+	}
+	third, err := pinages.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, ok := third.LastChanged("A1"); !ok || !last.Equal(when) {
+		t.Fatalf("the change date after counting: %v %v", last, ok)
+	}
+	if n, _ := third.WrongPIN("A1"); n != 1 {
+		t.Fatalf("after a login the next wrong PIN is number %d", n)
+	}
+	if n, _ := third.WrongPIN("B2"); n != 2 {
+		t.Fatalf("another token's count after A1's login: %d", n)
+	}
+}

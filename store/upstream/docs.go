@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -40,10 +41,14 @@ import (
 //     late listing does not bring a finished document back) once it is done (stamped or
 //     rejected) and its result was accepted upstream (no outbox item names it), or expired
 //     before the last complete listing (evict). A withdrawn one loses its bytes at once.
-//   - A stamped file in SyncOptions.Outputs whose result the server accepted is deleted while
-//     nobody is logged in, else at the next Lock or Close (spendOutput): until then, and
-//     while its result waits in the outbox, it is the one thing of a document in clear on
-//     disk, for the custodian who made it to verify or print.
+//   - A stamped file in SyncOptions.Outputs is in clear on disk only while a custodian is
+//     logged in (to verify, print or open it). At each Lock, at Close and when the syncer is
+//     made while nobody is logged in (sealOutputs), one whose result still waits in the outbox
+//     is moved into bucket outputs (by its path, encrypted as the documents are, adOutput) and
+//     the clear file deleted; StampedFile gives it back, decrypted into memory, to the upload
+//     and to printing after a login. One whose result the server accepted is deleted, file and
+//     entry, while nobody is logged in, else at the next Lock or Close (spendOutput). A copy the
+//     custodian asked for elsewhere (StampRequest.Out) is theirs and never touched.
 
 // DocumentKeys is where the document store's encryption comes from: the ledger
 // (*ledger.Ledger satisfies it), so documents open with the same key slots as the ledger.
@@ -62,12 +67,18 @@ const (
 	docPurpose  = "documents" // ledger.DeriveKey purpose
 	adMeta      = "sealkeeper document v1\x00meta\x00"
 	adFile      = "sealkeeper document v1\x00file\x00"
+	adOutput    = "sealkeeper document v1\x00output\x00"
 )
 
 var (
-	sFiles = []byte("files")
-	sSpent = []byte("spentoutputs") // path → "": stamped files to delete at the next Lock
+	sFiles   = []byte("files")
+	sSpent   = []byte("spentoutputs") // path → "": stamped files to delete at the next Lock
+	sOutputs = []byte("outputs")      // path → the encrypted stamped file, while its result waits
 )
+
+// ErrStampedLocked: a stamped file waiting to go to the server is kept encrypted and nobody is
+// logged in to decrypt it.
+var ErrStampedLocked = errors.New("the stamped file is kept encrypted while nobody is logged in: log in with the seal key of a custodian of this workstation, and it is sent (or printed)")
 
 // ErrDocumentsLocked: the queue is encrypted and nobody is logged in.
 var ErrDocumentsLocked = errors.New("the approved documents are kept encrypted: log in with the seal key of a custodian of this workstation to see or stamp them")
@@ -207,17 +218,23 @@ func (s *Store) unsealAll(h keyslot.Holder) {
 				return err
 			}
 		}
-		files := tx.Bucket(sFiles)
-		nf := map[string][]byte{}
-		_ = files.ForEach(func(k, v []byte) error {
-			if nv, ok := reseal(adFile+string(k), v); ok {
-				nf[string(k)] = nv
-			}
-			return nil
-		})
-		for k, v := range nf {
-			if err := files.Put([]byte(k), v); err != nil {
-				return err
+		// Documents' bytes and stamped files waiting to go up: keyed by what their AD names.
+		for _, bk := range []struct {
+			name []byte
+			ad   string
+		}{{sFiles, adFile}, {sOutputs, adOutput}} {
+			b := tx.Bucket(bk.name)
+			nv := map[string][]byte{}
+			_ = b.ForEach(func(k, v []byte) error {
+				if n, ok := reseal(bk.ad+string(k), v); ok {
+					nv[string(k)] = n
+				}
+				return nil
+			})
+			for k, v := range nv {
+				if err := b.Put([]byte(k), v); err != nil {
+					return err
+				}
 			}
 		}
 		return unsealRoster(tx, reseal)
@@ -241,6 +258,115 @@ func (s *Store) SealedForOthers() int {
 func (s *Store) locked() {
 	s.forgetAll()
 	_ = s.removeSpent()
+	_ = s.sealOutputs()
+}
+
+// setOutputs names the folder of the workstation's own stamped files (SyncOptions.Outputs)
+// and, while nobody is logged in, encrypts what a run that ended without Close left there.
+func (s *Store) setOutputs(dir string) {
+	if dir == "" {
+		return
+	}
+	s.mu.Lock()
+	s.outputs = filepath.Clean(dir)
+	s.mu.Unlock()
+	if key, err := s.docKey(); err == nil {
+		clear(key)
+		return
+	}
+	_ = s.sealOutputs()
+}
+
+// sealOutputs moves each stamped file of the outputs folder whose result waits in the outbox
+// into bucket outputs, encrypted (to the key slots while nobody is logged in), and deletes the
+// clear file once the entry is durable.
+func (s *Store) sealOutputs() error {
+	s.mu.Lock()
+	dir := s.outputs
+	s.mu.Unlock()
+	if dir == "" || s.keys == nil {
+		return nil
+	}
+	items, err := s.Outbox()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.File == "" || filepath.Dir(it.File) != dir {
+			continue
+		}
+		b, err := os.ReadFile(it.File)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // in the store already
+		}
+		if err != nil {
+			return fmt.Errorf("keeping the stamped file %s encrypted: %w", it.File, err)
+		}
+		v, err := s.seal(adOutput+it.File, b)
+		clear(b)
+		if err == nil {
+			err = s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(sOutputs).Put([]byte(it.File), v) })
+		}
+		if err == nil {
+			err = os.Remove(it.File)
+		}
+		if err != nil {
+			return fmt.Errorf("keeping the stamped file %s encrypted: %w", it.File, err)
+		}
+	}
+	return nil
+}
+
+// StampedFile is the path to read the workstation's stamped file path from: the file itself
+// while it is in clear, else its bytes from bucket outputs decrypted into memory (until the
+// next Lock). ErrStampedLocked while nobody is logged in; an error matching os.ErrNotExist
+// when the store has no such file (the server holds it: Client.FetchStamped).
+func (s *Store) StampedFile(path string) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	name := "output\x00" + path
+	s.mu.Lock()
+	f := s.plain[name]
+	s.mu.Unlock()
+	if f != nil {
+		return f.Name(), nil
+	}
+	var v []byte
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		v = append([]byte(nil), tx.Bucket(sOutputs).Get([]byte(path))...)
+		return nil
+	}); err != nil {
+		return "", err
+	}
+	if len(v) == 0 {
+		return "", fmt.Errorf("the stamped file %s is not on this workstation: %w", path, os.ErrNotExist)
+	}
+	key, err := s.docKey()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, ErrStampedLocked)
+	}
+	defer clear(key)
+	pt, err := s.open(adOutput+path, v, key)
+	if err != nil {
+		return "", fmt.Errorf("the encrypted copy of the stamped file %s %w; the ledger records its hash, and the stamping must be made again if no other copy exists", path, err)
+	}
+	defer clear(pt)
+	f, err = memFile(filepath.Base(path), pt)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.plain[name]; old != nil {
+		f.Close()
+		return old.Name(), nil
+	}
+	if s.plain == nil {
+		s.plain = map[string]*os.File{}
+	}
+	s.plain[name] = f
+	return f.Name(), nil
 }
 
 // spendOutput records that the server accepted the stamped file at path (see
@@ -260,9 +386,13 @@ func (s *Store) removeSpent() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sSpent)
 		var done [][]byte
+		outs := tx.Bucket(sOutputs)
 		err := b.ForEach(func(k, _ []byte) error {
 			if err := os.Remove(string(k)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("deleting the stamped file %s, which the server holds: %w", k, err)
+			}
+			if err := outs.Delete(k); err != nil {
+				return err
 			}
 			done = append(done, append([]byte(nil), k...))
 			return nil

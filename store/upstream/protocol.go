@@ -267,6 +267,18 @@ type Heartbeat struct {
 	Unsynced      uint64    `json:"unsynced"`
 	Outbox        int       `json:"outbox"`
 	OfflineStamps int       `json:"offlineStamps"`
+	// Alarms are raised but not in the pushed ledger: the workstation's ledger failed its
+	// checks (there is none to write them to), or nobody has logged in since (they wait,
+	// sealed, for the next login). Sent in every heartbeat until they are in the chain, so the
+	// server hears of them first.
+	Alarms []HeartbeatAlarm `json:"alarms,omitempty"`
+}
+
+// HeartbeatAlarm is one alarm of a heartbeat (the names of docs/rules.md 13).
+type HeartbeatAlarm struct {
+	Name   string    `json:"name"`
+	Time   time.Time `json:"time"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // HeartbeatReply tells the workstation the server's time and whether anything changed.

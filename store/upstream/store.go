@@ -23,8 +23,9 @@ type Store struct {
 	keys DocumentKeys
 
 	mu         sync.Mutex
-	plain      map[string]*os.File // SHA-256 → decrypted bytes in memory (memFile), while unlocked
+	plain      map[string]*os.File // SHA-256 (or "output\x00" path) → decrypted bytes in memory (memFile), while unlocked
 	sealedLeft int                 // entries the last login could not open
+	outputs    string              // SyncOptions.Outputs, cleaned: the stamped files kept encrypted
 }
 
 var (
@@ -32,7 +33,7 @@ var (
 	sDocs   = []byte("documents")
 	sOutbox = []byte("outbox")
 	sUsed   = []byte("usedtickets")
-	sBkts   = [][]byte{sMeta, sDocs, sOutbox, sUsed, sFiles, sSpent}
+	sBkts   = [][]byte{sMeta, sDocs, sOutbox, sUsed, sFiles, sSpent, sOutputs}
 	mSeals  = []byte("seals")
 	mRoster = []byte("roster")
 	mCosig  = []byte("cosigned")

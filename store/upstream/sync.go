@@ -120,6 +120,7 @@ func NewSyncer(c *Client, st *Store, opt SyncOptions) *Syncer {
 	}
 	s := &Syncer{c: c, st: st, opt: opt, trigger: make(chan struct{}, 1), subs: map[chan Status]struct{}{}}
 	s.status.LastContact, _ = st.LastContact()
+	st.setOutputs(opt.Outputs)
 	return s
 }
 
@@ -303,11 +304,15 @@ func (s *Syncer) syncOnce(ctx context.Context) error {
 	if err := s.pushLedger(ctx); err != nil {
 		return err
 	}
-	if err := s.pushOutbox(ctx); err != nil {
+	waiting, err := s.pushOutbox(ctx)
+	if err != nil {
 		return err
 	}
 	if err := s.Pull(ctx); err != nil {
 		return err
+	}
+	if waiting {
+		return nil // stamped files wait, encrypted, for a login: not everything is up yet
 	}
 	// Reaching here means the server has everything made offline.
 	return s.st.putMeta(mOffN, 0)
@@ -402,42 +407,51 @@ func (s *Syncer) accept(h *LedgerHead) error {
 	return s.st.putMeta(mPushed, h.Size)
 }
 
-// pushOutbox sends waiting results oldest first, each stamped file before its result.
-func (s *Syncer) pushOutbox(ctx context.Context) error {
+// pushOutbox sends waiting results oldest first, each stamped file before its result. It stops,
+// reporting waiting, at the first whose stamped file is kept encrypted while nobody is logged
+// in: the rest waits for a login, in order.
+func (s *Syncer) pushOutbox(ctx context.Context) (waiting bool, err error) {
 	items, err := s.st.Outbox()
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, it := range items {
 		err := s.sendItem(ctx, it)
+		if errors.Is(err, ErrStampedLocked) {
+			return true, nil
+		}
 		if err == nil {
 			if err := s.st.outboxDone(it.ID); err != nil {
-				return err
+				return false, err
 			}
 			if it.File != "" && s.opt.Outputs != "" && filepath.Dir(it.File) == filepath.Clean(s.opt.Outputs) {
 				if err := s.st.spendOutput(it.File); err != nil {
-					return err
+					return false, err
 				}
 			}
 			if _, err := s.st.evict(s.opt.Now()); err != nil {
-				return err
+				return false, err
 			}
 			continue
 		}
 		_ = s.st.outboxFailed(it.ID, err)
 		if retryable(err) {
-			return err
+			return false, err
 		}
 		// A refusal stays in the outbox with its reason for the custodian to see; the rest
 		// of the queue goes on.
 	}
-	return nil
+	return false, nil
 }
 
 func (s *Syncer) sendItem(ctx context.Context, it OutboxItem) error {
 	r := it.Result
 	if it.File != "" {
-		sha, size, err := s.c.Upload(ctx, it.File)
+		file, err := s.st.StampedFile(it.File)
+		if err != nil {
+			return err
+		}
+		sha, size, err := s.c.Upload(ctx, file)
 		if err != nil {
 			return err
 		}
