@@ -10,8 +10,6 @@
 package gmtokentest
 
 import (
-	"crypto/rand"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
@@ -28,6 +26,7 @@ import (
 	gmx509 "github.com/tjfoc/gmsm/x509"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
 )
 
 // The vendor numbers the module speaks (Sansec's; see device/gmtoken/token.go).
@@ -198,26 +197,13 @@ func New(tb testing.TB, opts ...Option) *Token {
 	t.Public, err = parsePoint(attrs[0].Value)
 	must(tb, err)
 
-	caKey, err := sm2.GenerateKey(rand.Reader)
+	// gmca names SM2-with-SM3 as the signature algorithm: tjfoc's CreateCertificate picks it
+	// from the template, and certificates without it do not verify under tjfoc x509.
+	ca, err := gmca.New("SealKeeper GM Test CA")
 	must(tb, err)
+	t.CA = ca.Cert
 	now := time.Now()
-	caTmpl := &gmx509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "SealKeeper GM Test CA", Organization: []string{"SealKeeper tests"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: gmx509.KeyUsageCertSign | gmx509.KeyUsageCRLSign,
-	}
-	caDER, err := gmx509.CreateCertificate(caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	must(tb, err)
-	t.CA, err = gmx509.ParseCertificate(caDER)
-	must(tb, err)
-	der, err := gmx509.CreateCertificate(&gmx509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "Test Seal SM2", Organization: []string{"SealKeeper tests"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: gmx509.KeyUsageDigitalSignature | gmx509.KeyUsageContentCommitment,
-	}, t.CA, t.Public, caKey)
+	der, err := ca.Issue("Test Seal SM2", "SealKeeper tests", t.Public, now.Add(-time.Hour), now.Add(24*time.Hour))
 	must(tb, err)
 	t.Cert, err = gmx509.ParseCertificate(der)
 	must(tb, err)

@@ -7,9 +7,14 @@ import (
 	"math/big"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/miekg/pkcs11"
 	"github.com/tjfoc/gmsm/sm2"
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -215,4 +220,37 @@ func TestObjectsPersist(t *testing.T) {
 func isRV(err error, rv uint) bool {
 	var e pkcs11.Error
 	return errors.As(err, &e) && uint(e) == rv
+}
+
+// The seal certificate New stores is an SM2-with-SM3 certificate that tjfoc x509 reads from the
+// token and chains to the test CA (a certificate whose template named no signature algorithm
+// did not); a certificate from another CA does not chain.
+func TestCertificateChainsUnderTjfoc(t *testing.T) {
+	tok := New(t)
+	_, h := open(t, tok)
+	must(t, ctx.FindObjectsInit(h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE)}))
+	found, _, err := ctx.FindObjects(h, 10)
+	must(t, err)
+	must(t, ctx.FindObjectsFinal(h))
+	if len(found) != 1 {
+		t.Fatalf("found %d certificates, want 1", len(found))
+	}
+	attrs, err := ctx.GetAttributeValue(h, found[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	must(t, err)
+	cert, err := gmx509.ParseCertificate(attrs[0].Value)
+	must(t, err)
+	if cert.SignatureAlgorithm != gmx509.SM2WithSM3 {
+		t.Fatalf("signature algorithm %v, want SM2-with-SM3", cert.SignatureAlgorithm)
+	}
+	if err := cert.CheckSignatureFrom(tok.CA); err != nil {
+		t.Fatalf("the certificate's signature does not verify under the CA: %v", err)
+	}
+	if err := gmseal.Chain(cert, []*gmx509.Certificate{tok.CA}, time.Now()); err != nil {
+		t.Fatalf("chain: %v", err)
+	}
+	other, err := gmca.New("Another SM2 CA")
+	must(t, err)
+	if err := gmseal.Chain(cert, []*gmx509.Certificate{other.Cert}, time.Now()); err == nil {
+		t.Fatal("the certificate chains to a CA that did not issue it")
+	}
 }
