@@ -37,6 +37,7 @@ const (
 	CKMSM3SM2ZDER = 0x80008103 // hashes SM3(Z||M) on the token, answers DER
 	CKMSM2Sign    = 0x80008104 // signs a host-computed e, answers DER
 	CKMSM2SignRaw = 0x80008105 // signs a host-computed e, answers r||s
+	CKMSM2Encrypt = 0x80008200 // SM2 encryption; C_Decrypt over 04 || C1 || C3 || C2
 )
 
 // MaxTries is how many wrong user PINs lock a token.
@@ -124,7 +125,7 @@ func Label(l string) Option { return func(o *options) { o.label = l } }
 func UserPIN(p string) Option { return func(o *options) { o.pin = p } }
 
 // Mechanisms makes the module offer only these signing mechanisms (CKM* above; key generation
-// stays) for the test, as a vendor's token that lacks the others would.
+// and SM2 decryption stay) for the test, as a vendor's token that lacks the others would.
 func Mechanisms(m ...uint) Option { return func(o *options) { o.mechs = append([]uint{}, m...) } }
 
 // PINToBeChanged leaves the token as its issuer hands it over: the PIN set by the SO, which the
@@ -147,7 +148,7 @@ func New(tb testing.TB, opts ...Option) *Token {
 	tb.Setenv("SEALKEEPER_GMTOKEN_DIR", t.Dir)
 	var mechs []string
 	if o.mechs != nil {
-		mechs = append(mechs, fmt.Sprintf("0x%x", CKMSM2KeyGen))
+		mechs = append(mechs, fmt.Sprintf("0x%x", CKMSM2KeyGen), fmt.Sprintf("0x%x", CKMSM2Encrypt))
 	}
 	for _, m := range o.mechs {
 		mechs = append(mechs, fmt.Sprintf("0x%x", m))
@@ -190,7 +191,8 @@ func New(tb testing.TB, opts ...Option) *Token {
 		}
 	}
 	pubH, _, err := ctx.GenerateKeyPair(h, []*pkcs11.Mechanism{pkcs11.NewMechanism(CKMSM2KeyGen, nil)},
-		common(pkcs11.CKO_PUBLIC_KEY), append(common(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true)))
+		common(pkcs11.CKO_PUBLIC_KEY), append(common(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true))) // SM2 decryption: the ledger's key slot
 	must(tb, err)
 	attrs, err := ctx.GetAttributeValue(h, pubH, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil)})
 	must(tb, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,8 +107,12 @@ func TestMechanismsOption(t *testing.T) {
 	slot, h := open(t, tok)
 	ms, err := ctx.GetMechanismList(slot)
 	must(t, err)
-	if len(ms) != 2 || ms[0].Mechanism != CKMSM2KeyGen || ms[1].Mechanism != CKMSM2SignRaw {
-		t.Fatalf("mechanisms %v, want key generation and 0x%x", ms, CKMSM2SignRaw)
+	var got []uint
+	for _, m := range ms {
+		got = append(got, m.Mechanism)
+	}
+	if want := []uint{CKMSM2KeyGen, CKMSM2Encrypt, CKMSM2SignRaw}; !slices.Equal(got, want) {
+		t.Fatalf("mechanisms %#x, want key generation, SM2 decryption and 0x%x", got, CKMSM2SignRaw)
 	}
 	must(t, ctx.Login(h, pkcs11.CKU_USER, tok.UserPIN))
 	if err := ctx.SignInit(h, []*pkcs11.Mechanism{pkcs11.NewMechanism(CKMSM3SM2ZDER, nil)}, findKey(t, h)); !isRV(err, pkcs11.CKR_MECHANISM_INVALID) {
@@ -252,5 +257,34 @@ func TestCertificateChainsUnderTjfoc(t *testing.T) {
 	must(t, err)
 	if err := gmseal.Chain(cert, []*gmx509.Certificate{other.Cert}, time.Now()); err == nil {
 		t.Fatal("the certificate chains to a CA that did not issue it")
+	}
+}
+
+// SM2 decryption on the token (C_Decrypt, 04 || C1 || C3 || C2): the plaintext comes back after
+// login, a changed byte is refused as invalid, and without login the key cannot be used.
+func TestDecrypt(t *testing.T) {
+	tok := New(t)
+	_, h := open(t, tok)
+	plain := []byte("sixteen byte key")
+	ct, err := sm2.Encrypt(tok.Public, plain, rand.Reader, sm2.C1C3C2)
+	must(t, err)
+	must(t, ctx.Login(h, pkcs11.CKU_USER, tok.UserPIN))
+	key := findKey(t, h)
+	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(CKMSM2Encrypt, nil)}
+	must(t, ctx.DecryptInit(h, mech, key))
+	got, err := ctx.Decrypt(h, ct)
+	must(t, err)
+	if !bytes.Equal(got, plain) {
+		t.Fatalf("decrypted %q, want %q", got, plain)
+	}
+	bad := bytes.Clone(ct)
+	bad[len(bad)-1] ^= 1
+	must(t, ctx.DecryptInit(h, mech, key))
+	if _, err := ctx.Decrypt(h, bad); !errors.Is(err, pkcs11.Error(pkcs11.CKR_ENCRYPTED_DATA_INVALID)) {
+		t.Fatalf("changed ciphertext: %v, want CKR_ENCRYPTED_DATA_INVALID", err)
+	}
+	must(t, ctx.Logout(h))
+	if err := ctx.DecryptInit(h, mech, key); err == nil {
+		t.Fatal("the private key decrypts without login")
 	}
 }
