@@ -179,6 +179,9 @@ type Demo struct {
 	PINFile string `toml:"pin_file"`
 	// HubData is where the in-process demo hub keeps its bbolt file.
 	HubData string `toml:"hub_data"`
+	// GMTokenDir is the token folder of a GM demo's PKCS#11 module (device/gmtoken), which
+	// reads it from SEALKEEPER_GMTOKEN_DIR.
+	GMTokenDir string `toml:"gmtoken_dir"`
 }
 
 // Duration is a time.Duration written as "1s", "10m" in TOML.

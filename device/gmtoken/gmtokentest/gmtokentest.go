@@ -96,6 +96,10 @@ func Path(tb testing.TB) string {
 	return module
 }
 
+// Module is the built module's path, "" before Main built it (for a test binary's programs,
+// such as testscript's, which get it in the environment).
+func Module() string { return module }
+
 // Token is a GM token made for one test.
 type Token struct {
 	Module  string // PKCS#11 module path
