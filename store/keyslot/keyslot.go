@@ -129,6 +129,7 @@ func normalise(pub crypto.PublicKey) (crypto.PublicKey, error) {
 		}
 		return p, nil
 	case *sm2.PublicKey:
+		//lint:ignore SA1019 tjfoc/gmsm's SM2 curve has no API but elliptic.Curve
 		if p.X == nil || p.Y == nil || !sm2.P256Sm2().IsOnCurve(p.X, p.Y) {
 			return nil, errors.New("the SM2 public key is not a point on the SM2 curve")
 		}
