@@ -128,7 +128,7 @@ func printReport(w io.Writer, rep *verify.Report) {
 		}
 		fmt.Fprintf(w, "  type:       %s%s\n", s.SubFilter, yesNo(s.Format != "", ", holding a "+s.Format, ""))
 		if g := s.Seal; g != nil {
-			fmt.Fprintf(w, "  GM seal:    %s (esID %s, version %d, valid %s to %s, made by %s)\n", g.Name, g.ID, g.Version, day(g.ValidStart), day(g.ValidEnd), g.Maker)
+			fmt.Fprintf(w, "  GM seal:    %s\n", usecase.GMSealSummary(g))
 		}
 		fmt.Fprintf(w, "  integrity:  %s\n", yesNo(s.Intact, "digest and signature correct; byte range covers the signed revision except /Contents", "FAILED"))
 		fmt.Fprintf(w, "  covers:     %s\n", yesNo(s.CoversFile, "the whole file", fmt.Sprintf("an earlier revision (bytes 0-%d); later changes below", s.ByteRange[2]+s.ByteRange[3])))

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sealkeeper/sealkeeper/device/gmtoken/gmtokentest"
 )
 
 // TestMain lets the scripts in testdata/script run "sealkeeper" as a real command: the test
@@ -15,10 +17,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SEALKEEPER_TEST_AS_PROGRAM") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withGMToken{m}, map[string]func(){
 		"sealkeeper": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
+
+// withGMToken builds the GM token module (device/gmtoken) before the tests run, for the GM demo
+// scripts (SEALKEEPER_GMTOKEN_MODULE); the commands testscript runs as programs skip the build.
+type withGMToken struct{ m *testing.M }
+
+func (w withGMToken) Run() int { return gmtokentest.Main(w.m) }
 
 // TestScripts runs the command-line behaviour written down in testdata/script/*.txt: a command,
 // then what it must print. Each script gets its own HOME, so nothing touches the user's files.
@@ -35,6 +43,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			e.Setenv("GMSEALS", gm)
+			e.Setenv("SEALKEEPER_GMTOKEN_MODULE", gmtokentest.Module())
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

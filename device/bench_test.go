@@ -194,6 +194,25 @@ func BenchmarkSM2(b *testing.B) {
 					}
 				}
 			})
+			if c.opts != nil {
+				return
+			}
+			// What opening an SM2 key slot costs on the token: one 16-byte data key decrypted.
+			d, err := s.Decrypter(keys[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			ct, err := sm2.Encrypt(tok.Public, make([]byte, 16), rand.Reader, sm2.C1C3C2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run("token/decrypt-slot-key", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := d.Decrypt(rand.Reader, ct, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}()
 	}
 	key, err := sm2.GenerateKey(rand.Reader)
@@ -212,6 +231,17 @@ func BenchmarkSM2(b *testing.B) {
 		for b.Loop() {
 			if !key.PublicKey.Verify(msg, sig) {
 				b.Fatal("does not verify")
+			}
+		}
+	})
+	ct, err := sm2.Encrypt(&key.PublicKey, make([]byte, 16), rand.Reader, sm2.C1C3C2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("tjfoc/decrypt-slot-key", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := key.Decrypt(rand.Reader, ct, nil); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

@@ -144,7 +144,8 @@ func keyTemplates(keyType, label string, id []byte, sm2 SM2Mechanisms) (*pkcs11.
 			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
 			pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
 			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, []byte{0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d}))
-		priv := append(common(pkcs11.CKO_PRIVATE_KEY, sm2.KeyType), secret...)
+		priv := append(append(common(pkcs11.CKO_PRIVATE_KEY, sm2.KeyType), secret...),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true)) // SM2 decryption for the ledger's key slots
 		return pkcs11.NewMechanism(sm2.KeyGen, nil), [2][]*pkcs11.Attribute{pub, priv}, nil
 	}
 	return nil, [2][]*pkcs11.Attribute{}, fmt.Errorf("key type %q is not one SealKeeper provisions; use rsa2048, p256 or sm2", keyType)

@@ -205,11 +205,34 @@ var ErrUnsupported = errors.New("not supported by this token")
 // Decrypter returns a crypto.Decrypter for an RSA key: RSA-OAEP through CKM_RSA_PKCS_OAEP.
 // Opts may be nil (SHA-256) or *rsa.OAEPOptions with Hash SHA-256 or SHA-1 (MGF1 with the same
 // hash). Labels are passed to the token; many tokens (SoftHSM) accept only an empty one.
+//
+// For an SM2 key it decrypts SM2 ciphertexts (GB/T 32918.4, 04 || C1 || C3 || C2) through the
+// vendor table's decryption mechanism (SM2Mechanisms.Decrypt); opts is not used.
 func (s *Session) Decrypter(key SealKey) (crypto.Decrypter, error) {
+	if pub, ok := key.Public.(*sm2.PublicKey); ok && key.priv != 0 {
+		return &sm2Decrypter{s: s, key: key, pub: pub}, nil
+	}
 	if key.priv == 0 || key.keyType != pkcs11.CKK_RSA {
-		return nil, fmt.Errorf("key %q is not an RSA private key from Session.Seals: it cannot decrypt", key.Label)
+		return nil, fmt.Errorf("key %q is not an RSA or SM2 private key from Session.Seals: it cannot decrypt", key.Label)
 	}
 	return &decrypter{s: s, key: key}, nil
+}
+
+// Holder is the seal key's side of a ledger key slot: ECDH for a P-256 key, decryption for an
+// RSA or SM2 key (store/keyslot's Holder; device does not import store).
+func (s *Session) Holder(key SealKey) (interface{ Public() crypto.PublicKey }, error) {
+	if _, isEC := key.Public.(*ecdsa.PublicKey); isEC {
+		x, err := s.ECDH(key)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return x, nil
+	}
+	d, err := s.Decrypter(key)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 type decrypter struct {

@@ -31,6 +31,9 @@ type SM2Mechanisms struct {
 	SignWithZ []uint
 	// SignRaw are mechanisms that sign a 32-byte e computed by the host, e = SM3(Z_A || M).
 	SignRaw []uint
+	// Decrypt are SM2 encryption mechanisms (GB/T 32918.4) for C_Decrypt over
+	// 04 || C1 || C3 || C2: the ledger's key slot of an SM2 key. Empty: none known.
+	Decrypt []uint
 }
 
 // BuiltinSM2 are the public vendor tables, tried after those a module was given with
@@ -38,9 +41,9 @@ type SM2Mechanisms struct {
 // zzy007/ZzySoftHsmGM pkcs11.h (IBM-style).
 var BuiltinSM2 = []SM2Mechanisms{
 	// Sansec's plain CKM_SM3_SM2 (0x80008100/01) hashes without Z, so only the _Z pair is here.
-	{Vendor: "Sansec", KeyType: 0x80000004, KeyGen: 0x80008001, SignWithZ: []uint{0x80008103, 0x80008102}, SignRaw: []uint{0x80008104, 0x80008105}},
+	{Vendor: "Sansec", KeyType: 0x80000004, KeyGen: 0x80008001, SignWithZ: []uint{0x80008103, 0x80008102}, SignRaw: []uint{0x80008104, 0x80008105}, Decrypt: []uint{0x80008200}},
 	// TASS: whether its CKM_SM3_SM2 includes Z is not documented, so only raw SM2 is used.
-	{Vendor: "TASS", KeyType: 0x80000004, KeyGen: 0x80008001, SignRaw: []uint{0x80008000}},
+	{Vendor: "TASS", KeyType: 0x80000004, KeyGen: 0x80008001, SignRaw: []uint{0x80008000}, Decrypt: []uint{0x80008200}},
 	{Vendor: "SafeNet Luna", KeyType: 0x80000016, KeyGen: 0x80000B20, SignWithZ: []uint{0x80000B22}, SignRaw: []uint{0x80000B21}},
 	{Vendor: "IBM-style", KeyType: 0x80050002, KeyGen: 0x8005000A, SignWithZ: []uint{0x8005000C}, SignRaw: []uint{0x8005000B}},
 }
@@ -266,4 +269,63 @@ func sm2DER(sig []byte) ([]byte, error) {
 		return rawToDER(sig)
 	}
 	return nil, fmt.Errorf("the token answered an SM2 signature of %d bytes that is neither DER nor r||s", len(sig))
+}
+
+// pickSM2Decrypt is the first SM2 decryption mechanism of the tables for keyType that the token
+// offers. Called with mu held.
+func (m *Module) pickSM2Decrypt(slot, keyType uint) (uint, error) {
+	list, err := m.ctx.GetMechanismList(slot)
+	if err != nil {
+		return 0, err
+	}
+	var known []string
+	for _, t := range m.sm2Tables() {
+		if t.KeyType != keyType && keyType != pkcs11.CKK_EC {
+			continue
+		}
+		known = append(known, t.Vendor)
+		for _, want := range t.Decrypt {
+			for _, mech := range list {
+				if mech.Mechanism == want {
+					return want, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: the module offers none of the SM2 decryption mechanisms SealKeeper knows for key type 0x%x (tables: %s), so the ledger's key slot cannot be opened with this key; add the vendor's numbers (decrypt) under [[device.sm2]] in the config", ErrUnsupported, keyType, strings.Join(known, ", "))
+}
+
+// sm2Decrypter decrypts SM2 ciphertexts with a key on the token.
+type sm2Decrypter struct {
+	s   *Session
+	key SealKey
+	pub *sm2.PublicKey
+}
+
+func (d *sm2Decrypter) Public() crypto.PublicKey { return d.pub }
+
+// Decrypt decrypts an SM2 ciphertext 04 || C1 || C3 || C2 (as tjfoc/gmsm's sm2.Encrypt with
+// C1C3C2 makes it) on the token; opts is not used.
+func (d *sm2Decrypter) Decrypt(_ io.Reader, msg []byte, _ crypto.DecrypterOpts) ([]byte, error) {
+	s := d.s
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	mech, err := s.m.pickSM2Decrypt(s.tok.SlotID, d.key.keyType)
+	if err != nil {
+		if errors.Is(err, ErrUnsupported) {
+			return nil, fmt.Errorf("seal key %q: %w", d.key.Label, err)
+		}
+		return nil, s.fail("listing the SM2 mechanisms", err)
+	}
+	if err := s.m.ctx.DecryptInit(s.h, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, d.key.priv); err != nil {
+		return nil, s.fail(fmt.Sprintf("starting to decrypt (SM2 mechanism 0x%x)", mech), err)
+	}
+	out, err := s.m.ctx.Decrypt(s.h, msg)
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("decrypting (SM2 mechanism 0x%x)", mech), err)
+	}
+	return out, nil
 }

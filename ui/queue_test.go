@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"crypto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,12 +42,31 @@ type deskWindow struct {
 	cust   *usecase.Custody
 	alarms *usecase.Alarms
 	out    string
+	pin    string // the token's user PIN
+}
+
+// deskKey is the seal key a desk window runs on: its module, public key (the ledger's slot),
+// PIN, and the key use case's seal settings.
+type deskKey struct {
+	m    *device.Module
+	pub  crypto.PublicKey
+	pin  string
+	keys usecase.KeysConfig // SealKeyID and, for a GM key, GMSeal and GMAnchors
 }
 
 func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.Ledger)) *deskWindow {
 	t.Helper()
-	w := &deskWindow{tok: softhsmtest.New(t), out: t.TempDir()}
-	m := w.tok.Open(t)
+	tok := softhsmtest.New(t)
+	w := newDeskWindowOn(t, ws, deskKey{m: tok.Open(t), pub: tok.ECCert.PublicKey, pin: tok.UserPIN, keys: usecase.KeysConfig{SealKeyID: "454301"}}, setup)
+	w.tok = tok
+	return w
+}
+
+// newDeskWindowOn is newDeskWindow on key (w.tok is then nil).
+func newDeskWindowOn(t *testing.T, ws string, key deskKey, setup func(h *hub.Hub, led *ledger.Ledger)) *deskWindow {
+	t.Helper()
+	w := &deskWindow{out: t.TempDir(), pin: key.pin}
+	m := key.m
 	h, srv, err := hub.Demo(t.TempDir(), ws)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +74,7 @@ func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.L
 	t.Cleanup(func() { srv.Close(); h.Close() })
 	w.h = h
 	w.led, err = ledger.Create(filepath.Join(t.TempDir(), ledger.FileName), []ledger.Recipient{
-		{Public: w.tok.ECCert.PublicKey, Role: keyslot.RoleCustodian, Label: "张伟"},
+		{Public: key.pub, Role: keyslot.RoleCustodian, Label: "张伟"},
 	}, ledger.Options{Workstation: ws, Check: ledger.CheckFile})
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +94,10 @@ func newDeskWindow(t *testing.T, ws string, setup func(h *hub.Hub, led *ledger.L
 	t.Cleanup(func() { st.Close() })
 	w.syncer = upstream.NewSyncer(c, st, upstream.SyncOptions{Ledger: w.led})
 	w.alarms = usecase.NewAlarms(w.led, nil)
-	w.keys = usecase.NewKeys(usecase.KeysConfig{
-		Watch:     device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true},
-		Custodian: "张伟", SealKeyID: "454301", Ledger: w.led, Workstation: ws, Alarms: w.alarms,
-	})
+	kc := key.keys
+	kc.Watch = device.WatchConfig{Modules: []*device.Module{m}, Interval: 50 * time.Millisecond, NoUSB: true}
+	kc.Custodian, kc.Ledger, kc.Workstation, kc.Alarms = "张伟", w.led, ws, w.alarms
+	w.keys = usecase.NewKeys(kc)
 	r := render.New(render.Options{CacheDir: filepath.Join(os.TempDir(), "sealkeeper-test-pdfium")})
 	t.Cleanup(func() { r.Close() })
 	w.desk = usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
@@ -104,7 +124,7 @@ func (w *deskWindow) login(t *testing.T, docs int) {
 	}
 	eventually(t, u, "the sync round brings the documents", func() bool { return len(u.queue.items) == docs })
 	eventually(t, u, "key found", func() bool { return w.keys.State().Phase == usecase.KeyPresent })
-	if err := w.keys.Login(w.tok.UserPIN); err != nil {
+	if err := w.keys.Login(w.pin); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, u, "logged in", func() bool { return w.keys.State().Phase == usecase.LoggedIn })
@@ -205,7 +225,8 @@ func TestQueueStampAndReturn(t *testing.T) {
 	test.Tap(p.certify) // the first seal of this document certifies it
 	test.Tap(p.confirmOK)
 	eventually(t, u, "stamped: the result screen", func() bool { return q.done != nil })
-	if !strings.HasPrefix(q.done.heading.Text, "Stamped “"+first.Title) || !formHas(q.done.form, "Signatures", "valid") {
+	if !strings.HasPrefix(q.done.heading.Text, "Stamped “"+first.Title) || !formHas(q.done.form, "Signatures", "valid") ||
+		!formHas(q.done.form, "Signature format", "CMS (PAdES / PKCS #7)") {
 		t.Fatalf("result says %q", q.done.heading.Text)
 	}
 	test.Tap(q.done.back)

@@ -58,6 +58,14 @@ func newResultView(q *queueScreen, docID, title string, res *usecase.StampResult
 			kind += ", " + t.T("result.seam")
 		}
 		row("result.appearance", kind)
+		if key, ok := formatKeys[v.Format]; ok {
+			row("result.format", t.T(key))
+		} else if v.Format != "" {
+			row("result.format", v.Format)
+		}
+		if v.GMSeal != "" {
+			row("result.gmseal", v.GMSeal)
+		}
 		row("result.covers", yesNoT(t, v.CoversFile))
 		row("result.trusted", yesNoT(t, v.Trusted))
 		if len(v.Problems) > 0 {
@@ -78,6 +86,14 @@ func newResultView(q *queueScreen, docID, title string, res *usecase.StampResult
 	}
 	r.content = container.NewVScroll(container.NewVBox(r.heading, r.form, buttons))
 	return r
+}
+
+// formatKeys translate what a signature holds (the verifier's words, which are the English
+// text): a PAdES seal and a GM seal are shown in the same row.
+var formatKeys = map[string]string{
+	usecase.FormatCMS:   "result.format.cms",
+	usecase.FormatGMCMS: "result.format.gmcms",
+	usecase.FormatSES:   "result.format.ses",
 }
 
 func yesNoT(t *tr, b bool) string {

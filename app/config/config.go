@@ -73,6 +73,7 @@ type Device struct {
 //	key_gen = 0x80008001
 //	sign_with_z = [0x80008103]
 //	sign_raw = [0x80008104]
+//	decrypt = [0x80008200]
 type SM2Mechanisms struct {
 	// Module is the PKCS#11 module it is for, as in modules; empty: every module.
 	Module  string `toml:"module"`
@@ -83,6 +84,9 @@ type SM2Mechanisms struct {
 	// token; SignRaw: mechanisms that sign e = SM3(Z_A || M) computed by SealKeeper.
 	SignWithZ []uint `toml:"sign_with_z"`
 	SignRaw   []uint `toml:"sign_raw"`
+	// Decrypt: SM2 decryption over 04 || C1 || C3 || C2, which opens the ledger's key slot of an
+	// SM2 key; without one an SM2 custodian cannot unlock the ledger.
+	Decrypt []uint `toml:"decrypt"`
 }
 
 // USBKey is one known seal-key model.
@@ -179,6 +183,9 @@ type Demo struct {
 	PINFile string `toml:"pin_file"`
 	// HubData is where the in-process demo hub keeps its bbolt file.
 	HubData string `toml:"hub_data"`
+	// GMTokenDir is the token folder of a GM demo's PKCS#11 module (device/gmtoken), which
+	// reads it from SEALKEEPER_GMTOKEN_DIR.
+	GMTokenDir string `toml:"gmtoken_dir"`
 }
 
 // Duration is a time.Duration written as "1s", "10m" in TOML.

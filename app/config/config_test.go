@@ -101,7 +101,7 @@ func TestSM2Tables(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := SM2Mechanisms{Module: "/usr/lib/libupkcs11.so", Vendor: "Sansec", KeyType: 0x80000004, KeyGen: 0x80008001,
-		SignWithZ: []uint{0x80008103, 0x80008102}, SignRaw: []uint{0x80008104}}
+		SignWithZ: []uint{0x80008103, 0x80008102}, SignRaw: []uint{0x80008104}, Decrypt: []uint{0x80008200}}
 	if len(c.Device.SM2) != 1 || !reflect.DeepEqual(c.Device.SM2[0], want) {
 		t.Fatalf("[[device.sm2]] read as %+v, want %+v", c.Device.SM2, want)
 	}

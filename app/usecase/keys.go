@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -275,19 +274,13 @@ func (k *Keys) countWrong(serial string) int {
 }
 
 // unlockLedger opens the ledger's key slot with the seal key: ECDH for an EC key, RSA-OAEP for
-// an RSA one. A custodian without a slot can still log in (the events are sealed to the slots'
+// an RSA one, SM2 decryption on the token for an SM2 one. A custodian without a slot can still log in (the events are sealed to the slots'
 // public keys until someone who has one logs in); the log says a handover is due.
 func (k *Keys) unlockLedger(sess *device.Session, seal *device.SealKey) {
 	if k.cfg.Ledger == nil || seal == nil {
 		return
 	}
-	var h interface{ Public() crypto.PublicKey }
-	var err error
-	if _, isEC := seal.Public.(*ecdsa.PublicKey); isEC {
-		h, err = sess.ECDH(*seal)
-	} else {
-		h, err = sess.Decrypter(*seal)
-	}
+	h, err := sess.Holder(*seal)
 	if err == nil {
 		err = k.cfg.Ledger.Unlock(h)
 	}

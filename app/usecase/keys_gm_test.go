@@ -3,6 +3,8 @@ package usecase_test
 import (
 	"crypto/rand"
 	"errors"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/usecase"
 	"github.com/sealkeeper/sealkeeper/device"
 	"github.com/sealkeeper/sealkeeper/device/gmtoken/gmtokentest"
+	"github.com/sealkeeper/sealkeeper/store/keyslot"
+	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
 
 // startGM runs the key use case over a GM token (our own PKCS#11 module with an SM2 seal key).
@@ -108,5 +112,44 @@ func TestGMTokenPINToBeChangedThenSign(t *testing.T) {
 	}
 	if _, ok := signer.Public().(*sm2.PublicKey); !ok {
 		t.Fatalf("signer's public key is a %T", signer.Public())
+	}
+}
+
+// A ledger whose only custodian slot is an SM2 key's: logging in to the GM token opens it by
+// SM2 decryption on the token, what the key does is recorded in the chain (not only sealed while
+// locked), and logging out locks it again.
+func TestGMTokenUnlocksLedger(t *testing.T) {
+	tok := gmtokentest.New(t)
+	m := tok.Open(t)
+	path := filepath.Join(t.TempDir(), ledger.FileName)
+	led, err := ledger.Create(path, []ledger.Recipient{{Public: tok.Public, Role: keyslot.RoleCustodian, Label: "张伟"}},
+		ledger.Options{Workstation: "WS-1", Check: ledger.CheckFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	slots, err := led.Slots()
+	if err != nil || len(slots) != 1 || slots[0].Alg != keyslot.AlgSM2 {
+		t.Fatalf("slots %+v, %v; want one SM2 slot", slots, err)
+	}
+	led.Lock()
+	k, _ := runKeys(t, m, usecase.KeysConfig{Now: time.Now, Ledger: led, Workstation: "WS-1"})
+	waitPhase(t, k, usecase.KeyPresent)
+	if err := k.Login(tok.UserPIN); err != nil {
+		t.Fatal(err)
+	}
+	if !led.Unlocked() {
+		t.Fatal("login to the GM token did not open the ledger's SM2 key slot")
+	}
+	var kinds []ledger.Kind
+	if err := led.Records(1, func(r ledger.Record) error { kinds = append(kinds, r.Kind); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(kinds, ledger.KindLoginOK) {
+		t.Fatalf("records %v: no login.ok in the chain", kinds)
+	}
+	k.Logout()
+	if led.Unlocked() {
+		t.Fatal("the ledger stayed unlocked after logging out of the GM key")
 	}
 }

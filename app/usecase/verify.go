@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"crypto/x509"
+	"fmt"
 	"time"
 
 	gmx509 "github.com/tjfoc/gmsm/x509"
@@ -25,7 +26,25 @@ type Verification struct {
 	CoversFile     bool
 	RidingSeam     bool
 	Widgets        int
-	Problems       []string
+	// Format is what the last signature holds, in the verifier's words (FormatCMS, FormatGMCMS,
+	// FormatSES): PAdES and GM seals side by side in the same words.
+	Format string
+	// GMSeal describes the GM seal the last signature carries (GMSealSummary); "" for none.
+	GMSeal   string
+	Problems []string
+}
+
+// What a signature holds, as the verifier names it (told by /Contents, never by the SubFilter).
+const (
+	FormatCMS   = verify.FormatCMS
+	FormatGMCMS = verify.FormatGMCMS
+	FormatSES   = verify.FormatSES
+)
+
+// GMSealSummary is the one line the result screen and `sealkeeper verify` show of a GM seal.
+func GMSealSummary(g *verify.GMSeal) string {
+	day := func(t time.Time) string { return t.UTC().Format("2006-01-02") }
+	return fmt.Sprintf("%s (esID %s, version %d, valid %s to %s, made by %s)", g.Name, g.ID, g.Version, day(g.ValidStart), day(g.ValidEnd), g.Maker)
 }
 
 // Verify checks a stamped file with the verifier, trusting the configured anchors.
@@ -46,6 +65,10 @@ func (d *Desk) Verify(path string) (Verification, error) {
 		s := rep.Signatures[n-1]
 		v.Signer, v.Issuer, v.Time, v.TimeSource = s.Signer, s.Issuer, s.Time, s.TimeSource
 		v.CoversFile, v.RidingSeam, v.Widgets = s.CoversFile, s.RidingSeam, len(s.Widgets)
+		v.Format = s.Format
+		if s.Seal != nil {
+			v.GMSeal = GMSealSummary(s.Seal)
+		}
 		if !s.Trusted && s.TrustError != "" {
 			v.Problems = append(v.Problems, s.TrustError)
 		}

@@ -12,7 +12,8 @@ import (
 
 // LoadConfig finds the configuration: --config when given, else the user's config file, else the
 // demo workspace in the user's data dir (if one was provisioned). It also points SoftHSM at a demo
-// workspace's token directory, since the module reads SOFTHSM2_CONF when it is loaded.
+// workspace's token directory, since the module reads SOFTHSM2_CONF when it is loaded (and a GM
+// demo's module at its token folder, SEALKEEPER_GMTOKEN_DIR).
 func LoadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		def, err := config.DefaultPath()
@@ -37,6 +38,9 @@ func LoadConfig(path string) (*config.Config, error) {
 	}
 	if c.Demo.Enabled && c.Demo.SoftHSMConf != "" {
 		os.Setenv("SOFTHSM2_CONF", c.Resolve(c.Demo.SoftHSMConf))
+	}
+	if c.Demo.Enabled && c.Demo.GMTokenDir != "" {
+		os.Setenv(GMTokenDirEnv, c.Resolve(c.Demo.GMTokenDir))
 	}
 	return c, nil
 }

@@ -52,6 +52,38 @@ var ErrDemoExists = errors.New("a demo workspace already exists")
 // It sets SOFTHSM2_CONF for this process, as LoadConfig does for a demo workspace; SoftHSM reads
 // it when initialised, so call this before the process opens the SoftHSM module for anything else.
 func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
+	return ProvisionDemoWith(dir, DemoOptions{}, out)
+}
+
+// DemoOptions choose the demo's key.
+type DemoOptions struct {
+	// GM makes a GM demo (ProvisionGMDemo's token) instead of the SoftHSM one.
+	GM bool
+	// GMModule is our GM PKCS#11 module (libgmtoken.so) to copy into the workspace.
+	GMModule string
+	// GMMode is [seal] gm_mode: "ses" (default) or "cms".
+	GMMode string
+}
+
+// demoKey is the demo token a provisioning step made: what the rest of the workspace names.
+type demoKey struct {
+	module  string
+	tok     device.TokenInfo
+	keyID   []byte
+	hubCert []byte // the certificate the demo hub lists; nil: the hub takes any valid signature
+	files   []demoFile
+	set     func(c *config.Config) // the key's part of the configuration
+	lines   []string               // what to print about it
+}
+
+type demoFile struct {
+	name string
+	data []byte
+	perm os.FileMode
+}
+
+// ProvisionDemoWith is ProvisionDemo with the key chosen by o.
+func ProvisionDemoWith(dir string, o DemoOptions, out io.Writer) (*config.Config, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -61,6 +93,110 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 			return nil, fmt.Errorf("%w in %s; use it with --config %s, or pass --force to replace it", ErrDemoExists, dir, filepath.Join(dir, config.FileName))
 		}
 	}
+	userPIN, err := randomDigits(8)
+	if err != nil {
+		return nil, err
+	}
+	soPIN, err := randomDigits(16) // not kept: nobody administers a demo token
+	if err != nil {
+		return nil, err
+	}
+	keyID := make([]byte, 8)
+	if _, err := rand.Read(keyID); err != nil {
+		return nil, err
+	}
+	var k *demoKey
+	if o.GM {
+		k, err = provisionGMDemoKey(dir, o, soPIN, userPIN, keyID, out)
+	} else {
+		k, err = provisionSoftHSMDemoKey(dir, soPIN, userPIN, keyID)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	seal, err := assets.DemoSeal(demoOrg, demoPurpose, 512)
+	if err != nil {
+		return nil, fmt.Errorf("drawing the demo seal: %w", err)
+	}
+	var sealPNG bytes.Buffer
+	if err := png.Encode(&sealPNG, seal); err != nil {
+		return nil, err
+	}
+	files := append(k.files,
+		demoFile{"demo-pin", []byte(userPIN + "\n"), 0o600},
+		demoFile{"seal.png", sealPNG.Bytes(), 0o644},
+	)
+	for _, f := range files {
+		if err := atomic.WriteFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+			return nil, fmt.Errorf("writing the demo workspace: %w", err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, fmt.Errorf("making the demo data folder: %w", err)
+	}
+
+	c := &config.Config{DataDir: data}
+	c.Device.Modules = []string{k.module}
+	// A demo PIN lives in demo-pin so the window can log in by itself; forcing a change of the
+	// "initial" PIN would leave that file wrong.
+	no := false
+	c.Device.ChangeInitialPIN = &no
+	c.Seal = config.Seal{
+		ID:       hub.DemoSeal,
+		KeyID:    hex.EncodeToString(keyID),
+		KeyLabel: demoKeyLabel,
+		Image:    filepath.Join(dir, "seal.png"),
+		SizeMM:   42,
+	}
+	c.Demo = config.Demo{
+		Enabled:    true,
+		TokenLabel: demoTokenLabel,
+		PINFile:    filepath.Join(dir, "demo-pin"),
+		HubData:    filepath.Join(dir, "hub"),
+	}
+	k.set(c)
+	// The demo lets a local file be stamped without a ticket, recorded with an alarm.
+	c.Policy.AllowUnapprovedFiles = true
+	c.Defaults()
+	c.Workstation = "" // the host name, found again at each start
+	c.Custodian = "张敏" // the demo hub's roster names her custodian of the demo seal
+	cfgPath := filepath.Join(dir, config.FileName)
+	if err := c.Save(cfgPath); err != nil {
+		return nil, err
+	}
+	// The demo hub lists the seal's certificate, so that it records a stamping only when the
+	// demo token signed it, as a real hub does (SeedDemo keeps it); and its ticket key is pinned
+	// like an enrolled workstation's, so the ledger checks the hub's co-signed floor from the
+	// first open and a demo hub whose key changed is refused.
+	key, err := prepareDemoHub(c.Demo.HubData, k.hubCert)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the demo hub: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(Credentials(c).ServerKey), 0o700); err != nil {
+		return nil, err
+	}
+	if err := upstream.PinServerKey(Credentials(c).ServerKey, key); err != nil {
+		return nil, fmt.Errorf("pinning the demo hub's key: %w", err)
+	}
+	// The ledger comes last: it needs the saved configuration (it adds the escrow key to it).
+	if err := InitDemoLedger(c, out); err != nil {
+		return nil, fmt.Errorf("making the demo ledger: %w", err)
+	}
+
+	fmt.Fprintf(out, "Demo workspace:  %s\n", dir)
+	for _, l := range k.lines {
+		fmt.Fprintln(out, l)
+	}
+	fmt.Fprintf(out, "Configuration:   %s\n", cfgPath)
+	fmt.Fprintf(out, "Token label:     %s (serial %s)\n", k.tok.Label, k.tok.Serial)
+	fmt.Fprintf(out, "Initial PIN:     %s (also in %s; demo tokens only)\n", userPIN, c.Demo.PINFile)
+	return c, nil
+}
+
+// provisionSoftHSMDemoKey makes the SoftHSM demo token with its P-256 seal key and demo CA.
+func provisionSoftHSMDemoKey(dir, soPIN, userPIN string, keyID []byte) (*demoKey, error) {
 	if _, err := os.Stat(config.SoftHSMModule); err != nil {
 		return nil, fmt.Errorf("the demo needs SoftHSM2 (%s is missing): install the softhsm2 package", config.SoftHSMModule)
 	}
@@ -74,19 +210,6 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 		return nil, fmt.Errorf("writing %s: %w", conf, err)
 	}
 	os.Setenv("SOFTHSM2_CONF", conf)
-
-	userPIN, err := randomDigits(8)
-	if err != nil {
-		return nil, err
-	}
-	soPIN, err := randomDigits(16) // not kept: nobody administers a demo token
-	if err != nil {
-		return nil, err
-	}
-	keyID := make([]byte, 8)
-	if _, err := rand.Read(keyID); err != nil {
-		return nil, err
-	}
 
 	m, err := device.OpenModule(config.SoftHSMModule)
 	if err != nil {
@@ -124,98 +247,28 @@ func ProvisionDemo(dir string, out io.Writer) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
 	if err != nil {
 		return nil, err
 	}
-	seal, err := assets.DemoSeal(demoOrg, demoPurpose, 512)
-	if err != nil {
-		return nil, fmt.Errorf("drawing the demo seal: %w", err)
-	}
-	var sealPNG bytes.Buffer
-	if err := png.Encode(&sealPNG, seal); err != nil {
-		return nil, err
-	}
-	files := []struct {
-		name string
-		data []byte
-		perm os.FileMode
-	}{
-		{"ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw}), 0o644},
-		{"ca-key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: caKeyDER}), 0o600},
-		{"demo-pin", []byte(userPIN + "\n"), 0o600},
-		{"seal.png", sealPNG.Bytes(), 0o644},
-	}
-	for _, f := range files {
-		if err := atomic.WriteFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
-			return nil, fmt.Errorf("writing the demo workspace: %w", err)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, fmt.Errorf("making the demo data folder: %w", err)
-	}
-
-	c := &config.Config{DataDir: data}
-	c.Device.Modules = []string{config.SoftHSMModule}
-	// A demo PIN lives in demo-pin so the window can log in by itself; forcing a change of the
-	// "initial" PIN would leave that file wrong.
-	no := false
-	c.Device.ChangeInitialPIN = &no
-	c.Seal = config.Seal{
-		ID:           hub.DemoSeal,
-		KeyID:        hex.EncodeToString(keyID),
-		KeyLabel:     demoKeyLabel,
-		Image:        filepath.Join(dir, "seal.png"),
-		SizeMM:       42,
-		TrustAnchors: []string{filepath.Join(dir, "ca.pem")},
-	}
-	c.Demo = config.Demo{
-		Enabled:     true,
-		SoftHSMConf: conf,
-		TokenLabel:  demoTokenLabel,
-		PINFile:     filepath.Join(dir, "demo-pin"),
-		HubData:     filepath.Join(dir, "hub"),
-	}
-	// The demo lets a local file be stamped without a ticket, recorded with an alarm.
-	c.Policy.AllowUnapprovedFiles = true
-	c.Defaults()
-	c.Workstation = "" // the host name, found again at each start
-	c.Custodian = "张敏" // the demo hub's roster names her custodian of the demo seal
-	cfgPath := filepath.Join(dir, config.FileName)
-	if err := c.Save(cfgPath); err != nil {
-		return nil, err
-	}
-	// The demo hub lists the seal's certificate, so that it records a stamping only when the
-	// demo token signed it, as a real hub does (SeedDemo keeps it); and its ticket key is pinned
-	// like an enrolled workstation's, so the ledger checks the hub's co-signed floor from the
-	// first open and a demo hub whose key changed is refused.
-	key, err := prepareDemoHub(c.Demo.HubData, cert)
-	if err != nil {
-		return nil, fmt.Errorf("preparing the demo hub: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(Credentials(c).ServerKey), 0o700); err != nil {
-		return nil, err
-	}
-	if err := upstream.PinServerKey(Credentials(c).ServerKey, key); err != nil {
-		return nil, fmt.Errorf("pinning the demo hub's key: %w", err)
-	}
-	// The ledger comes last: it needs the saved configuration (it adds the escrow key to it).
-	if err := InitDemoLedger(c, out); err != nil {
-		return nil, fmt.Errorf("making the demo ledger: %w", err)
-	}
-
-	fmt.Fprintf(out, "Demo workspace:  %s\n", dir)
-	fmt.Fprintf(out, "PKCS#11 module:  %s (SOFTHSM2_CONF=%s)\n", config.SoftHSMModule, conf)
-	fmt.Fprintf(out, "Configuration:   %s\n", cfgPath)
-	fmt.Fprintf(out, "Token label:     %s (serial %s)\n", tok.Label, tok.Serial)
-	fmt.Fprintf(out, "Seal:            %s, P-256 key id %x, issued by %s\n", cert.Subject.CommonName, keyID, caCert.Subject.CommonName)
-	fmt.Fprintf(out, "Initial PIN:     %s (also in %s; demo tokens only)\n", userPIN, c.Demo.PINFile)
-	return c, nil
+	return &demoKey{
+		module: config.SoftHSMModule, tok: tok, keyID: keyID, hubCert: cert.Raw,
+		files: []demoFile{
+			{"ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw}), 0o644},
+			{"ca-key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: caKeyDER}), 0o600},
+		},
+		set: func(c *config.Config) {
+			c.Seal.TrustAnchors = []string{filepath.Join(dir, "ca.pem")}
+			c.Demo.SoftHSMConf = conf
+		},
+		lines: []string{
+			fmt.Sprintf("PKCS#11 module:  %s (SOFTHSM2_CONF=%s)", config.SoftHSMModule, conf),
+			fmt.Sprintf("Seal:            %s, P-256 key id %x, issued by %s", cert.Subject.CommonName, keyID, caCert.Subject.CommonName),
+		},
+	}, nil
 }
 
-func prepareDemoHub(dir string, cert *x509.Certificate) (*ecdsa.PublicKey, error) {
+func prepareDemoHub(dir string, cert []byte) (*ecdsa.PublicKey, error) {
 	h, err := hub.Open(dir, hub.Options{Name: "SealKeeper demo hub", AutoEnrol: true})
 	if err != nil {
 		return nil, err
@@ -224,8 +277,10 @@ func prepareDemoHub(dir string, cert *x509.Certificate) (*ecdsa.PublicKey, error
 	if err := h.SetSeal(upstream.SealStatus{ID: hub.DemoSeal, Name: "示范单位公章", Status: upstream.SealActive}); err != nil {
 		return nil, err
 	}
-	if err := h.SetSealCertificate(hub.DemoSeal, cert.Raw); err != nil {
-		return nil, err
+	if cert != nil {
+		if err := h.SetSealCertificate(hub.DemoSeal, cert); err != nil {
+			return nil, err
+		}
 	}
 	return h.TicketKey(), nil
 }

@@ -36,6 +36,9 @@ func ProvisionDemoSecondKey(c *config.Config, out io.Writer) error {
 	if !c.Demo.Enabled {
 		return errors.New("this is not a demo workspace; a real custodian's key comes from the seal-making institution")
 	}
+	if c.Seal.GMMode != "" {
+		return errors.New("the demo's second key is a SoftHSM key; a GM demo (demo provision --gm) has none yet: try the handover on the SoftHSM demo")
+	}
 	dir := filepath.Dir(c.Path())
 	keyID, err := hex.DecodeString(c.Seal.KeyID)
 	if err != nil || len(keyID) == 0 {

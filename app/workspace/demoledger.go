@@ -21,8 +21,9 @@ import (
 
 // Demo ledger
 //
-// A demo workspace's ledger has two key slots: the demo token's P-256 seal key (opened by ECDH
-// on the token after logging in with the demo PIN, as a real custodian's would be) and an escrow
+// A demo workspace's ledger has two key slots: the demo token's seal key (P-256, opened by ECDH
+// on the token after logging in with the demo PIN, as a real custodian's would be; in a GM demo
+// SM2, opened by SM2 decryption on the token) and an escrow
 // key made for the demo, kept as escrow-key.pem beside config.toml (a real escrow key never sits
 // on the workstation; only its public half, [ledger] escrow_public_key, does). Checkpoints are
 // signed by the token's seal key.
@@ -40,7 +41,7 @@ func DemoEscrowKeyPath(cfg *config.Config) string {
 // DemoToken is the demo token, logged in to the demo token with the demo PIN and returns its seal key's ECDH side
 // and signer. close ends the session.
 type DemoToken struct {
-	Holder keyslot.Holder // the seal key's ECDH side, for the ledger's key slot
+	Holder keyslot.Holder // the seal key's side of the ledger's key slot (ECDH, or SM2 decryption)
 	Signer crypto.Signer  // the seal key, for checkpoints
 	Serial string
 	Close  func() // ends the session
@@ -88,7 +89,7 @@ func OpenDemoToken(cfg *config.Config) (*DemoToken, error) {
 		if cfg.Seal.KeyID != "" && hex.EncodeToString(k.ID) != cfg.Seal.KeyID {
 			continue
 		}
-		x, err := s.ECDH(k)
+		x, err := s.Holder(k)
 		if err != nil {
 			done()
 			return nil, err

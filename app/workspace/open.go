@@ -92,7 +92,7 @@ func OpenModule(cfg *config.Config, path string) (*device.Module, error) {
 	var tables []device.SM2Mechanisms
 	for _, t := range cfg.Device.SM2 {
 		if t.Module == "" || cfg.Resolve(t.Module) == abs {
-			tables = append(tables, device.SM2Mechanisms{Vendor: t.Vendor, KeyType: t.KeyType, KeyGen: t.KeyGen, SignWithZ: t.SignWithZ, SignRaw: t.SignRaw})
+			tables = append(tables, device.SM2Mechanisms{Vendor: t.Vendor, KeyType: t.KeyType, KeyGen: t.KeyGen, SignWithZ: t.SignWithZ, SignRaw: t.SignRaw, Decrypt: t.Decrypt})
 		}
 	}
 	m.UseSM2Mechanisms(tables...)

@@ -45,6 +45,8 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp) {
 	list.C_SignInit = C_SignInit;
 	list.C_Sign = C_Sign;
 	list.C_GenerateKeyPair = C_GenerateKeyPair;
+	list.C_DecryptInit = C_DecryptInit;
+	list.C_Decrypt = C_Decrypt;
 	*pp = &list;
 	return CKR_OK;
 }

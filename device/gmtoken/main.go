@@ -200,8 +200,11 @@ func C_GetMechanismInfo(slot C.CK_SLOT_ID, mech C.CK_MECHANISM_TYPE, info C.CK_M
 	}
 	info.ulMinKeySize, info.ulMaxKeySize = 256, 256
 	info.flags = C.CKF_HW | C.CKF_SIGN
-	if mech == ckmSM2KeyGen {
+	switch mech {
+	case ckmSM2KeyGen:
 		info.flags = C.CKF_HW | C.CKF_GENERATE_KEY_PAIR
+	case ckmSM2Encrypt:
+		info.flags = C.CKF_HW | C.CKF_ENCRYPT | C.CKF_DECRYPT
 	}
 	return C.CKR_OK
 }
@@ -403,5 +406,41 @@ func C_GenerateKeyPair(h C.CK_SESSION_HANDLE, mech C.CK_MECHANISM_PTR, pubT C.CK
 		return rv(err)
 	}
 	*pub, *priv = C.CK_OBJECT_HANDLE(ph), C.CK_OBJECT_HANDLE(kh)
+	return C.CKR_OK
+}
+
+//export C_DecryptInit
+func C_DecryptInit(h C.CK_SESSION_HANDLE, mech C.CK_MECHANISM_PTR, key C.CK_OBJECT_HANDLE) C.CK_RV {
+	mod.mu.Lock()
+	defer mod.mu.Unlock()
+	if mech == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return rv(mod.decryptInit(uint(h), uint(mech.mechanism), uint(key)))
+}
+
+//export C_Decrypt
+func C_Decrypt(h C.CK_SESSION_HANDLE, data C.CK_BYTE_PTR, n C.CK_ULONG, out C.CK_BYTE_PTR, outLen C.CK_ULONG_PTR) C.CK_RV {
+	mod.mu.Lock()
+	defer mod.mu.Unlock()
+	max, err := mod.decryptLen(uint(h), int(n))
+	if err != nil {
+		return rv(err)
+	}
+	// A length query, or a buffer too small, leaves the operation active, as PKCS#11 says.
+	if out == nil {
+		*outLen = C.CK_ULONG(max)
+		return C.CKR_OK
+	}
+	if int(*outLen) < max {
+		*outLen = C.CK_ULONG(max)
+		return C.CKR_BUFFER_TOO_SMALL
+	}
+	plain, err := mod.decrypt(uint(h), C.GoBytes(unsafe.Pointer(data), C.int(n)))
+	if err != nil {
+		return rv(err)
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), len(plain)), plain)
+	*outLen = C.CK_ULONG(len(plain))
 	return C.CKR_OK
 }

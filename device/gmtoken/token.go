@@ -32,12 +32,15 @@ const (
 	ckmSM3SM2ZDER = 0x80008103 // the same, DER SEQUENCE{r,s} out
 	ckmSM2Sign    = 0x80008104 // SM2 over a 32-byte e computed by the host; DER out
 	ckmSM2SignRaw = 0x80008105 // the same, r||s out
+	// SM2 encryption (GB/T 32918.4); C_Decrypt takes 04 || C1 || C3 || C2, the 2016 standard's
+	// order (older tokens and GM/T 0009's ASN.1 form differ; see docs/architecture.md).
+	ckmSM2Encrypt = 0x80008200
 )
 
 // mechanisms lists what the token can do. SEALKEEPER_GMTOKEN_MECHANISMS (hex numbers separated
 // by commas, read at C_Initialize) narrows the list, so a test can make a token that offers only
 // raw SM2, or only mechanisms that answer r||s, as some vendors' tokens do.
-var mechanisms = []uint{ckmSM2KeyGen, ckmSM3SM2ZDER, ckmSM3SM2Z, ckmSM2Sign, ckmSM2SignRaw}
+var mechanisms = []uint{ckmSM2KeyGen, ckmSM3SM2ZDER, ckmSM3SM2Z, ckmSM2Sign, ckmSM2SignRaw, ckmSM2Encrypt}
 
 // maxTries wrong user PINs lock the token. C_InitPIN (the issuer's SO) resets the count.
 const maxTries = 5
@@ -76,6 +79,7 @@ type session struct {
 	found []uint // C_FindObjects results still to hand out; nil when no search is active
 	find  bool
 	sign  *signOp
+	dec   *object // the key of an active C_DecryptInit
 }
 
 type signOp struct {
@@ -795,4 +799,72 @@ func signDigest(key *sm2.PrivateKey, e *big.Int) (r, s *big.Int, err error) {
 			return r, s, nil
 		}
 	}
+}
+
+func (m *module) decryptInit(h, mech, oh uint) error {
+	s, _, o, err := m.object(h, oh)
+	if err != nil {
+		return err
+	}
+	if s.dec != nil {
+		return rvError(pkcs11.CKR_OPERATION_ACTIVE)
+	}
+	if mech != ckmSM2Encrypt || !m.offers(mech) {
+		return rvError(pkcs11.CKR_MECHANISM_INVALID)
+	}
+	if kt, _ := o.ulong(pkcs11.CKA_KEY_TYPE); o.class() != pkcs11.CKO_PRIVATE_KEY || kt != ckkSM2 {
+		return rvError(pkcs11.CKR_KEY_TYPE_INCONSISTENT)
+	}
+	if !o.bool(pkcs11.CKA_DECRYPT) {
+		return rvError(pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED)
+	}
+	s.dec = o
+	return nil
+}
+
+// sm2Overhead is what SM2 encryption adds to the plaintext: 04 || x1 || y1 (C1) and the SM3
+// check value (C3).
+const sm2Overhead = 1 + 64 + 32
+
+// decryptLen answers C_Decrypt's length query for a ciphertext of n bytes.
+func (m *module) decryptLen(h uint, n int) (int, error) {
+	s, _, err := m.session(h)
+	if err != nil {
+		return 0, err
+	}
+	if s.dec == nil {
+		return 0, rvError(pkcs11.CKR_OPERATION_NOT_INITIALIZED)
+	}
+	if n <= sm2Overhead {
+		return 0, rvError(pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE)
+	}
+	return n - sm2Overhead, nil
+}
+
+// decrypt ends the operation and decrypts 04 || C1 || C3 || C2 with the key from decryptInit.
+func (m *module) decrypt(h uint, data []byte) ([]byte, error) {
+	s, t, err := m.session(h)
+	if err != nil {
+		return nil, err
+	}
+	key := s.dec
+	if key == nil {
+		return nil, rvError(pkcs11.CKR_OPERATION_NOT_INITIALIZED)
+	}
+	s.dec = nil
+	if t.loggedIn != pkcs11.CKU_USER {
+		return nil, rvError(pkcs11.CKR_USER_NOT_LOGGED_IN)
+	}
+	if len(data) <= sm2Overhead || data[0] != 4 { // tjfoc's Decrypt does not check the length
+		return nil, rvError(pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE)
+	}
+	k, err := privateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	out, err := sm2.Decrypt(k, data, sm2.C1C3C2)
+	if err != nil {
+		return nil, rvError(pkcs11.CKR_ENCRYPTED_DATA_INVALID)
+	}
+	return out, nil
 }

@@ -7,6 +7,10 @@
 // that both software keys and a token session satisfy:
 //
 //   - RSA: crypto.Decrypter (RSA-OAEP with SHA-256, no label, so PKCS#11 tokens can do it).
+//   - SM2: crypto.Decrypter over an SM2 key (tjfoc/gmsm's *sm2.PrivateKey, or a GM token's key
+//     through the vendor's SM2 decryption): the data key is SM2-encrypted (GB/T 32918.4,
+//     04 || C1 || C3 || C2). SM2 has no key agreement a token offers as plainly as ECDH, and an
+//     SM2 signature is randomised, so nothing can be derived from one.
 //   - EC P-256: ECDHKey (what *ecdh.PrivateKey has). The slot holds an ephemeral public key; the
 //     key-encryption key is HKDF-SHA256(ECDH(ephemeral, holder), salt = ephemeral ‖ holder,
 //     info = "sealkeeper keyslot v1 p256"), and the data key is sealed with SM4-GCM under it.
@@ -38,6 +42,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tjfoc/gmsm/sm2"
+	gmx509 "github.com/tjfoc/gmsm/x509"
 )
 
 // Holder is a private key that may open a slot: a crypto.Decrypter over an RSA key, or an
@@ -66,6 +73,7 @@ const (
 const (
 	AlgRSAOAEP = "rsa-oaep-sha256"
 	AlgP256    = "p256-hkdf-sha256-sm4gcm"
+	AlgSM2     = "sm2-encrypt-c1c3c2"
 )
 
 // Slot is one wrapped copy of a key. Everything in it is public; only the holder of the private
@@ -101,7 +109,7 @@ func NewKey() ([]byte, error) {
 }
 
 // normalise turns the public keys a token or software key may report into the two forms the
-// slots use: *rsa.PublicKey or a P-256 *ecdh.PublicKey.
+// slots use: *rsa.PublicKey, a P-256 *ecdh.PublicKey or an *sm2.PublicKey.
 func normalise(pub crypto.PublicKey) (crypto.PublicKey, error) {
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
@@ -120,10 +128,16 @@ func normalise(pub crypto.PublicKey) (crypto.PublicKey, error) {
 			return nil, errors.New("only P-256 EC keys can hold a key slot")
 		}
 		return p, nil
+	case *sm2.PublicKey:
+		//lint:ignore SA1019 tjfoc/gmsm's SM2 curve has no API but elliptic.Curve
+		if p.X == nil || p.Y == nil || !sm2.P256Sm2().IsOnCurve(p.X, p.Y) {
+			return nil, errors.New("the SM2 public key is not a point on the SM2 curve")
+		}
+		return p, nil
 	case nil:
 		return nil, errors.New("no public key")
 	}
-	return nil, fmt.Errorf("a %T cannot hold a key slot (RSA or P-256 only; SM2 encryption is not supported yet)", pub)
+	return nil, fmt.Errorf("a %T cannot hold a key slot (RSA, P-256 or SM2 only)", pub)
 }
 
 // ID returns the slot ID a public key gets: 16 hex digits of SHA-256 over its PKIX encoding.
@@ -145,11 +159,28 @@ func pkix(pub crypto.PublicKey) (crypto.PublicKey, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(n)
+	var der []byte
+	if p, ok := n.(*sm2.PublicKey); ok {
+		der, err = gmx509.MarshalSm2PublicKey(p) // the standard library knows no SM2
+	} else {
+		der, err = x509.MarshalPKIXPublicKey(n)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	return n, der, nil
+}
+
+// parsePKIX reads a PKIX public key of any kind a slot can hold.
+func parsePKIX(der []byte) (crypto.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		if p, gerr := gmx509.ParseSm2PublicKey(der); gerr == nil {
+			return normalise(p)
+		}
+		return nil, err
+	}
+	return normalise(pub)
 }
 
 // Wrap makes a slot holding key for the owner of pub.
@@ -186,6 +217,12 @@ func Wrap(key []byte, pub crypto.PublicKey, role Role, label string) (Slot, erro
 			return Slot{}, err
 		}
 		s.Wrapped = aead.Seal(nil, s.Nonce, key, []byte(s.ID))
+	case *sm2.PublicKey:
+		s.Alg = AlgSM2
+		s.Wrapped, err = sm2.Encrypt(p, key, rand.Reader, sm2.C1C3C2)
+		if err != nil {
+			return Slot{}, fmt.Errorf("wrapping the data key with SM2 encryption: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -201,11 +238,11 @@ func p256KEK(shared, eph, holder []byte) (cipher.AEAD, error) {
 
 // Recipient returns the public key the slot was made for.
 func (s Slot) Recipient() (crypto.PublicKey, error) {
-	pub, err := x509.ParsePKIXPublicKey(s.PublicKey)
+	pub, err := parsePKIX(s.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("key slot %s: public key does not parse: %w", s.ID, err)
 	}
-	return normalise(pub)
+	return pub, nil
 }
 
 // For reports whether the slot was made for h's public key.
@@ -230,6 +267,16 @@ func (s Slot) Unwrap(h Holder) ([]byte, error) {
 			return nil, fmt.Errorf("%w: slot %s needs RSA decryption, and this key cannot decrypt", ErrUnwrap, s.ID)
 		}
 		k, err := d.Decrypt(rand.Reader, s.Wrapped, &rsa.OAEPOptions{Hash: crypto.SHA256})
+		if err != nil {
+			return nil, fmt.Errorf("%w: slot %s: %v", ErrUnwrap, s.ID, err)
+		}
+		key = k
+	case AlgSM2:
+		d, ok := h.(crypto.Decrypter)
+		if !ok {
+			return nil, fmt.Errorf("%w: slot %s needs SM2 decryption, and this key cannot decrypt", ErrUnwrap, s.ID)
+		}
+		k, err := d.Decrypt(rand.Reader, s.Wrapped, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: slot %s: %v", ErrUnwrap, s.ID, err)
 		}
@@ -347,17 +394,13 @@ func Open(msg, ad []byte, h Holder) ([]byte, error) {
 	return p, nil
 }
 
-// ParsePublicKeyPEM reads a PEM "PUBLIC KEY" (PKIX) block holding an RSA or P-256 key.
+// ParsePublicKeyPEM reads a PEM "PUBLIC KEY" (PKIX) block holding an RSA, P-256 or SM2 key.
 func ParsePublicKeyPEM(b []byte) (crypto.PublicKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "PUBLIC KEY" {
 		return nil, errors.New("not a PEM PUBLIC KEY block")
 	}
-	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	return normalise(pub)
+	return parsePKIX(blk.Bytes)
 }
 
 // ParsePrivateKeyPEM reads a PEM "PRIVATE KEY" (PKCS#8) block holding an RSA or P-256 key, such

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tjfoc/gmsm/sm2"
+
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 )
 
@@ -41,7 +43,11 @@ func holders(t *testing.T) map[string]keyslot.Holder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]keyslot.Holder{"rsa": r, "ecdh": e, "token-ec": tokenEC{s}}
+	g, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]keyslot.Holder{"rsa": r, "ecdh": e, "token-ec": tokenEC{s}, "sm2": g}
 }
 
 func TestWrapUnwrap(t *testing.T) {
@@ -106,7 +112,7 @@ func TestSealOpen(t *testing.T) {
 
 func TestPEMRoundTrip(t *testing.T) {
 	for name, h := range holders(t) {
-		if name == "token-ec" {
+		if name == "token-ec" || name == "sm2" { // private key files are escrow keys: RSA or P-256
 			continue
 		}
 		priv, err := keyslot.MarshalPrivateKeyPEM(h)
@@ -131,5 +137,48 @@ func TestPEMRoundTrip(t *testing.T) {
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	if _, err := keyslot.Wrap(make([]byte, 16), small.Public(), keyslot.RoleEscrow, ""); err == nil {
 		t.Error("wrapped for a 1024-bit RSA key")
+	}
+}
+
+// An SM2 key's slot: its public key survives the PEM form and the slot's PKIX field (which the
+// standard library cannot parse), and the slot says it is SM2-encrypted.
+func TestSM2PublicKeyForms(t *testing.T) {
+	g, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := keyslot.NewKey()
+	s, err := keyslot.Wrap(key, &g.PublicKey, keyslot.RoleCustodian, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Alg != keyslot.AlgSM2 {
+		t.Fatalf("alg %q", s.Alg)
+	}
+	pub, err := s.Recipient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := pub.(*sm2.PublicKey); !ok || p.X.Cmp(g.X) != 0 || p.Y.Cmp(g.Y) != 0 {
+		t.Fatalf("recipient %T is not the SM2 key", pub)
+	}
+	pemB, err := keyslot.MarshalPublicKeyPEM(&g.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := keyslot.ParsePublicKeyPEM(pemB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id1, _ := keyslot.ID(back)
+	if id1 != s.ID {
+		t.Fatalf("the PEM key's slot ID %s is not the slot's %s", id1, s.ID)
+	}
+	msg, err := keyslot.Seal([]byte("pending event"), []byte("ad"), []crypto.PublicKey{&g.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := keyslot.Open(msg, []byte("ad"), g); err != nil || string(got) != "pending event" {
+		t.Fatalf("open: %q, %v", got, err)
 	}
 }

@@ -10,8 +10,6 @@
 package gmtokentest
 
 import (
-	"crypto/rand"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
@@ -28,6 +26,7 @@ import (
 	gmx509 "github.com/tjfoc/gmsm/x509"
 
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
 )
 
 // The vendor numbers the module speaks (Sansec's; see device/gmtoken/token.go).
@@ -38,6 +37,7 @@ const (
 	CKMSM3SM2ZDER = 0x80008103 // hashes SM3(Z||M) on the token, answers DER
 	CKMSM2Sign    = 0x80008104 // signs a host-computed e, answers DER
 	CKMSM2SignRaw = 0x80008105 // signs a host-computed e, answers r||s
+	CKMSM2Encrypt = 0x80008200 // SM2 encryption; C_Decrypt over 04 || C1 || C3 || C2
 )
 
 // MaxTries is how many wrong user PINs lock a token.
@@ -96,6 +96,10 @@ func Path(tb testing.TB) string {
 	return module
 }
 
+// Module is the built module's path, "" before Main built it (for a test binary's programs,
+// such as testscript's, which get it in the environment).
+func Module() string { return module }
+
 // Token is a GM token made for one test.
 type Token struct {
 	Module  string // PKCS#11 module path
@@ -125,7 +129,7 @@ func Label(l string) Option { return func(o *options) { o.label = l } }
 func UserPIN(p string) Option { return func(o *options) { o.pin = p } }
 
 // Mechanisms makes the module offer only these signing mechanisms (CKM* above; key generation
-// stays) for the test, as a vendor's token that lacks the others would.
+// and SM2 decryption stay) for the test, as a vendor's token that lacks the others would.
 func Mechanisms(m ...uint) Option { return func(o *options) { o.mechs = append([]uint{}, m...) } }
 
 // PINToBeChanged leaves the token as its issuer hands it over: the PIN set by the SO, which the
@@ -148,7 +152,7 @@ func New(tb testing.TB, opts ...Option) *Token {
 	tb.Setenv("SEALKEEPER_GMTOKEN_DIR", t.Dir)
 	var mechs []string
 	if o.mechs != nil {
-		mechs = append(mechs, fmt.Sprintf("0x%x", CKMSM2KeyGen))
+		mechs = append(mechs, fmt.Sprintf("0x%x", CKMSM2KeyGen), fmt.Sprintf("0x%x", CKMSM2Encrypt))
 	}
 	for _, m := range o.mechs {
 		mechs = append(mechs, fmt.Sprintf("0x%x", m))
@@ -191,33 +195,21 @@ func New(tb testing.TB, opts ...Option) *Token {
 		}
 	}
 	pubH, _, err := ctx.GenerateKeyPair(h, []*pkcs11.Mechanism{pkcs11.NewMechanism(CKMSM2KeyGen, nil)},
-		common(pkcs11.CKO_PUBLIC_KEY), append(common(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true)))
+		common(pkcs11.CKO_PUBLIC_KEY), append(common(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true))) // SM2 decryption: the ledger's key slot
 	must(tb, err)
 	attrs, err := ctx.GetAttributeValue(h, pubH, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil)})
 	must(tb, err)
 	t.Public, err = parsePoint(attrs[0].Value)
 	must(tb, err)
 
-	caKey, err := sm2.GenerateKey(rand.Reader)
+	// gmca names SM2-with-SM3 as the signature algorithm: tjfoc's CreateCertificate picks it
+	// from the template, and certificates without it do not verify under tjfoc x509.
+	ca, err := gmca.New("SealKeeper GM Test CA")
 	must(tb, err)
+	t.CA = ca.Cert
 	now := time.Now()
-	caTmpl := &gmx509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "SealKeeper GM Test CA", Organization: []string{"SealKeeper tests"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: gmx509.KeyUsageCertSign | gmx509.KeyUsageCRLSign,
-	}
-	caDER, err := gmx509.CreateCertificate(caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	must(tb, err)
-	t.CA, err = gmx509.ParseCertificate(caDER)
-	must(tb, err)
-	der, err := gmx509.CreateCertificate(&gmx509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "Test Seal SM2", Organization: []string{"SealKeeper tests"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: gmx509.KeyUsageDigitalSignature | gmx509.KeyUsageContentCommitment,
-	}, t.CA, t.Public, caKey)
+	der, err := ca.Issue("Test Seal SM2", "SealKeeper tests", t.Public, now.Add(-time.Hour), now.Add(24*time.Hour))
 	must(tb, err)
 	t.Cert, err = gmx509.ParseCertificate(der)
 	must(tb, err)

@@ -6,10 +6,16 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/miekg/pkcs11"
 	"github.com/tjfoc/gmsm/sm2"
+	gmx509 "github.com/tjfoc/gmsm/x509"
+
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal"
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -101,8 +107,12 @@ func TestMechanismsOption(t *testing.T) {
 	slot, h := open(t, tok)
 	ms, err := ctx.GetMechanismList(slot)
 	must(t, err)
-	if len(ms) != 2 || ms[0].Mechanism != CKMSM2KeyGen || ms[1].Mechanism != CKMSM2SignRaw {
-		t.Fatalf("mechanisms %v, want key generation and 0x%x", ms, CKMSM2SignRaw)
+	var got []uint
+	for _, m := range ms {
+		got = append(got, m.Mechanism)
+	}
+	if want := []uint{CKMSM2KeyGen, CKMSM2Encrypt, CKMSM2SignRaw}; !slices.Equal(got, want) {
+		t.Fatalf("mechanisms %#x, want key generation, SM2 decryption and 0x%x", got, CKMSM2SignRaw)
 	}
 	must(t, ctx.Login(h, pkcs11.CKU_USER, tok.UserPIN))
 	if err := ctx.SignInit(h, []*pkcs11.Mechanism{pkcs11.NewMechanism(CKMSM3SM2ZDER, nil)}, findKey(t, h)); !isRV(err, pkcs11.CKR_MECHANISM_INVALID) {
@@ -215,4 +225,66 @@ func TestObjectsPersist(t *testing.T) {
 func isRV(err error, rv uint) bool {
 	var e pkcs11.Error
 	return errors.As(err, &e) && uint(e) == rv
+}
+
+// The seal certificate New stores is an SM2-with-SM3 certificate that tjfoc x509 reads from the
+// token and chains to the test CA (a certificate whose template named no signature algorithm
+// did not); a certificate from another CA does not chain.
+func TestCertificateChainsUnderTjfoc(t *testing.T) {
+	tok := New(t)
+	_, h := open(t, tok)
+	must(t, ctx.FindObjectsInit(h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE)}))
+	found, _, err := ctx.FindObjects(h, 10)
+	must(t, err)
+	must(t, ctx.FindObjectsFinal(h))
+	if len(found) != 1 {
+		t.Fatalf("found %d certificates, want 1", len(found))
+	}
+	attrs, err := ctx.GetAttributeValue(h, found[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	must(t, err)
+	cert, err := gmx509.ParseCertificate(attrs[0].Value)
+	must(t, err)
+	if cert.SignatureAlgorithm != gmx509.SM2WithSM3 {
+		t.Fatalf("signature algorithm %v, want SM2-with-SM3", cert.SignatureAlgorithm)
+	}
+	if err := cert.CheckSignatureFrom(tok.CA); err != nil {
+		t.Fatalf("the certificate's signature does not verify under the CA: %v", err)
+	}
+	if err := gmseal.Chain(cert, []*gmx509.Certificate{tok.CA}, time.Now()); err != nil {
+		t.Fatalf("chain: %v", err)
+	}
+	other, err := gmca.New("Another SM2 CA")
+	must(t, err)
+	if err := gmseal.Chain(cert, []*gmx509.Certificate{other.Cert}, time.Now()); err == nil {
+		t.Fatal("the certificate chains to a CA that did not issue it")
+	}
+}
+
+// SM2 decryption on the token (C_Decrypt, 04 || C1 || C3 || C2): the plaintext comes back after
+// login, a changed byte is refused as invalid, and without login the key cannot be used.
+func TestDecrypt(t *testing.T) {
+	tok := New(t)
+	_, h := open(t, tok)
+	plain := []byte("sixteen byte key")
+	ct, err := sm2.Encrypt(tok.Public, plain, rand.Reader, sm2.C1C3C2)
+	must(t, err)
+	must(t, ctx.Login(h, pkcs11.CKU_USER, tok.UserPIN))
+	key := findKey(t, h)
+	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(CKMSM2Encrypt, nil)}
+	must(t, ctx.DecryptInit(h, mech, key))
+	got, err := ctx.Decrypt(h, ct)
+	must(t, err)
+	if !bytes.Equal(got, plain) {
+		t.Fatalf("decrypted %q, want %q", got, plain)
+	}
+	bad := bytes.Clone(ct)
+	bad[len(bad)-1] ^= 1
+	must(t, ctx.DecryptInit(h, mech, key))
+	if _, err := ctx.Decrypt(h, bad); !errors.Is(err, pkcs11.Error(pkcs11.CKR_ENCRYPTED_DATA_INVALID)) {
+		t.Fatalf("changed ciphertext: %v, want CKR_ENCRYPTED_DATA_INVALID", err)
+	}
+	must(t, ctx.Logout(h))
+	if err := ctx.DecryptInit(h, mech, key); err == nil {
+		t.Fatal("the private key decrypts without login")
+	}
 }
