@@ -21,12 +21,6 @@ import (
 
 var bReports = []byte("reports")
 
-// storedReport is a table as the hub keeps it.
-type storedReport struct {
-	Info     upstream.ReportInfo `json:"info"`
-	CSV, PDF []byte
-}
-
 func reportKey(ws, period string) string { return ws + "/" + period }
 
 // putReport is PUT /v1/reports/{period}.
@@ -48,7 +42,7 @@ func (h *Hub) putReport(w http.ResponseWriter, r *http.Request, ws string) error
 			return fail(http.StatusBadRequest, upstream.CodeBadRequest, "the %s of the table for %s does not have the SHA-256 sent with it (or is empty)", f.name, rep.Period)
 		}
 	}
-	sr := storedReport{Info: upstream.ReportInfo{Workstation: ws, Period: rep.Period, LedgerSeq: rep.LedgerSeq, UpTo: rep.UpTo,
+	sr := ReportFile{Info: upstream.ReportInfo{Workstation: ws, Period: rep.Period, LedgerSeq: rep.LedgerSeq, UpTo: rep.UpTo,
 		CSVSHA256: rep.CSVSHA256, PDFSHA256: rep.PDFSHA256, CSVSize: len(rep.CSV), PDFSize: len(rep.PDF), ReceivedAt: h.now().UTC()},
 		CSV: rep.CSV, PDF: rep.PDF}
 	err := h.db.Update(func(tx *bolt.Tx) error {
@@ -57,7 +51,7 @@ func (h *Hub) putReport(w http.ResponseWriter, r *http.Request, ws string) error
 			return err
 		}
 		if raw := b.Get([]byte(reportKey(ws, rep.Period))); raw != nil {
-			var old storedReport
+			var old ReportFile
 			if err := json.Unmarshal(raw, &old); err != nil {
 				return err
 			}
@@ -89,7 +83,7 @@ func (h *Hub) Reports() ([]upstream.ReportInfo, error) {
 		if tx.Bucket(bReports) == nil {
 			return nil
 		}
-		srs, err := listJSON[storedReport](tx, bReports)
+		srs, err := listJSON[ReportFile](tx, bReports)
 		for _, sr := range srs {
 			out = append(out, sr.Info)
 		}
@@ -104,7 +98,7 @@ func (h *Hub) Reports() ([]upstream.ReportInfo, error) {
 	return out, err
 }
 
-// ReportFile is a table's file as the administrator downloads it.
+// ReportFile is a table as the hub keeps it and the administrator downloads it.
 type ReportFile struct {
 	Info     upstream.ReportInfo
 	CSV, PDF []byte
@@ -112,7 +106,7 @@ type ReportFile struct {
 
 // Report returns the table of a workstation's month with its CSV and PDF.
 func (h *Hub) Report(ws, period string) (ReportFile, error) {
-	var sr storedReport
+	var f ReportFile
 	err := h.db.View(func(tx *bolt.Tx) error {
 		var raw []byte
 		if b := tx.Bucket(bReports); b != nil {
@@ -121,9 +115,9 @@ func (h *Hub) Report(ws, period string) (ReportFile, error) {
 		if raw == nil {
 			return fmt.Errorf("the hub holds no table for %s from workstation %q (hub reports lists them)", period, ws)
 		}
-		return json.Unmarshal(raw, &sr)
+		return json.Unmarshal(raw, &f)
 	})
-	return ReportFile{Info: sr.Info, CSV: sr.CSV, PDF: sr.PDF}, err
+	return f, err
 }
 
 // reportAdmin adds the admin API's routes for the tables.
