@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,22 @@ import (
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
 
+// openAdminAs opens the hub's administration (the database, or a running hub's socket) as the
+// part of it a command needs; what names that part in the error when the hub lacks it.
+func openAdminAs[T any](data, what string) (T, func(), error) {
+	var part T
+	h, err := hub.OpenAdmin(data)
+	if err != nil {
+		return part, nil, err
+	}
+	part, ok := h.(T)
+	if !ok {
+		h.Close()
+		return part, nil, fmt.Errorf("this hub cannot handle %s", what)
+	}
+	return part, func() { h.Close() }, nil
+}
+
 // hubReports lists the monthly tables (汇总表) the workstations sent, or writes one's CSV and
 // PDF into a folder.
 func hubReports(args []string, stdout, stderr io.Writer) error {
@@ -21,15 +36,11 @@ func hubReports(args []string, stdout, stderr io.Writer) error {
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
-	h, err := hub.OpenAdmin(*data)
+	ra, closeHub, err := openAdminAs[hub.ReportAdmin](*data, "monthly tables")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	ra, ok := h.(hub.ReportAdmin)
-	if !ok {
-		return errors.New("this hub cannot handle monthly tables")
-	}
+	defer closeHub()
 	if *get != "" {
 		ws, period, ok := strings.Cut(*get, "/")
 		if !ok || ws == "" || period == "" {
