@@ -44,6 +44,15 @@ func stampInPreview(t *testing.T, u *UI, id string) *previewScreen {
 	return p
 }
 
+// submit fills the form in and taps its button, and returns the status line it then shows
+// (for a request sent off the UI thread, what it says while sending).
+func (f *copiesForm) submit(count, text string) string {
+	f.count.SetText(count)
+	f.text.SetText(text)
+	test.Tap(f.ok)
+	return f.status.Text
+}
+
 // TestCopiesForms: the window's forms for extra copies (加印) and recalls (重印), in the
 // screens' language, on the use cases the command line calls, over the demo hub on loopback
 // and a real CUPS queue. From the result screen the custodian asks for 2 extra copies with a
@@ -85,12 +94,8 @@ func TestCopiesForms(t *testing.T) {
 		t.Fatal("the extra copies form did not open")
 	}
 	u.mu.Lock()
-	f.count.SetText("two")
-	test.Tap(f.ok)
-	bad := f.status.Text
-	f.count.SetText("2")
-	f.text.SetText("存档需要")
-	test.Tap(f.ok)
+	bad := f.submit("two", "")
+	f.submit("2", "存档需要")
 	u.mu.Unlock()
 	if !strings.Contains(bad, "is not a number of copies") {
 		t.Errorf("a count that is no number: %q", bad)
@@ -148,13 +153,8 @@ func TestCopiesForms(t *testing.T) {
 	if !strings.Contains(p.info.Text, "recalled") {
 		t.Errorf("the preview says %q", p.info.Text)
 	}
-	rf.count.SetText("2")
-	test.Tap(rf.ok)
-	tooMany := rf.status.Text
-	rf.count.SetText("1")
-	rf.text.SetText("办公室退回")
-	test.Tap(rf.ok)
-	done := rf.status.Text
+	tooMany := rf.submit("2", "")
+	done := rf.submit("1", "办公室退回")
 	u.mu.Unlock()
 	if !strings.Contains(tooMany, "1 copies of "+first.ID+" were printed") {
 		t.Errorf("2 returned of 1 printed: %q", tooMany)
