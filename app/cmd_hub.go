@@ -45,6 +45,8 @@ const hubUsage = `sealkeeper hub: the reference seal-management server.
   sealkeeper hub keys     --key-module M --key-token LABEL [--key-pin-file F] [--make]
                                                             (the hub's keys on a PKCS#11 token, not in hub.db)
   sealkeeper hub copies   --data DIR [--approve ID --approver NAME]  (requests for extra copies, 加印; approve one)
+  sealkeeper hub reports  --data DIR [--get WORKSTATION/2026-11 --out DIR]
+                                                            (the monthly tables the workstations sent, 汇总表; download one)
 
 On the workstation:
   sealkeeper hub join     --config FILE --code CODE         (enrols this workstation with upstream.url)
@@ -93,6 +95,8 @@ func runHub(args []string, stdout, stderr io.Writer) error {
 		return hubKeys(args, stdout, stderr)
 	case "copies":
 		return hubCopies(args, stdout, stderr)
+	case "reports":
+		return hubReports(args, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, hubUsage)
 		return nil

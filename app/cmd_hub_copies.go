@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -16,15 +15,11 @@ func hubCopies(args []string, stdout, stderr io.Writer) error {
 	if err := parseHub(fs, data, args); err != nil {
 		return err
 	}
-	h, err := hub.OpenAdmin(*data)
+	ca, closeHub, err := openAdminAs[hub.CopyAdmin](*data, "extra copies")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	ca, ok := h.(hub.CopyAdmin)
-	if !ok {
-		return errors.New("this hub cannot handle extra copies")
-	}
+	defer closeHub()
 	if *approve != "" {
 		g, err := ca.ApproveCopies(*approve, *approver)
 		if err != nil {

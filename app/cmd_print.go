@@ -96,16 +96,8 @@ func runPrint(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Asked for %d extra copies of %s: request %s, %s.\n", g.Request.Copies, *docID, g.ID, g.Status)
 		return nil
 	}
-	// Allowances approved since the last time are taken first (online only).
-	if w.Link != nil {
-		seqs, err := w.Desk.FetchAllowances(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "sealkeeper: extra copies: %v\n", err)
-		}
-		if len(seqs) > 0 {
-			fmt.Fprintf(stdout, "Took %d allowance(s) for extra copies from the server (ledger records %v).\n", len(seqs), seqs)
-		}
-	}
+	// A sync round takes the allowances approved since the last one (usecase.AfterSync).
+	pull(ctx, w, stderr)
 	a, err := w.Desk.Allowance(*docID)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -65,6 +66,7 @@ type previewScreen struct {
 	guides   []usecase.Guide
 	drag     *dragState
 	busy     bool
+	recall   *copiesForm // the recall form a refused stamping opened (重印)
 
 	view     *pageView
 	scroll   *container.Scroll
@@ -579,6 +581,10 @@ func (s *previewScreen) doStamp() {
 				s.info.SetText(t.T("queue.failed", t.explain(err)))
 				s.info.Importance = widget.DangerImportance
 				s.info.Refresh()
+				// 重印: the earlier version's printouts are out; their recall is recorded here.
+				if cs, ok := s.q.u.opt.Desk.(CopiesService); ok && errors.Is(err, usecase.ErrRecallNeeded) && s.item.Supersedes != "" {
+					s.recall = openRecall(s.q.u, cs, s.item.Supersedes, nil)
+				}
 				return
 			}
 			s.q.showResult(s, res, v, verr)

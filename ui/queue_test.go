@@ -102,7 +102,7 @@ func newDeskWindowOn(t *testing.T, ws string, key deskKey, setup func(h *hub.Hub
 	t.Cleanup(func() { r.Close() })
 	w.desk = usecase.NewDesk(usecase.DeskConfig{Ledger: w.led, Store: st, ServerKey: h.TicketKey(), SealID: hub.DemoSeal, OutDir: w.out,
 		Workstation: ws, Keys: w.keys, Seal: usecase.SealArt{Image: pdftest.Seal(256), SizeMM: 42}, Renderer: r,
-		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}, Alarms: w.alarms})
+		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}, Alarms: w.alarms, Upstream: c})
 	w.cust = usecase.NewCustody(usecase.CustodyConfig{Ledger: w.led, Store: st, Keys: w.keys, SealID: hub.DemoSeal, Workstation: ws,
 		Online: func() bool { return w.syncer.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 5}})
 	w.u = New(test.NewTempApp(t), Options{Keys: w.keys, Sync: w.syncer, Desk: w.desk, Ledger: usecase.NewLedgerView(w.led), Custody: w.cust, Alarms: w.alarms,

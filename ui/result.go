@@ -20,7 +20,9 @@ type resultView struct {
 	form    *widget.Form
 	open    *widget.Button
 	back    *widget.Button
-	print   *printDialog // nil when the desk cannot print
+	print   *printDialog   // nil when the desk cannot print
+	extra   *widget.Button // asks for extra copies (加印); nil when the desk cannot
+	extraF  *copiesForm    // the form it opened last
 	content fyne.CanvasObject
 }
 
@@ -83,6 +85,10 @@ func newResultView(q *queueScreen, docID, title string, res *usecase.StampResult
 	// RULES.md 15: the approved copies are printed from here (a queue document only).
 	if r.print = newPrintButton(q.u, docID); r.print != nil && res.TicketID != "" {
 		buttons.Add(r.print.button)
+		if cs, ok := q.u.opt.Desk.(CopiesService); ok {
+			r.extra = &widget.Button{Text: t.T("copies.extra.button"), OnTapped: func() { r.extraF = openExtraCopies(q.u, cs, docID, title, nil) }}
+			buttons.Add(r.extra)
+		}
 	}
 	r.content = container.NewVScroll(container.NewVBox(r.heading, r.form, buttons))
 	return r

@@ -15,8 +15,11 @@ import (
 // and counted only once the server's signed allowance is checked and recorded in the ledger
 // (copies.allowed), so the allowance, like the ticket's copies, holds offline.
 
+// CopyGrant is a request for extra copies and what became of it on the server.
+type CopyGrant = upstream.CopyGrant
+
 // RequestCopies asks the server for n extra copies of a document's latest stamping.
-func (d *Desk) RequestCopies(ctx context.Context, docID string, n int, reason, custodian string) (upstream.CopyGrant, error) {
+func (d *Desk) RequestCopies(ctx context.Context, docID string, n int, reason, custodian string) (CopyGrant, error) {
 	if d.cfg.Upstream == nil {
 		return upstream.CopyGrant{}, ErrNoServer
 	}
@@ -55,13 +58,11 @@ func (d *Desk) FetchAllowances(ctx context.Context) ([]uint64, error) {
 	d.printMu.Lock()
 	defer d.printMu.Unlock()
 	seen := map[string]bool{}
-	err = d.cfg.Ledger.Records(1, func(r ledger.Record) error {
-		if r.Kind == ledger.KindCopiesAllowed {
-			seen[r.TicketID] = true
+	if err := d.copies(func(x *copyIndex) {
+		for id := range x.allowances {
+			seen[id] = true
 		}
-		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	var seqs []uint64

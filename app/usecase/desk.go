@@ -79,6 +79,9 @@ type Desk struct {
 	floorRead bool
 	skewSeen  time.Time  // the server time of the last heartbeat a clock-jump alarm was raised for
 	printMu   sync.Mutex // one print job at a time: its allowance read and its intent (print.go)
+	copiesMu  sync.Mutex // guards copyIdx
+	copyIdx   *copyIndex // the ledger's copies, up to date on each use (copyindex.go)
+	monthDone time.Time  // the month start up to which every table is made and sent (monthly.go)
 }
 
 // NewDesk makes the desk.
@@ -92,7 +95,11 @@ func NewDesk(cfg DeskConfig) *Desk {
 	if cfg.Alarms == nil {
 		cfg.Alarms = NewAlarms(cfg.Ledger, cfg.Log)
 	}
-	return &Desk{cfg: cfg}
+	d := &Desk{cfg: cfg}
+	if cfg.Ledger != nil {
+		cfg.Ledger.OnLock(d.forgetCopies)
+	}
+	return d
 }
 
 // Refusals a screen tells apart (errors.Is); the error's text says what to do.

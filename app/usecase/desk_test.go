@@ -48,6 +48,7 @@ type day struct {
 	pin                  string
 	label                string // the token start logs in to; "" for the only one
 	now                  func() time.Time
+	syncNow              func() time.Time // the sync loop's clock (nil: the real one)
 
 	led  *ledger.Ledger
 	st   *upstream.Store
@@ -61,10 +62,17 @@ type day struct {
 
 func newDay(t testing.TB, now func() time.Time) *day {
 	t.Helper()
-	d := &day{tok: softhsmtest.New(t), out: t.TempDir(), now: now}
+	return newDayClocks(t, now, nil, nil)
+}
+
+// newDayClocks is newDay with the sync loop and the hub on clocks of their own too (nil: the
+// real one).
+func newDayClocks(t testing.TB, now, syncNow, hubNow func() time.Time) *day {
+	t.Helper()
+	d := &day{tok: softhsmtest.New(t), out: t.TempDir(), now: now, syncNow: syncNow}
 	d.mod = d.tok.Open(t)
 	d.hubDir = t.TempDir()
-	h, err := hub.Open(d.hubDir, hub.Options{Name: "test hub", AutoEnrol: true})
+	h, err := hub.Open(d.hubDir, hub.Options{Name: "test hub", AutoEnrol: true, Now: hubNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +132,7 @@ func (d *day) start(t testing.TB) {
 	if d.st, err = upstream.OpenStore(d.stPath, d.led); err != nil {
 		t.Fatal(err)
 	}
-	d.sync, d.cli = upstream.NewSyncer(c, d.st, upstream.SyncOptions{Ledger: d.led}), c
+	d.sync, d.cli = upstream.NewSyncer(c, d.st, upstream.SyncOptions{Ledger: d.led, Now: d.syncNow}), c
 	d.keys = usecase.NewKeys(usecase.KeysConfig{
 		Watch: device.WatchConfig{Modules: []*device.Module{d.mod}, NoUSB: true}, Custodian: "张伟",
 		SealKeyID: "454301", Ledger: d.led, Workstation: deskWS, Anchors: []*x509.Certificate{d.ca},

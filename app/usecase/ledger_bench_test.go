@@ -13,8 +13,8 @@ import (
 	"github.com/sealkeeper/sealkeeper/store/ledger"
 )
 
-// benchLedger is a ledger of n stamping records (intent, done), with an alarm every 1,000.
-func benchLedger(b *testing.B, n int) *ledger.Ledger {
+// emptyBenchLedger is a new ledger, unlocked, closed when the benchmark ends.
+func emptyBenchLedger(b *testing.B) *ledger.Ledger {
 	key, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -25,6 +25,12 @@ func benchLedger(b *testing.B, n int) *ledger.Ledger {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { led.Close() })
+	return led
+}
+
+// benchLedger is a ledger of n stamping records (intent, done), with an alarm every 1,000.
+func benchLedger(b *testing.B, n int) *ledger.Ledger {
+	led := emptyBenchLedger(b)
 	batch := make([]ledger.Record, 0, 100)
 	for i := 0; i < n; i++ {
 		kind := ledger.KindStampIntent
@@ -151,5 +157,63 @@ func BenchmarkAlarms(b *testing.B) {
 				b.Fatal(len(open), err)
 			}
 		}
+	})
+}
+
+// copiesLedger is a ledger of n records: stampings (approved for 3 copies), each followed by
+// a print job of one copy (intent, done).
+func copiesLedger(b *testing.B, n int) *ledger.Ledger {
+	led := emptyBenchLedger(b)
+	for i := 0; led.Size() < uint64(n); i++ {
+		doc, sha := fmt.Sprintf("D%08d", i), fmt.Sprintf("%064x", i)
+		seqs, err := led.Append(ledger.Record{Kind: ledger.KindStampDone, Time: time.Now(), Custodian: "张伟", SealID: "SEAL-1", DocID: doc,
+			DocTitle: "关于办公用品采购的通知", OutputHash: sha, Copies: 3})
+		if err != nil {
+			b.Fatal(err)
+		}
+		in, err := led.Append(ledger.Record{Kind: ledger.KindPrintIntent, Time: time.Now(), DocID: doc, OutputHash: sha, Copies: 1, Intent: seqs[0], Printer: "p"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := led.Append(ledger.Record{Kind: ledger.KindPrintDone, Time: time.Now(), DocID: doc, OutputHash: sha, Copies: 1, CopiesDone: 1, Intent: in[0]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return led
+}
+
+// BenchmarkAllowance measures what a print or the result screen asks of the ledger over 10,000
+// records: "first" is a desk's first Allowance (the index is built: one scan of every record),
+// "next" an Allowance after one new record was written (only it is read).
+//
+//	go test -run XXX -bench Allowance -benchtime 5x ./app/usecase
+func BenchmarkAllowance(b *testing.B) {
+	const n = 10000
+	led := copiesLedger(b, n)
+	check := func(desk *usecase.Desk) {
+		a, err := desk.Allowance("D00000007")
+		if err != nil || a.Approved != 3 || a.Printed != 1 || a.Left != 2 {
+			b.Fatal(a, err)
+		}
+	}
+	b.Run("first", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			check(usecase.NewDesk(usecase.DeskConfig{Ledger: led}))
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/call")
+	})
+	b.Run("next", func(b *testing.B) {
+		desk := usecase.NewDesk(usecase.DeskConfig{Ledger: led})
+		check(desk)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			if _, err := led.Append(ledger.Record{Kind: ledger.KindAlarm, Time: time.Now(), Alarm: usecase.AlarmOutOfHours, Detail: "bench"}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			check(desk)
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
 	})
 }

@@ -129,7 +129,7 @@ func (d *Desk) openPreview(docID string, pictures bool) (*Preview, error) {
 		return nil, fmt.Errorf("%q: %w", cached.Title, err)
 	}
 	p := &Preview{desk: d, doc: doc, size: size, limits: lim, positions: cached.Positions, nudging: -1,
-		item: QueueItem{ID: cached.ID, Title: cached.Title, SealID: cached.SealID, Pages: len(doc.Pages), SHA256: cached.SHA256, Copies: cached.Copies}}
+		item: QueueItem{ID: cached.ID, Title: cached.Title, SealID: cached.SealID, Pages: len(doc.Pages), SHA256: cached.SHA256, Copies: cached.Copies, Supersedes: cached.Supersedes}}
 	if pictures {
 		if p.pic, err = d.renderer().OpenFile(cached.File); err != nil {
 			return nil, fmt.Errorf("%q cannot be shown: %w", cached.Title, err)

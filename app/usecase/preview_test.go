@@ -28,7 +28,7 @@ func previewDesk(t testing.TB, d *day) *usecase.Desk {
 	return usecase.NewDesk(usecase.DeskConfig{
 		Ledger: d.led, Store: d.st, ServerKey: d.hub.TicketKey(), SealID: "SEAL-1", OutDir: d.out, Workstation: deskWS,
 		Online: func() bool { return d.sync.Status().Online }, Policy: upstream.Policy{MaxAge: time.Hour, MaxStamps: 3},
-		Keys: d.keys, Seal: usecase.SealArt{Image: pdftest.Seal(300), SizeMM: 42}, Renderer: r, Upstream: d.cli,
+		Keys: d.keys, Seal: usecase.SealArt{Image: pdftest.Seal(300), SizeMM: 42}, Renderer: r, Upstream: d.cli, Now: d.now,
 	})
 }
 

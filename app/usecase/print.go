@@ -59,60 +59,24 @@ type CopyAllowance struct {
 	Recalled     int
 }
 
-// Allowance reads the ledger for the latest stamping of docID and what its jobs took.
+// Allowance is what the ledger says of the latest stamping of docID and what its jobs took
+// (kept up to date by the desk's index, copyindex.go, not read from record 1 on each call).
 func (d *Desk) Allowance(docID string) (CopyAllowance, error) {
 	if err := d.ledgerReady(); err != nil {
 		return CopyAllowance{}, err
 	}
-	a := CopyAllowance{DocID: docID}
-	asked := map[uint64]int{} // print.intent seq → copies it takes
-	err := d.cfg.Ledger.Records(1, func(r ledger.Record) error {
-		if r.DocID != docID || !r.SealedAt.IsZero() || r.Locked != "" {
-			return nil // a record folded in from a locked event never counts for printing
+	var a CopyAllowance
+	var found bool
+	err := d.copies(func(x *copyIndex) {
+		if dc := x.docs[docID]; dc != nil {
+			a, found = dc.allowance(), true
 		}
-		switch r.Kind {
-		case ledger.KindStampDone:
-			// A new stamping of the document (after a new approval) starts a new allowance.
-			a = CopyAllowance{DocID: docID, Title: r.DocTitle, Stamping: r.Seq, Out: r.Output, OutputSHA256: r.OutputHash,
-				SealID: r.SealID, Custodian: r.Custodian, Approved: r.Copies}
-			clear(asked)
-		case ledger.KindCopiesAllowed:
-			// Extra copies (加印) count for the stamped file they name only.
-			if r.OutputHash == a.OutputSHA256 && a.Stamping != 0 {
-				a.Approved += r.Copies
-				a.Extra += r.Copies
-			}
-		case ledger.KindSuperseded:
-			if r.OutputHash == a.OutputSHA256 && a.Stamping != 0 {
-				a.SupersededBy = r.Detail
-			}
-		case ledger.KindRecalled:
-			if r.OutputHash == a.OutputSHA256 && a.Stamping != 0 {
-				a.Recalled += r.Copies
-			}
-		case ledger.KindPrintIntent:
-			if r.Intent == a.Stamping && a.Stamping != 0 {
-				asked[r.Seq] = r.Copies
-			}
-		case ledger.KindPrintDone, ledger.KindPrintFailed:
-			if _, ok := asked[r.Intent]; ok {
-				asked[r.Intent] = r.CopiesDone
-			}
-		}
-		return nil
 	})
 	if err != nil {
-		return a, fmt.Errorf("reading the ledger for the copies of %s: %w", docID, err)
+		return CopyAllowance{DocID: docID}, fmt.Errorf("the copies of %s: %w", docID, err)
 	}
-	if a.Stamping == 0 {
-		return a, fmt.Errorf("%s: %w", docID, ErrNotStamped)
-	}
-	for _, n := range asked {
-		a.Printed += n
-	}
-	a.Left = max(a.Approved-a.Printed, 0)
-	if a.SupersededBy != "" {
-		a.Left = 0
+	if !found {
+		return CopyAllowance{DocID: docID}, fmt.Errorf("%s: %w", docID, ErrNotStamped)
 	}
 	return a, nil
 }

@@ -246,11 +246,15 @@ func TestExtraCopies(t *testing.T) {
 	if _, err := d.hub.ApproveCopies(g.ID, "王主任"); err == nil {
 		t.Fatal("a request was approved twice")
 	}
-	seqs, err := desk.FetchAllowances(ctx)
-	if err != nil || len(seqs) != 1 {
-		t.Fatalf("the approved allowance: %v, %v", seqs, err)
+	// The sync loop takes it (AfterSync after each round), so it is known offline from here.
+	var afterSync error
+	d.sync.OnRound(func(ctx context.Context, online bool) { afterSync = desk.AfterSync(ctx, online) })
+	d.syncOnce(t)
+	if n := d.kinds(t, id); afterSync != nil || n[ledger.KindCopiesAllowed] != 1 {
+		t.Fatalf("the approved allowance after a sync round: %v, %v", n, afterSync)
 	}
-	if again, err := desk.FetchAllowances(ctx); err != nil || len(again) != 0 {
+	d.syncOnce(t)
+	if again, err := desk.FetchAllowances(ctx); err != nil || len(again) != 0 || d.kinds(t, id)[ledger.KindCopiesAllowed] != 1 {
 		t.Fatalf("the allowance was taken twice: %v, %v", again, err)
 	}
 	d.cut(t) // offline from here: the allowance is in the ledger

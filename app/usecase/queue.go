@@ -19,9 +19,11 @@ type QueueItem struct {
 	Approvers             []string // names, in approval order
 	SealID                string
 	Pages, Copies         int
-	Size                  int64
-	SHA256                string
-	Issued, Expires       time.Time
+	// Supersedes is the earlier document this corrected one replaces (重印), or "".
+	Supersedes      string
+	Size            int64
+	SHA256          string
+	Issued, Expires time.Time
 	// ConfirmedAt is when the server last listed it: offline, the age of the approval.
 	ConfirmedAt time.Time
 	// Ready: its bytes are here and verified; it can be opened for stamping.
@@ -54,7 +56,7 @@ func (d *Desk) Queue() ([]QueueItem, error) {
 			continue
 		}
 		it := QueueItem{ID: c.ID, Title: c.Title, Department: c.Department, Requester: c.Requester.Name,
-			SealID: c.SealID, Pages: c.Pages, Copies: c.Copies, Size: c.Size, SHA256: c.SHA256,
+			SealID: c.SealID, Pages: c.Pages, Copies: c.Copies, Supersedes: c.Supersedes, Size: c.Size, SHA256: c.SHA256,
 			Issued: c.Issued, Expires: c.Expires, ConfirmedAt: c.FetchedAt,
 			Ready: c.State == upstream.DocPending && c.Have, Problem: c.Problem}
 		for _, a := range c.Approvals {

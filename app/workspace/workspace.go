@@ -137,6 +137,14 @@ func Open(cfg *config.Config, log *slog.Logger) (*Workspace, error) {
 		Trigger: dc.Trigger, SealID: dc.SealID, Workstation: dc.Workstation, Host: dc.Host, Log: log})
 	dc.Custody = w.Custody
 	w.Desk = usecase.NewDesk(dc)
+	if link != nil {
+		// Allowances for extra copies and the monthly table follow every round (usecase.AfterSync).
+		link.Syncer.OnRound(func(ctx context.Context, online bool) {
+			if err := w.Desk.AfterSync(ctx, online); err != nil {
+				log.Warn("after the sync round", "error", err.Error())
+			}
+		})
+	}
 	w.LedgerView = usecase.NewLedgerView(w.Ledger)
 	return w, nil
 }

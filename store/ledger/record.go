@@ -48,6 +48,11 @@ const (
 	// KindRecalled records Copies printed copies of it returned (Reason: the custodian's note).
 	KindSuperseded Kind = "doc.superseded"
 	KindRecalled   Kind = "print.recalled"
+	// KindReport: the month's summary table (汇总表, docs/rules.md 12) was made, once per month:
+	// Detail is the month (2026-11, local time), Intent the last record it counts (the table is
+	// made again, byte for byte, from the records up to it), OutputHash the PDF's SHA-256 and
+	// InputHash the CSV's.
+	KindReport Kind = "report.made"
 )
 
 var knownKinds = map[Kind]bool{
@@ -56,7 +61,7 @@ var knownKinds = map[Kind]bool{
 	KindStampDone: true, KindStampFailed: true, KindRejected: true, KindHandover: true,
 	KindSyncCheckpoint: true, KindSettingsChanged: true, KindAlarm: true, KindSlotAdded: true,
 	KindSlotRemoved: true, KindAlarmAck: true, KindPrintIntent: true, KindPrintDone: true, KindPrintFailed: true,
-	KindCopiesAllowed: true, KindSuperseded: true, KindRecalled: true,
+	KindCopiesAllowed: true, KindSuperseded: true, KindRecalled: true, KindReport: true,
 }
 
 // Kinds lists the kinds this version writes, in a stable order.
@@ -65,7 +70,7 @@ func Kinds() []Kind {
 		KindPINChanged, KindDocReceived, KindStampIntent, KindStampDone, KindStampFailed,
 		KindRejected, KindHandover, KindSyncCheckpoint, KindSettingsChanged, KindAlarm,
 		KindSlotAdded, KindSlotRemoved, KindAlarmAck, KindPrintIntent, KindPrintDone, KindPrintFailed, KindCopiesAllowed,
-		KindSuperseded, KindRecalled}
+		KindSuperseded, KindRecalled, KindReport}
 }
 
 // Placement is where a seal went on a page (PDF points, origin bottom left).

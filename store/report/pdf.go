@@ -5,6 +5,8 @@ import (
 	"compress/zlib"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -126,13 +128,15 @@ func (p *pdf) write(w io.Writer, root, info int) error {
 
 func (p *pdf) font(fc *face) int {
 	type0, cid, desc, file, tou := p.reserve(), p.reserve(), p.reserve(), p.reserve(), p.reserve()
+	// In CID order: the same summary makes the same bytes (the monthly table is made again
+	// from the ledger and checked against the SHA-256 recorded for it).
 	var widths, bf []string
-	for c, wd := range fc.wid {
-		widths = append(widths, fmt.Sprintf("%d [%d]", c, wd))
+	for _, c := range slices.Sorted(maps.Keys(fc.wid)) {
+		widths = append(widths, fmt.Sprintf("%d [%d]", c, fc.wid[c]))
 	}
-	for c, r := range fc.used {
+	for _, c := range slices.Sorted(maps.Keys(fc.used)) {
 		var hex strings.Builder
-		for _, u := range utf16.Encode([]rune{r}) {
+		for _, u := range utf16.Encode([]rune{fc.used[c]}) {
 			fmt.Fprintf(&hex, "%04X", u)
 		}
 		bf = append(bf, fmt.Sprintf("<%04X> <%s>", c, hex.String()))

@@ -215,6 +215,7 @@ var kindLabels = map[ledger.Kind]string{
 	ledger.KindCopiesAllowed:   "加印批准 Extra copies allowed",
 	ledger.KindSuperseded:      "重印作废 Superseded",
 	ledger.KindRecalled:        "打印件收回 Printouts recalled",
+	ledger.KindReport:          "月度汇总表 Monthly table made",
 }
 
 func period(f Filter, s Summary) string {

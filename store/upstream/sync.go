@@ -96,9 +96,19 @@ type Syncer struct {
 	trigger chan struct{}
 	round   sync.Mutex // one round at a time
 
-	mu     sync.Mutex
-	status Status
-	subs   map[chan Status]struct{}
+	mu      sync.Mutex
+	status  Status
+	subs    map[chan Status]struct{}
+	onRound []func(ctx context.Context, online bool)
+}
+
+// OnRound has f run at the end of every round, online or not, before SyncOnce returns: the
+// workstation's own work that follows the server's (allowances for extra copies, the monthly
+// table), so the window's loop and a command's sync do it in one place.
+func (s *Syncer) OnRound(f func(ctx context.Context, online bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRound = append(s.onRound, f)
 }
 
 // NewSyncer makes a sync loop; call Run in a goroutine, or SyncOnce.
@@ -253,6 +263,12 @@ func (s *Syncer) SyncOnce(ctx context.Context) error {
 		}
 		st.Unsynced, st.Outbox, st.Pending = counts.unsynced, counts.outbox, counts.pending
 	})
+	s.mu.Lock()
+	hooks := s.onRound
+	s.mu.Unlock()
+	for _, f := range hooks {
+		f(ctx, online)
+	}
 	return err
 }
 
@@ -466,14 +482,14 @@ func (s *Syncer) Pull(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.acceptSeals(seals, time.Now()); err != nil {
+	if err := s.st.acceptSeals(seals, s.opt.Now()); err != nil {
 		return err
 	}
 	roster, err := s.c.Roster(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.st.acceptRoster(roster, time.Now()); err != nil {
+	if err := s.st.acceptRoster(roster, s.opt.Now()); err != nil {
 		return err
 	}
 	if s.st.keys == nil {

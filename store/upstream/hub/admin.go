@@ -200,6 +200,7 @@ func (h *Hub) adminHandler() http.Handler {
 		return nil
 	}
 	h.copyAdmin(handle, decode)
+	h.reportAdmin(handle)
 	handle("POST /admin/documents", func(r *http.Request) (any, error) {
 		var ns []NewDocument
 		if err := decode(r, &ns); err != nil {

@@ -72,13 +72,19 @@ func (h *Hub) requestCopies(w http.ResponseWriter, r *http.Request, ws string) e
 // copyGrants is GET /v1/copies: this workstation's requests.
 func (h *Hub) copyGrants(w http.ResponseWriter, r *http.Request, ws string) error {
 	all, err := h.CopyRequests()
+	return writeOwn(w, all, err, func(g upstream.CopyGrant) bool { return g.Workstation == ws })
+}
+
+// writeOwn answers with the items of a list that are the calling workstation's (mine), as a
+// JSON array (empty, not null, when none are).
+func writeOwn[T any](w http.ResponseWriter, all []T, err error, mine func(T) bool) error {
 	if err != nil {
 		return err
 	}
-	out := []upstream.CopyGrant{}
-	for _, g := range all {
-		if g.Workstation == ws {
-			out = append(out, g)
+	out := []T{}
+	for _, x := range all {
+		if mine(x) {
+			out = append(out, x)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -99,6 +99,8 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /v1/ledger", auth(h.ledgerPush))
 	mux.Handle("POST /v1/copies", auth(h.requestCopies))
 	mux.Handle("GET /v1/copies", auth(h.copyGrants))
+	mux.Handle("PUT /v1/reports/{period}", auth(h.putReport))
+	mux.Handle("GET /v1/reports", auth(h.reportList))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := r.Header.Get(upstream.HeaderRequestID); id != "" && len(id) <= 64 {
 			w.Header().Set(upstream.HeaderRequestID, id)
@@ -145,7 +147,8 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, ws string) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, upstream.HeartbeatReply{Time: time.Now().UTC(), Changed: changed})
+	// The hub's clock (Options.Now), which the workstation holds its own against.
+	writeJSON(w, http.StatusOK, upstream.HeartbeatReply{Time: h.opt.Now().UTC(), Changed: changed})
 	return nil
 }
 
