@@ -63,7 +63,7 @@ stamp() { find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
 
 deb() {
   local arch=$1 cc=$2
-  local root=$work/deb-$arch pkg=sealkeeper_${VERSION}_$arch.deb
+  local root=$work/deb-$arch pkg=sealkeeper_${VERSION}_$arch.deb t0=$SECONDS
   rm -rf "$root"
   gobuild linux "$arch" "$cc" "$root/usr/bin/sealkeeper" ./app
   gobuild linux "$arch" "$cc" "$root/usr/bin/sealkeeper-gui" ./app/sealkeeper-gui
@@ -99,11 +99,11 @@ deb() {
   stamp "$root"
   dpkg-deb --root-owner-group -Zxz --build "$root" "$out/$pkg" >/dev/null
   made+=("$pkg")
-  echo "release: $pkg  Depends: $depends"
+  echo "release: $pkg in $((SECONDS - t0)) s (builds included)  Depends: $depends"
 }
 
 windows() {
-  local dir=$work/win/SealKeeper zip=sealkeeper-${VERSION}-windows-amd64.zip
+  local dir=$work/win/SealKeeper zip=sealkeeper-${VERSION}-windows-amd64.zip t0=$SECONDS
   rm -rf "$work/win"
   mkdir -p "$dir"
   # The .exe files' icon for Explorer and the taskbar (the window sets its own at run time).
@@ -121,7 +121,7 @@ windows() {
   # -X: no owner or extra timestamps; sorted names; TZ=UTC makes the DOS times the same everywhere.
   (cd "$work/win" && find SealKeeper -print | sort | zip -X -D -q -9 "$out/$zip" -@)
   made+=("$zip")
-  echo "release: $zip"
+  echo "release: $zip in $((SECONDS - t0)) s (builds included)"
 }
 
 made=()
