@@ -162,8 +162,12 @@ if [ -n "$repro" ]; then
   step "reproducibility: the same release from a copy in another folder"
   mkdir -p "$work/src"
   tar --exclude=./build --exclude=./.git -c . | tar -x -C "$work/src"
-  # The copy has no .git: the version, time and commit come from this tree.
-  commit=$(git rev-parse --short=12 HEAD) sde=$(git log -1 --format=%ct)
+  # The copy has no .git, and DIR may come from an older commit: the version, commit and time
+  # are the first build's, read from its changelog.
+  cl=$(zcat "$work/x-amd64/usr/share/doc/sealkeeper/changelog.gz")
+  commit=$(sed -n 's/.*built from commit \([0-9a-f]*\)\..*/\1/p' <<<"$cl")
+  sde=$(date -d "$(sed -n 's/^ -- .*>  //p' <<<"$cl")" +%s)
+  [ -n "$commit" ] && [ -n "$sde" ] || fail "no commit or date in the changelog of $(basename "$deb_amd64")"
   (cd "$work/src" && VERSION=$version SOURCE_DATE_EPOCH=$sde COMMIT=$commit bash scripts/release.sh --out "$work/again")
   if ! cmp -s "$dir/SHA256SUMS" "$work/again/SHA256SUMS"; then
     diff "$dir/SHA256SUMS" "$work/again/SHA256SUMS" || true
