@@ -39,7 +39,10 @@ echo "release: sealkeeper $VERSION, timestamps $(date -u -d "@$SOURCE_DATE_EPOCH
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The Windows icon's resource objects lie in the programs' folders while they build (Go links a
+# package's .syso files; that is the only way in); they go with the work folder.
+icon_syso=(app/zz_release_icon_windows_amd64.syso app/sealkeeper-gui/zz_release_icon_windows_amd64.syso)
+trap 'rm -rf "$work" "${icon_syso[@]}"' EXIT
 
 # gobuild GOOS GOARCH CC OUTPUT PACKAGE [LDFLAGS...]: one reproducible cgo build.
 gobuild() {
@@ -60,7 +63,7 @@ stamp() { find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
 
 deb() {
   local arch=$1 cc=$2
-  local root=$work/deb-$arch pkg=sealkeeper_${VERSION}_$arch.deb
+  local root=$work/deb-$arch pkg=sealkeeper_${VERSION}_$arch.deb t0=$SECONDS
   rm -rf "$root"
   gobuild linux "$arch" "$cc" "$root/usr/bin/sealkeeper" ./app
   gobuild linux "$arch" "$cc" "$root/usr/bin/sealkeeper-gui" ./app/sealkeeper-gui
@@ -96,22 +99,29 @@ deb() {
   stamp "$root"
   dpkg-deb --root-owner-group -Zxz --build "$root" "$out/$pkg" >/dev/null
   made+=("$pkg")
-  echo "release: $pkg  Depends: $depends"
+  echo "release: $pkg in $((SECONDS - t0)) s (builds included)  Depends: $depends"
 }
 
 windows() {
-  local dir=$work/win/SealKeeper zip=sealkeeper-${VERSION}-windows-amd64.zip
+  local dir=$work/win/SealKeeper zip=sealkeeper-${VERSION}-windows-amd64.zip t0=$SECONDS
   rm -rf "$work/win"
+  mkdir -p "$dir"
+  # The .exe files' icon for Explorer and the taskbar (the window sets its own at run time).
+  go run ./packaging/windows/icon assets/icon.png >"$dir/sealkeeper.ico"
+  printf '1 ICON "%s"\n' "$dir/sealkeeper.ico" >"$work/icon.rc"
+  x86_64-w64-mingw32-windres -O coff -i "$work/icon.rc" -o "${icon_syso[0]}"
+  cp "${icon_syso[0]}" "${icon_syso[1]}"
   gobuild windows amd64 x86_64-w64-mingw32-gcc "$dir/sealkeeper.exe" ./app
   # -H windowsgui: the window opens without a console window behind it.
   gobuild windows amd64 x86_64-w64-mingw32-gcc "$dir/sealkeeper-gui.exe" ./app/sealkeeper-gui -H windowsgui
+  rm -f "${icon_syso[@]}"
   sed "s/@VERSION@/$VERSION/" packaging/windows/README.txt | sed 's/$/\r/' >"$dir/README.txt"
   stamp "$work/win"
   rm -f "$out/$zip"
   # -X: no owner or extra timestamps; sorted names; TZ=UTC makes the DOS times the same everywhere.
   (cd "$work/win" && find SealKeeper -print | sort | zip -X -D -q -9 "$out/$zip" -@)
   made+=("$zip")
-  echo "release: $zip"
+  echo "release: $zip in $((SECONDS - t0)) s (builds included)"
 }
 
 made=()

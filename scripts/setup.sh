@@ -12,10 +12,12 @@ run_pkgs="softhsm2 opensc"
 test_pkgs="poppler-utils mupdf-tools qpdf libnss3-tools openssl xvfb xdotool imagemagick x11-utils cups-daemon cups-client zbar-tools"
 
 # Release (scripts/release.sh): the arm64 and Windows cross compilers with the arm64 libraries
-# to link against (multiarch), the .deb tools, lintian, and mmdebstrap for the package test.
+# to link against (multiarch), the .deb tools, lintian, and mmdebstrap for the package test
+# (qemu-user-static, binfmt-support and arch-test for its arm64 root).
 release_pkgs="dpkg-dev fakeroot zip file lintian mmdebstrap gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   libgl-dev:arm64 libx11-dev:arm64 libxrandr-dev:arm64 libxcursor-dev:arm64 libxinerama-dev:arm64
-  libxi-dev:arm64 libxxf86vm-dev:arm64 libxext-dev:arm64 libusb-1.0-0-dev:arm64 gcc-mingw-w64-x86-64 wine64"
+  libxi-dev:arm64 libxxf86vm-dev:arm64 libxext-dev:arm64 libusb-1.0-0-dev:arm64 gcc-mingw-w64-x86-64 wine64
+  qemu-user-static binfmt-support arch-test"
 
 want="$build_pkgs $run_pkgs"
 case "${1:-}" in
