@@ -135,10 +135,11 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 			return nil, err
 		}
 		seq := c.size + 1
-		n := len(pt) + overhead
-		if n > MaxCiphertext {
+		if n := len(pt) + overhead; n > MaxCiphertext {
 			return nil, fmt.Errorf("ledger record %d: ciphertext of %d bytes is over the %d-byte limit", seq, n, MaxCiphertext)
 		}
+		pt = pad(pt, MaxCiphertext-overhead) // pad.go: the size does not tell the kind
+		n := len(pt) + overhead
 		nonce := nonces[i*NonceSize : (i+1)*NonceSize]
 		raw := appendEnvelopeHeader(make([]byte, 0, envelopeHead+n), seq, &c.head, nonce, n)
 		// Sealed in place behind the header; the AD it reads lies before what Seal writes.
