@@ -145,3 +145,226 @@ func TestFormat2FileReadable(t *testing.T) {
 		t.Fatalf("%+v %v", rep, err)
 	}
 }
+
+// TestSlotLabelsUnreadableWithoutKey: the custodians' names given to their key slots are
+// nowhere in the file in clear, not in a new ledger, not after a handover adds a slot, and not
+// in the live slots of a file from before once it was unlocked; with the key they are there,
+// and Unlock finds the token's slot by its public key alone.
+func TestSlotLabelsUnreadableWithoutKey(t *testing.T) {
+	inFile := func(t *testing.T, path string, names ...string) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if bytes.Contains(b, []byte(n)) {
+				t.Errorf("%q is readable in the file without a key", n)
+			}
+		}
+	}
+	liveSlots := func(t *testing.T, path string, names ...string) {
+		t.Helper()
+		peek(t, path, func(tx *bolt.Tx) {
+			tx.Bucket([]byte("slots")).ForEach(func(k, v []byte) error {
+				var s keyslot.Slot
+				if err := json.Unmarshal(v, &s); err != nil {
+					t.Fatal(err)
+				}
+				if s.Label != "" || bytes.Contains(v, []byte(`"label"`)) {
+					t.Errorf("slot %s keeps its label in clear: %s", k, v)
+				}
+				return nil
+			})
+			tx.Bucket([]byte("meta")).ForEach(func(k, v []byte) error {
+				for _, n := range names {
+					if bytes.Contains(v, []byte(n)) {
+						t.Errorf("meta %s shows %q", k, n)
+					}
+				}
+				return nil
+			})
+		})
+	}
+	labelsOf := func(slots []keyslot.Slot) map[string]string {
+		out := map[string]string{}
+		for _, s := range slots {
+			out[s.ID] = s.Label
+		}
+		return out
+	}
+	custodianID, _ := keyslot.ID(testKeys.custodian.Public())
+	successorID, _ := keyslot.ID(testKeys.stranger.Public())
+
+	t.Run("new_ledger_and_handover", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), ledger.FileName)
+		l, err := ledger.Create(path, recipients(), options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ChangeSlots([]ledger.Recipient{{Public: testKeys.stranger.Public(), Role: keyslot.RoleCustodian, Label: "李四"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		slots, err := l.Slots()
+		if got := labelsOf(slots); err != nil || got[custodianID] != "张三" || got[successorID] != "李四" {
+			t.Fatalf("unlocked, the slots' labels are %v (%v)", got, err)
+		}
+		l.Lock()
+		slots, err = l.Slots()
+		if got := labelsOf(slots); err != nil || len(slots) != 3 || got[custodianID] != "" {
+			t.Fatalf("locked, the slots are %v (%v): want three, without labels", got, err)
+		}
+		if err := l.Unlock(testKeys.stranger); err != nil { // the new slot, found by its key
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		inFile(t, path, "张三", "李四")
+		liveSlots(t, path, "张三", "李四")
+		rep, err := ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
+		if got := labelsOf(rep.Slots); err != nil || got[successorID] != "李四" {
+			t.Fatalf("a keyed Verify reports the labels %v (%v)", got, err)
+		}
+		rep, err = ledger.Verify(path, nil, ledger.VerifyOptions{})
+		if got := labelsOf(rep.Slots); err != nil || got[successorID] != "" {
+			t.Fatalf("a Verify without the key reports the labels %v (%v)", got, err)
+		}
+	})
+	t.Run("format2_upgraded_at_login", func(t *testing.T) {
+		path, h := format2(t)
+		l, err := ledger.Open(path, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Unlock(h); err != nil {
+			t.Fatal(err)
+		}
+		slots, err := l.Slots()
+		id, _ := keyslot.ID(h.Public())
+		if got := labelsOf(slots); err != nil || got[id] != "张三" {
+			t.Fatalf("after the upgrade the labels are %v (%v)", got, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		liveSlots(t, path, "张三")
+		if l, err = ledger.Open(path, ledger.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if err := l.Unlock(h); err != nil {
+			t.Fatalf("the upgraded file does not unlock again: %v", err)
+		}
+	})
+}
+
+// TestSlotLabelsEditedWithoutKey: the sealed labels removed, or a name written back into a
+// slot in clear, is a change under the meta MAC.
+func TestSlotLabelsEditedWithoutKey(t *testing.T) {
+	for name, f := range map[string]func(tx *bolt.Tx) error{
+		"fail_labels_deleted": func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("slotlabels")) },
+		"fail_name_in_clear": func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte("slots"))
+			id, _ := keyslot.ID(testKeys.custodian.Public())
+			var s keyslot.Slot
+			if err := json.Unmarshal(b.Get([]byte(id)), &s); err != nil {
+				return err
+			}
+			s.Label = "Mallory"
+			v, _ := json.Marshal(s)
+			return b.Put([]byte(id), v)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := newLedger(t, 2)
+			mallory(t, path, f)
+			recomputeDigest(t, path)
+			_, err := openUnlock(path, options())
+			wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
+			_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
+			wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+		})
+	}
+}
+
+// TestIntentIndexEditedWithoutKey: the open stampings are sealed (no seq of an interrupted
+// stamping in clear), and every way to hide one without the key is found at the login and by
+// a keyed Verify: the index deleted, a byte of it changed, an older copy (from before the
+// intent) put back, and, in a file from before the sealed index, its entry in the clear
+// intents bucket deleted.
+func TestIntentIndexEditedWithoutKey(t *testing.T) {
+	t.Run("sealed", func(t *testing.T) {
+		path, _ := interruptedLedger(t)
+		peek(t, path, func(tx *bolt.Tx) {
+			if n := tx.Bucket([]byte("intents")).Stats().KeyN; n != 0 {
+				t.Fatalf("the clear intents bucket has %d entries", n)
+			}
+		})
+		l, err := openUnlock(path, options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := l.Interrupted()
+		l.Close()
+		if err != nil || len(in) != 1 {
+			t.Fatalf("interrupted %v %v", in, err)
+		}
+	})
+	for name, f := range map[string]func(tx *bolt.Tx) error{
+		"fail_index_deleted": func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("openintents")) },
+		"fail_index_byte_changed": func(tx *bolt.Tx) error {
+			v := append([]byte(nil), tx.Bucket([]byte("meta")).Get([]byte("openintents"))...)
+			v[len(v)-20] ^= 1
+			return tx.Bucket([]byte("meta")).Put([]byte("openintents"), v)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path, _ := interruptedLedger(t)
+			mallory(t, path, f)
+			recomputeDigest(t, path)
+			_, err := openUnlock(path, options())
+			wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
+			_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
+			wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+		})
+	}
+	t.Run("fail_older_copy_put_back", func(t *testing.T) {
+		// The index as it was before the intent, sealed with this ledger's own key.
+		path := newLedger(t, 1)
+		var before []byte
+		peek(t, path, func(tx *bolt.Tx) {
+			before = append([]byte(nil), tx.Bucket([]byte("meta")).Get([]byte("openintents"))...)
+		})
+		l, err := openUnlock(path, options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(ledger.Record{Kind: ledger.KindStampIntent, DocID: "d1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		mallory(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("openintents"), before) })
+		recomputeDigest(t, path)
+		_, err = openUnlock(path, options())
+		wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
+		_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
+		wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+	})
+	t.Run("fail_format2_bucket_entry_deleted", func(t *testing.T) {
+		path, h := format2(t)
+		mallory(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("intents")).Delete(seqKey(5)) })
+		recomputeDigest(t, path)
+		l, err := ledger.Open(path, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.Unlock(h)
+		l.Close()
+		wantReason(t, "unlock", err, ledger.ReasonMetaChanged)
+		_, err = ledger.Verify(path, h, ledger.VerifyOptions{})
+		wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+	})
+}

@@ -6,9 +6,9 @@ import "bytes"
 //
 // Without the data key the ciphertext's length is still visible (in the file and to the
 // server, which stores the envelopes), and record kinds differ in length: a stamp.intent with
-// its document title, hashes and placements is two or three times an alarm. So appendTx, Note
-// and the sealed metadata (sealed.go) pad the JSON plaintext with spaces, inside the AEAD, to
-// paddedSize: at least 1 KiB (every record kind this program writes fits, long titles and
+// its document title, hashes and placements is two or three times an alarm. So appendTx and
+// Note pad the JSON plaintext with spaces, inside the AEAD, to paddedSize (the sealed metadata
+// has its own, smaller steps: sealed.go): at least 1 KiB (every record kind this program writes fits, long titles and
 // paths included), then powers of two up to 4 KiB, then whole 4 KiB steps.
 //
 // Invariants:
