@@ -110,18 +110,26 @@ func format2(t *testing.T) (string, keyslot.Holder) {
 	return filepath.Join(dir, ledger.FileName), h
 }
 
-// TestFormat2FileReadable: a ledger from before padding opens, unlocks and verifies; its
-// unpadded records decode, its interrupted stamping is still open, and records appended to
-// it are padded.
-func TestFormat2FileReadable(t *testing.T) {
-	path, h := format2(t)
+// openUnlockWith opens the ledger at path and unlocks it with h, or fails the test.
+func openUnlockWith(t *testing.T, path string, h keyslot.Holder) *ledger.Ledger {
+	t.Helper()
 	l, err := ledger.Open(path, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Unlock(h); err != nil {
+		l.Close()
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestFormat2FileReadable: a ledger from before padding opens, unlocks and verifies; its
+// unpadded records decode, its interrupted stamping is still open, and records appended to
+// it are padded.
+func TestFormat2FileReadable(t *testing.T) {
+	path, h := format2(t)
+	l := openUnlockWith(t, path, h)
 	in, err := l.Interrupted()
 	if err != nil || len(in) != 1 || in[0].Seq != 5 || in[0].DocID != "doc-2" {
 		t.Fatalf("interrupted stampings %+v (%v), want record 5 (doc-2)", in, err)
@@ -233,13 +241,7 @@ func TestSlotLabelsUnreadableWithoutKey(t *testing.T) {
 	})
 	t.Run("format2_upgraded_at_login", func(t *testing.T) {
 		path, h := format2(t)
-		l, err := ledger.Open(path, ledger.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Unlock(h); err != nil {
-			t.Fatal(err)
-		}
+		l := openUnlockWith(t, path, h)
 		slots, err := l.Slots()
 		id, _ := keyslot.ID(h.Public())
 		if got := labelsOf(slots); err != nil || got[id] != "张三" {
@@ -249,13 +251,7 @@ func TestSlotLabelsUnreadableWithoutKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		liveSlots(t, path, "张三")
-		if l, err = ledger.Open(path, ledger.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		if err := l.Unlock(h); err != nil {
-			t.Fatalf("the upgraded file does not unlock again: %v", err)
-		}
+		openUnlockWith(t, path, h).Close() // the upgraded file opens and unlocks again
 	})
 }
 
