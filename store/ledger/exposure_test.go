@@ -255,6 +255,18 @@ func TestSlotLabelsUnreadableWithoutKey(t *testing.T) {
 	})
 }
 
+// wantMetaChangedAfter makes mallory's change f to the closed ledger at path (and recomputes
+// its digest), then wants the custodian's login and a keyed Verify to find a metadata change.
+func wantMetaChangedAfter(t *testing.T, path string, f func(tx *bolt.Tx) error) {
+	t.Helper()
+	mallory(t, path, f)
+	recomputeDigest(t, path)
+	_, err := openUnlock(path, options())
+	wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
+	_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
+	wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+}
+
 // TestSlotLabelsEditedWithoutKey: the sealed labels removed, or a name written back into a
 // slot in clear, is a change under the meta MAC.
 func TestSlotLabelsEditedWithoutKey(t *testing.T) {
@@ -274,12 +286,7 @@ func TestSlotLabelsEditedWithoutKey(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := newLedger(t, 2)
-			mallory(t, path, f)
-			recomputeDigest(t, path)
-			_, err := openUnlock(path, options())
-			wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
-			_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
-			wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+			wantMetaChangedAfter(t, path, f)
 		})
 	}
 }
@@ -317,12 +324,7 @@ func TestIntentIndexEditedWithoutKey(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			path, _ := interruptedLedger(t)
-			mallory(t, path, f)
-			recomputeDigest(t, path)
-			_, err := openUnlock(path, options())
-			wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
-			_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
-			wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+			wantMetaChangedAfter(t, path, f)
 		})
 	}
 	t.Run("fail_older_copy_put_back", func(t *testing.T) {
@@ -342,12 +344,7 @@ func TestIntentIndexEditedWithoutKey(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		mallory(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("openintents"), before) })
-		recomputeDigest(t, path)
-		_, err = openUnlock(path, options())
-		wantReason(t, "open and unlock", err, ledger.ReasonMetaChanged)
-		_, err = ledger.Verify(path, testKeys.escrow, ledger.VerifyOptions{})
-		wantReason(t, "keyed verify", err, ledger.ReasonMetaChanged)
+		wantMetaChangedAfter(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("openintents"), before) })
 	})
 	t.Run("fail_format2_bucket_entry_deleted", func(t *testing.T) {
 		path, h := format2(t)
