@@ -321,7 +321,11 @@ func printLedgerReport(w io.Writer, r *ledger.Report) {
 		fmt.Fprintf(w, "  co-signed     %d (server)\n", r.Cosigned)
 	}
 	for _, s := range r.Slots {
-		fmt.Fprintf(w, "  key slot      %s %s %s\n", s.ID, s.Role, s.Label)
+		label := s.Label
+		if label == "" && !r.Decrypted {
+			label = "(name sealed under the data key)" // store/ledger/sealed.go
+		}
+		fmt.Fprintf(w, "  key slot      %s %s %s\n", s.ID, s.Role, label)
 	}
 	if r.Pending > 0 {
 		fmt.Fprintf(w, "  pending       %d events written while locked (folded in at the next login)\n", r.Pending)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/tjfoc/gmsm/sm3"
@@ -43,6 +44,7 @@ type chain struct {
 	settled []uint64    // stamp intents answered
 	pins    []pinnedKey // the pinned keys after this transaction (nil: unchanged)
 	meta    bool        // something under metamac changed
+	intents bool        // openintents must be written even if no intent opened or settled
 }
 
 func (l *Ledger) chain() *chain { return &chain{size: l.size, head: l.head} }
@@ -76,7 +78,20 @@ func (l *Ledger) update(f func(tx *bolt.Tx, c *chain) error) error {
 		if err := f(tx, c); err != nil {
 			return err
 		}
-		if c.size != l.size || c.meta || len(c.opened)+len(c.settled) > 0 {
+		if c.intents || len(c.opened)+len(c.settled) > 0 {
+			// The open intents after this transaction, as apply will leave l.interrupted.
+			open := maps.Clone(l.interrupted)
+			for _, s := range c.opened {
+				open[s] = true
+			}
+			for _, s := range c.settled {
+				delete(open, s)
+			}
+			if err := putOpenIntents(tx, l.aead, open); err != nil {
+				return err
+			}
+		}
+		if c.size != l.size || c.meta || c.intents || len(c.opened)+len(c.settled) > 0 {
 			if err := putMetaMAC(l.path, tx, l.macKey, sizeHead{c.size, c.head}); err != nil {
 				return err
 			}
@@ -113,7 +128,6 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 	// Keys only ever grow: fill pages completely instead of splitting them half full (bbolt's
 	// advice for append-only buckets); this halves the file and the pages verify must read.
 	b.FillPercent = 1.0
-	in := tx.Bucket(bucketIntents)
 	seqs := make([]uint64, 0, len(recs))
 	// Per batch, not per record: one read of the random source for every nonce, one JSON
 	// encoder and one hash state reused across records. Each envelope is built in one
@@ -135,10 +149,11 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 			return nil, err
 		}
 		seq := c.size + 1
-		n := len(pt) + overhead
-		if n > MaxCiphertext {
+		if n := len(pt) + overhead; n > MaxCiphertext {
 			return nil, fmt.Errorf("ledger record %d: ciphertext of %d bytes is over the %d-byte limit", seq, n, MaxCiphertext)
 		}
+		pt = pad(pt, MaxCiphertext-overhead) // pad.go: the size does not tell the kind
+		n := len(pt) + overhead
 		nonce := nonces[i*NonceSize : (i+1)*NonceSize]
 		raw := appendEnvelopeHeader(make([]byte, 0, envelopeHead+n), seq, &c.head, nonce, n)
 		// Sealed in place behind the header; the AD it reads lies before what Seal writes.
@@ -150,9 +165,6 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 		}
 		switch r.Kind {
 		case KindStampIntent:
-			if err := in.Put(k[:], nil); err != nil {
-				return nil, err
-			}
 			if r.TicketID != "" { // used once: refused here if an earlier intent named it
 				if err := useTicketTx(l.path, tx, l.ticketKey, r.TicketID, seq); err != nil {
 					return nil, err
@@ -162,11 +174,6 @@ func (l *Ledger) appendTx(tx *bolt.Tx, c *chain, recs []Record) ([]uint64, error
 			c.opened = append(c.opened, seq)
 		case KindStampDone, KindStampFailed:
 			if r.Settles() != 0 { // never a record folded in from a locked-time event
-				var ik [8]byte
-				binary.BigEndian.PutUint64(ik[:], r.Intent)
-				if err := in.Delete(ik[:]); err != nil {
-					return nil, err
-				}
 				c.settled = append(c.settled, r.Intent)
 			}
 		}

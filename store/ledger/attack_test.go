@@ -514,10 +514,11 @@ func TestLockedEventsMarked(t *testing.T) {
 	}
 }
 
-// TestIntentDeletedWithoutKey removes an interrupted stamping from the plain intents bucket.
+// TestIntentDeletedWithoutKey removes an interrupted stamping from the index of open
+// stampings (sealed now; the other edits are in TestIntentIndexEditedWithoutKey).
 func TestIntentDeletedWithoutKey(t *testing.T) {
 	path, intent := interruptedLedger(t)
-	mallory(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("intents")).Delete(seqKey(intent)) })
+	mallory(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("openintents")) })
 	recomputeDigest(t, path)
 	l, err := openUnlock(path, options())
 	if err == nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -23,13 +22,21 @@ import (
 // File layout (one bbolt file, normally DATA/ledger.db)
 //
 //	meta        format → "sealkeeper-ledger/1"; workstation; created; keycheck; metamac; and
-//	            macv, state, cpkeys, legacy, floor, cosigned (see meta.go)
-//	slots       slot id → keyslot.Slot (JSON); public keys and wrapped data keys
-//	records     seq (u64 big-endian) → Envelope.MarshalBinary()
+//	            macv, state, cpkeys, legacy, floor, cosigned (see meta.go); slotlabels,
+//	            openintents (sealed under the data key, see sealed.go)
+//	slots       slot id → keyslot.Slot (JSON) without its label: public keys and wrapped data keys
+//	records     seq (u64 big-endian) → Envelope.MarshalBinary(); the plaintext padded (pad.go)
 //	checkpoints size (u64 big-endian) → SignedCheckpoint (JSON)
-//	pending     u64 → ["SKP2" ‖ MAC] ‖ keyslot.Seal(record JSON): events written while locked
-//	intents     seq → "" for each stamp.intent with no done/failed yet (under the meta MAC)
+//	pending     u64 → ["SKP2" ‖ MAC] ‖ keyslot.Seal(record JSON, padded): events written while locked
+//	intents     empty; in a file from before openintents, seq → "" for each open stamp.intent
+//	            (moved into openintents at the first login, see sealed.go)
 //	tickets     ticket id → seq of its stamp.intent: the used-ticket index (see tickets.go)
+//
+// Without a key one reads: the workstation name, creation time, the slots' roles, public keys
+// and dates, the number of records and of checkpoints (signed heads, public by design: the
+// server checks them), how many events wait in pending, and the used-ticket index's ticket ids
+// (tickets.go). Not the records' contents or kinds (padded), the custodians' names, or which
+// stampings were interrupted.
 //
 // Beside it: ledger.db.cosigned (last server co-signed checkpoint, see floor.go) and, while
 // closed, ledger.db.digest (see check.go).
@@ -205,11 +212,17 @@ func Create(path string, recipients []Recipient, opts Options) (*Ledger, error) 
 				return err
 			}
 		}
+		labels := map[string]string{}
 		for _, s := range slots {
 			if err := putSlot(tx, s); err != nil {
 				return err
 			}
+			labels[s.ID] = s.Label
 		}
+		if err := putLabels(tx, aead, labels); err != nil {
+			return err
+		}
+		c.intents = true // an empty openintents, under the MAC from the start
 		detail := "key slots: " + strings.Join(ids, "; ")
 		// The seal key given at creation is the first pinned checkpoint key (meta.go). A key
 		// that cannot sign checkpoints is not pinned (SignCheckpoint refuses it as well).
@@ -304,12 +317,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 			if cp != nil {
 				l.lastCP, l.lastCPTime, l.verifiedTo = cp.Size, cp.Time, cp.Size
 			}
-			return tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {
-				if len(k) == 8 {
-					l.interrupted[binary.BigEndian.Uint64(k)] = true
-				}
-				return nil
-			})
+			return nil // the open intents are sealed: Unlock reads them (sealed.go)
 		})
 	})
 	var fr floorResult

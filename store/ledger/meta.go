@@ -31,8 +31,9 @@ import (
 // Invariants:
 //   - metamac is HMAC-SHA256 under HKDF(data key, "sealkeeper ledger meta mac") over the
 //     workstation name, the creation time, every slot and, from MAC version 2 on, state,
-//     cpkeys, legacy, floor, the used-ticket index's mark once there is one (tickets.go) and
-//     the key of every open stamp intent (the intents bucket). Every
+//     cpkeys, legacy, floor, the used-ticket index's mark once there is one (tickets.go), the
+//     sealed slot labels and open-intent index once there are (sealed.go) and the key of every
+//     entry in the intents bucket (open intents of a file from before, empty after). Every
 //     write transaction made with the data key (appends, slot changes, pinning, the floor)
 //     rewrites state and metamac in the same transaction (Ledger.update), so state always names
 //     the chain's size and head.
@@ -237,6 +238,13 @@ func metaMAC(path string, tx *bolt.Tx, mk []byte) ([]byte, error) {
 	if v := meta.Get(keyTickets); v != nil {
 		macField(m, keyTickets, true)
 		macField(m, v, true)
+	}
+	// The sealed labels and intent index (sealed.go), once the ledger has them, as the index.
+	for _, k := range [][]byte{keySlotLabels, keyOpenIntents} {
+		if v := meta.Get(k); v != nil {
+			macField(m, k, true)
+			macField(m, v, true)
+		}
 	}
 	macField(m, []byte("intents"), true)
 	err = tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {

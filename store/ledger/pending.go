@@ -87,7 +87,7 @@ func (l *Ledger) Note(r Record) error {
 			}
 			pubs = append(pubs, p)
 		}
-		msg, err := keyslot.Seal(pt, []byte(pendingAD), pubs)
+		msg, err := keyslot.Seal(pad(pt, MaxCiphertext), []byte(pendingAD), pubs)
 		if err != nil {
 			return err
 		}
@@ -168,6 +168,7 @@ func (l *Ledger) foldTx(tx *bolt.Tx, c *chain, h keyslot.Holder) error {
 			l.unreadable++ // sealed before this key had a slot: it waits for the escrow key
 			return nil
 		}
+		pt = unpad(pt)
 		r, err := decodeRecord(0, pt)
 		switch {
 		case err != nil:

@@ -103,7 +103,11 @@ func (l *Ledger) readAEAD() (cipher.AEAD, error) {
 // Interrupted returns the stamp intents with no done or failed record: stampings a crash or
 // power loss cut short. The caller reconciles each (does the output exist and verify?) and
 // appends a stamp.done or stamp.failed naming it in Record.Intent.
+// It needs the ledger unlocked: the open intents are sealed (sealed.go), read at Unlock.
 func (l *Ledger) Interrupted() ([]Record, error) {
+	if _, err := l.readAEAD(); err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
 	seqs := make([]uint64, 0, len(l.interrupted))
 	for s := range l.interrupted {

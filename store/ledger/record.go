@@ -250,7 +250,9 @@ func (e *recordEncoder) encode(r *Record) ([]byte, error) {
 	return b[:len(b)-1], nil // Encode adds a newline; Marshal does not
 }
 
+// decodeRecord decodes a record's plaintext, padded or not (pad.go).
 func decodeRecord(seq uint64, pt []byte) (Record, error) {
+	pt = unpad(pt)
 	var r Record
 	if err := json.Unmarshal(pt, &r); err != nil {
 		return Record{}, err

@@ -17,12 +17,18 @@ import (
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 )
 
-// Slots lists the key slots.
+// Slots lists the key slots. Their labels (custodians' names) are sealed under the data key
+// (sealed.go): while the ledger is locked they are empty, except in a file not yet upgraded.
 func (l *Ledger) Slots() ([]keyslot.Slot, error) {
+	aead, _ := l.readAEAD()
 	var out []keyslot.Slot
 	err := l.db.View(func(tx *bolt.Tx) error {
 		var err error
-		out, err = readSlots(l.path, tx)
+		if out, err = readSlots(l.path, tx); err != nil || aead == nil {
+			return err
+		}
+		labels, _, err := readLabels(l.path, tx, aead, out)
+		out = withLabels(out, labels)
 		return err
 	})
 	return out, err
@@ -52,7 +58,9 @@ func readSlots(path string, tx *bolt.Tx) ([]keyslot.Slot, error) {
 	return out, err
 }
 
+// putSlot stores s without its label: the label goes into slotlabels (sealed.go).
 func putSlot(tx *bolt.Tx, s keyslot.Slot) error {
+	s.Label = ""
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -105,7 +113,8 @@ func (l *Ledger) unlock(h keyslot.Holder) error {
 	var mv metaView
 	indexed := false
 	var trusted *SignedCheckpoint
-	interrupted := map[uint64]bool{}
+	var interrupted map[uint64]bool
+	var upLabels, upIntents bool
 	err = guard(l.path, func() error {
 		return l.db.View(func(tx *bolt.Tx) error {
 			// From here on the metadata is authenticated: pinned keys, floor mark, state and
@@ -140,12 +149,11 @@ func (l *Ledger) unlock(h keyslot.Holder) error {
 			if _, _, err := s.run(tx, from, prev); err != nil {
 				return err
 			}
-			return tx.Bucket(bucketIntents).ForEach(func(k, _ []byte) error {
-				if len(k) == 8 {
-					interrupted[binary.BigEndian.Uint64(k)] = true
-				}
-				return nil
-			})
+			if _, upLabels, err = readLabels(l.path, tx, aead, slots); err != nil {
+				return err
+			}
+			interrupted, upIntents, err = readOpenIntents(l.path, tx, aead)
+			return err
 		})
 	})
 	var fr floorResult
@@ -163,14 +171,18 @@ func (l *Ledger) unlock(h keyslot.Holder) error {
 	if trusted != nil {
 		l.lastCP, l.lastCPTime = trusted.Size, trusted.Time
 	}
-	return l.afterUnlock(h, mv, fr, !indexed)
+	return l.afterUnlock(h, mv, fr, afterWork{buildIndex: !indexed, labels: upLabels, intents: upIntents})
 }
 
+// afterWork is what afterUnlock upgrades in a file from before: the used-ticket index
+// (tickets.go), sealed labels and the sealed intent index (sealed.go).
+type afterWork struct{ buildIndex, labels, intents bool }
+
 // afterUnlock writes what the first keyed transaction of a login has to: the upgrade of a
-// format-1 ledger, the used-ticket index of a ledger that has none (buildIndex), the checkpoint
-// signer's pin, the floor mark, the pending events. Nothing is written when there is nothing
-// to do.
-func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult, buildIndex bool) error {
+// format-1 ledger, the used-ticket index of a ledger that has none, the sealed labels and
+// intent index of one from before them (up), the checkpoint signer's pin, the floor mark, the
+// pending events. Nothing is written when there is nothing to do.
+func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult, up afterWork) error {
 	var signers []crypto.Signer
 	for _, s := range []crypto.Signer{l.session, l.opts.Signer} {
 		if s != nil && !isPinned(l.pins, s.Public()) {
@@ -183,7 +195,7 @@ func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult, buil
 	pending := 0
 	l.db.View(func(tx *bolt.Tx) error { pending = tx.Bucket(bucketPending).Stats().KeyN; return nil })
 	l.unreadable = 0
-	if mv.v2 && len(signers) == 0 && !raise && pending == 0 && !buildIndex {
+	if mv.v2 && len(signers) == 0 && !raise && pending == 0 && up == (afterWork{}) {
 		return nil
 	}
 	err := l.update(func(tx *bolt.Tx, c *chain) error {
@@ -196,10 +208,13 @@ func (l *Ledger) afterUnlock(h keyslot.Holder, mv metaView, fr floorResult, buil
 			}
 			c.meta = true
 		}
-		if buildIndex {
+		if up.buildIndex {
 			if err := l.buildTicketIndexTx(tx, c); err != nil {
 				return err
 			}
+		}
+		if err := l.upgradeTx(tx, c, up.labels, up.intents); err != nil {
+			return err
 		}
 		for _, s := range signers {
 			if err := l.pinTx(tx, c, s); err != nil {
@@ -274,8 +289,12 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 		if err != nil {
 			return err
 		}
+		labels, _, err := readLabels(l.path, tx, l.aead, slots)
+		if err != nil {
+			return err
+		}
 		have := map[string]keyslot.Slot{}
-		for _, s := range slots {
+		for _, s := range withLabels(slots, labels) {
 			have[s.ID] = s
 		}
 		var log []Record
@@ -298,7 +317,7 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 			if _, dup := have[s.ID]; dup {
 				return fmt.Errorf("key %s (%s) already has a slot", s.ID, r.Label)
 			}
-			have[s.ID] = s
+			have[s.ID], labels[s.ID] = s, s.Label
 			if err := putSlot(tx, s); err != nil {
 				return err
 			}
@@ -306,6 +325,9 @@ func (l *Ledger) ChangeSlots(add []Recipient, remove []string, recs ...Record) e
 		}
 		if len(have) == 0 {
 			return errors.New("that would remove the last key slot, and nobody could open the ledger again")
+		}
+		if err := putLabels(tx, l.aead, labels); err != nil { // the removed slots' labels go with them
+			return err
 		}
 		c.meta = true // update rewrites metamac over the new slots
 		_, err = l.appendTx(tx, c, append(log, recs...))

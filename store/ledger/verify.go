@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"time"
@@ -41,10 +42,10 @@ type Report struct {
 	Head        [HashSize]byte
 	Decrypted   bool // every record was opened with the data key (a slot opened)
 	Slot        string
-	Slots       []keyslot.Slot
-	Checkpoints int    // checkpoints signed by a trusted key, all checked
-	LastSigned  uint64 // size of the newest of them
-	Cosigned    uint64 // size the server co-signed (0: none stored)
+	Slots       []keyslot.Slot // labels only when a slot opened (sealed.go)
+	Checkpoints int            // checkpoints signed by a trusted key, all checked
+	LastSigned  uint64         // size of the newest of them
+	Cosigned    uint64         // size the server co-signed (0: none stored)
 	Kinds       map[Kind]int
 	Unknown     int      // records of kinds or schema versions this program does not know
 	Interrupted []uint64 // stamp intents with no done/failed
@@ -177,6 +178,7 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		return err
 	}
 	s := scanner{path: path}
+	var aead cipher.AEAD // the data key's, when a slot opened
 	if h != nil {
 		key, slot, err := keyslot.UnwrapAny(slots, h)
 		if errors.Is(err, keyslot.ErrUnwrap) {
@@ -185,8 +187,7 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		if err != nil {
 			return fmt.Errorf("ledger %s: %w: this copy cannot be read with this key (slots: %d)", path, err, len(slots))
 		}
-		aead, err := keyslot.NewSM4GCM(key)
-		if err != nil {
+		if aead, err = keyslot.NewSM4GCM(key); err != nil {
 			return err
 		}
 		check := tx.Bucket(bucketMeta).Get(keyKeyCheck)
@@ -202,6 +203,11 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		if _, err := checkTicketIndex(path, tx, subkey(key, ticketIndexInfo)); err != nil {
 			return err
 		}
+		labels, _, err := readLabels(path, tx, aead, slots)
+		if err != nil {
+			return err
+		}
+		rep.Slots = withLabels(slots, labels)
 		vs.key = key
 		rep.Decrypted, rep.Slot = true, slot.ID
 		s.newAEAD = func() (cipher.AEAD, error) { return keyslot.NewSM4GCM(key) }
@@ -301,5 +307,16 @@ func verifyTx(tx *bolt.Tx, path string, h keyslot.Holder, opts VerifyOptions, re
 		rep.Interrupted = append(rep.Interrupted, s)
 	}
 	sort.Slice(rep.Interrupted, func(i, j int) bool { return rep.Interrupted[i] < rep.Interrupted[j] })
+	if aead != nil {
+		// The index Unlock uses must say what the records say (sealed.go).
+		index, _, err := readOpenIntents(path, tx, aead)
+		if err != nil {
+			return err
+		}
+		if !maps.Equal(index, open) {
+			return &VerifyError{Path: path, Reason: ReasonMetaChanged,
+				Detail: fmt.Sprintf("the %s lists %v, the records leave %v open: an interrupted stamping would be hidden or invented at the next login. Keep the file for the auditor and restore the ledger from a backup", intentsWhat, sortedSeqs(index), rep.Interrupted)}
+		}
+	}
 	return nil
 }
