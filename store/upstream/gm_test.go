@@ -59,8 +59,9 @@ func newGMSigner(t *testing.T, ca *gmca.CA, name string) gmSigner {
 	return gmSigner{key: key, cert: cert, seal: seal}
 }
 
-// stampGM seals page 1 of in into out with g in mode, and checks that our verifier finds the
-// GM signature intact and trusted under ca.
+// stampGM seals page 1 of in into out with g in mode, and checks the file: qpdf finds it sound
+// and mutool lists one signature (neither checks SM2), and our verifier finds the GM signature
+// intact and trusted under ca.
 func stampGM(t *testing.T, in, out string, g gmSigner, mode stamp.GMMode, ca *gmca.CA) {
 	t.Helper()
 	pl, err := placement.AtPoint(placement.Page{Number: 1, Crop: placement.Rect{X1: 595, Y1: 842}}, 450, 150, placement.Size{W: 119, H: 119}, 0)
@@ -70,6 +71,10 @@ func stampGM(t *testing.T, in, out string, g gmSigner, mode stamp.GMMode, ca *gm
 	if _, err := stamp.SignFile(context.Background(), in, out, false, stamp.Request{Placement: pl, Image: pdftest.Seal(240), Signer: g.key,
 		GM: &stamp.GM{Mode: mode, Seal: g.seal, Cert: g.cert}}); err != nil {
 		t.Fatal(err)
+	}
+	pdftest.QpdfCheck(t, out)
+	if _, total, msg := pdftest.MutoolVerify(t, out); total != 1 {
+		t.Fatalf("mutool lists %d signatures in the GM stamped file (%s):\n%s", total, mode, msg)
 	}
 	rep, err := verify.File(out, verify.Options{GMRoots: []*gmx509.Certificate{ca.Cert}})
 	if err != nil || !rep.Valid || !rep.Trusted || len(rep.Signatures) != 1 {
