@@ -235,9 +235,7 @@ func provisionGMDemoKey(dir string, o DemoOptions, soPIN, userPIN string, keyID 
 		return nil, err
 	}
 	return &demoKey{
-		module: module, tok: tok, keyID: keyID,
-		// hubCert stays nil: the hub reads seal certificates with the standard library, which
-		// knows no SM2, so the GM demo hub takes a stamping by any valid signature.
+		module: module, tok: tok, keyID: keyID, hubCert: g.CertDER,
 		set: func(c *config.Config) {
 			c.Seal.TrustAnchors = []string{g.CA}
 			c.Seal.GMMode = mode

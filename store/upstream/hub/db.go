@@ -574,22 +574,22 @@ func (h *Hub) SetSeal(s upstream.SealStatus) error {
 	})
 }
 
-// SetSealCertificate lists the certificate of a seal (DER or PEM): the hub then records a
-// stamped result only for a signature made by exactly that certificate, and the seal list
-// gives its SHA-256. A renewed certificate replaces the old one.
+// SetSealCertificate lists the certificate of a seal (DER or PEM; standard X.509, or SM2 for a
+// GM seal): the hub then records a stamped result only for a signature made by exactly that
+// certificate, and the seal list gives its SHA-256. A renewed certificate replaces the old one.
 func (h *Hub) SetSealCertificate(id string, cert []byte) error {
 	if block, _ := pem.Decode(cert); block != nil {
 		cert = block.Bytes
 	}
-	c, err := x509.ParseCertificate(cert)
-	if err != nil {
-		return fmt.Errorf("the certificate for seal %s is not an X.509 certificate (PEM or DER): %w", id, err)
+	if _, err := parseSealCert(cert); err != nil {
+		return fmt.Errorf("the certificate for seal %s cannot be read (PEM or DER): %w; give the seal's certificate as its token shows it", id, err)
 	}
-	return h.db.Update(func(tx *bolt.Tx) error { return putSealCertificate(tx, id, c) })
+	return h.db.Update(func(tx *bolt.Tx) error { return putSealCertificate(tx, id, cert) })
 }
 
-// putSealCertificate lists c as seal id's certificate, on the seal list too.
-func putSealCertificate(tx *bolt.Tx, id string, c *x509.Certificate) error {
+// putSealCertificate lists der, a certificate parseSealCert reads, as seal id's certificate, on
+// the seal list too.
+func putSealCertificate(tx *bolt.Tx, id string, der []byte) error {
 	b := tx.Bucket(bSeals)
 	raw := b.Get([]byte(id))
 	if raw == nil {
@@ -599,24 +599,23 @@ func putSealCertificate(tx *bolt.Tx, id string, c *x509.Certificate) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	sum := sha256.Sum256(c.Raw)
-	s.CertSHA256 = hex.EncodeToString(sum[:])
+	s.CertSHA256 = upstream.CertHash(der)
 	if err := putJSON(b, id, s); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bSealCert).Put([]byte(id), c.Raw); err != nil {
+	if err := tx.Bucket(bSealCert).Put([]byte(id), der); err != nil {
 		return err
 	}
 	return bumpChanged(tx)
 }
 
 // sealCertificate is the certificate listed for a seal, or nil.
-func sealCertificate(tx *bolt.Tx, id string) (*x509.Certificate, error) {
+func sealCertificate(tx *bolt.Tx, id string) (*sealCert, error) {
 	der := tx.Bucket(bSealCert).Get([]byte(id))
 	if der == nil {
 		return nil, nil
 	}
-	c, err := x509.ParseCertificate(der)
+	c, err := parseSealCert(bytes.Clone(der)) // used after the transaction, which owns der
 	if err != nil {
 		return nil, fmt.Errorf("the hub's copy of the certificate of seal %s is damaged: %w", id, err)
 	}

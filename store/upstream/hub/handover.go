@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -37,6 +36,11 @@ func (h *Hub) handoverRecord(w http.ResponseWriter, r *http.Request, ws string) 
 	}
 	if rec.Workstation != ws {
 		return fail(http.StatusForbidden, upstream.CodeForbidden, "workstation %s sent a handover record of workstation %q", ws, rec.Workstation)
+	}
+	for _, c := range [][]byte{rec.FromCert, rec.ToCert} {
+		if isSM2Cert(c) {
+			return fail(http.StatusUnprocessableEntity, upstream.CodeBadRequest, "the handover record of seal %s is signed with an SM2 certificate; handover records are checked with RSA or P-256 certificates only (SM2 personal certificates and GM seal keys are not supported for handovers yet): the custodians sign with an RSA or P-256 personal certificate, or the administrator records the handover on the hub by hand", rec.SealID)
+		}
 	}
 	from, to, err := rec.Verify()
 	if err != nil {
@@ -102,7 +106,7 @@ func (h *Hub) handoverRecord(w http.ResponseWriter, r *http.Request, ws string) 
 			case to == nil || toRoster == "" || upstream.CertHash(to.Raw) != toRoster:
 				return fail(http.StatusForbidden, upstream.CodeForbidden, "%s signed with a certificate the roster does not name as their credential", taker.Name)
 			}
-			fromOK := (listed != nil && listed.Equal(from)) || (fromRoster != "" && upstream.CertHash(from.Raw) == fromRoster) || (listed == nil && fromRoster == "" && h.opt.AutoEnrol)
+			fromOK := (listed != nil && listed.is(from.Raw)) || (fromRoster != "" && upstream.CertHash(from.Raw) == fromRoster) || (listed == nil && fromRoster == "" && h.opt.AutoEnrol)
 			if !fromOK {
 				return fail(http.StatusForbidden, upstream.CodeForbidden, "%s signed with neither the seal's listed certificate nor their roster credential", giver.Name)
 			}
@@ -110,8 +114,8 @@ func (h *Hub) handoverRecord(w http.ResponseWriter, r *http.Request, ws string) 
 			if err := putJSON(tx.Bucket(bHand), ho.ID, ho); err != nil {
 				return err
 			}
-			if kind == upstream.CustodyHandover && listed != nil && listed.Equal(from) {
-				if err := putSealCertificate(tx, ho.SealID, to); err != nil {
+			if kind == upstream.CustodyHandover && listed != nil && listed.is(from.Raw) {
+				if err := putSealCertificate(tx, ho.SealID, to.Raw); err != nil {
 					return err
 				}
 			}
@@ -153,12 +157,12 @@ func (h *Hub) HandoverRecords() ([]ReceivedHandover, error) {
 // listed one first, then, from the custody records it took, each delegate's while the
 // delegation is not returned, and each earlier custodian's, for stampings made before their
 // handover that reach the hub after it.
-func stampingCertificates(tx *bolt.Tx, id string) ([]*x509.Certificate, error) {
+func stampingCertificates(tx *bolt.Tx, id string) ([]*sealCert, error) {
 	listed, err := sealCertificate(tx, id)
 	if err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
+	var out []*sealCert
 	if listed != nil {
 		out = append(out, listed)
 	}
@@ -173,12 +177,12 @@ func stampingCertificates(tx *bolt.Tx, id string) ([]*x509.Certificate, error) {
 		}
 	}
 	add := func(der []byte) {
-		c, err := x509.ParseCertificate(der)
+		c, err := parseSealCert(der)
 		if err != nil {
 			return // Verify parsed it when the record arrived
 		}
 		for _, o := range out {
-			if o.Equal(c) {
+			if o.is(c.raw()) {
 				return
 			}
 		}
@@ -198,7 +202,7 @@ func stampingCertificates(tx *bolt.Tx, id string) ([]*x509.Certificate, error) {
 
 // checkStampedBy is checkStamped with any of certs as the signer (none: any valid signature,
 // for a demo or test hub). The first certificate's refusal is the one reported.
-func checkStampedBy(n int, out []byte, sealID string, certs []*x509.Certificate) error {
+func checkStampedBy(n int, out []byte, sealID string, certs []*sealCert) error {
 	if len(certs) == 0 {
 		return checkStamped(n, out, sealID, nil)
 	}

@@ -9,9 +9,13 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tjfoc/gmsm/sm2"
+
+	"github.com/sealkeeper/sealkeeper/stamp/gmseal/gmca"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
@@ -137,5 +141,85 @@ func TestHandoverRecordChecks(t *testing.T) {
 	seals, err := h.Seals()
 	if err != nil || seals[0].CertSHA256 != upstream.CertHash(b.cert.Raw) {
 		t.Fatalf("the seal's certificate after the handover: %+v, %v", seals, err)
+	}
+}
+
+// TestHandoverWithSM2CertificatesIsRefused: handover records are checked with RSA or P-256
+// certificates only (upstream.HandoverRecord.Verify). A GM seal's custodians sign with SM2
+// keys: the hub lists the SM2 seal certificate and takes an SM2 roster credential, but refuses
+// their record with a message that names the seal and says SM2 is not supported for handovers,
+// keeps no record and leaves the approval open and the seal's certificate as it was.
+func TestHandoverWithSM2CertificatesIsRefused(t *testing.T) {
+	h, err := hub.Open(t.TempDir(), hub.Options{Name: "test hub", AutoEnrol: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv, err := h.Serve("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: "WS1", ServerKey: h.TicketKey(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Heartbeat(ctx, upstream.Heartbeat{}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := gmca.New("GM Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm2Person := func(cn string) (*sm2.PrivateKey, []byte) {
+		k, err := sm2.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := ca.Issue(cn, "测试单位", &k.PublicKey, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, der
+	}
+	sealKey, sealCert := sm2Person("测试单位公章")
+	liKey, liCert := sm2Person("李娜")
+	zhang, li := upstream.Person{ID: "c-001", Name: "张伟"}, upstream.Person{ID: "c-002", Name: "李娜"}
+	if err := h.SetSeal(upstream.SealStatus{ID: "GM1", Name: "国密公章", Status: upstream.SealActive}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetSealCertificate("GM1", sealCert); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddCustodian(upstream.Custodian{Person: li, CertSHA256: upstream.CertHash(liCert)}); err != nil {
+		t.Fatal(err)
+	}
+	ho, err := h.ApproveHandover(upstream.Handover{SealID: "GM1", From: zhang, To: li, ApprovedBy: upstream.Person{ID: "h1", Name: "王主任"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := upstream.HandoverRecord{HandoverID: ho.ID, Kind: upstream.CustodyHandover, SealID: "GM1", Workstation: "WS1", From: zhang, To: li,
+		Inventory: "00", At: time.Now().UTC(), FromCert: sealCert, ToCert: liCert}
+	if r.FromSig, err = upstream.SignHandover(r, sealKey); err != nil {
+		t.Fatal(err)
+	}
+	if r.ToSig, err = upstream.SignHandover(r, liKey); err != nil {
+		t.Fatal(err)
+	}
+	err = c.PostHandover(ctx, r)
+	var se *upstream.ServerError
+	if !errors.As(err, &se) || se.Status != 422 || !strings.Contains(err.Error(), "seal GM1") || !strings.Contains(err.Error(), "SM2") {
+		t.Fatalf("an SM2-signed handover record: %v, want 422 naming seal GM1 and SM2", err)
+	}
+	if recs, _ := h.HandoverRecords(); len(recs) != 0 {
+		t.Errorf("refused record kept: %+v", recs)
+	}
+	ro, err := h.Roster()
+	if err != nil || ro.Handovers[0].Done {
+		t.Errorf("approval after the refusal: %+v, %v", ro.Handovers, err)
+	}
+	if seals, err := h.Seals(); err != nil || seals[0].CertSHA256 != upstream.CertHash(sealCert) {
+		t.Errorf("the seal's certificate after the refusal: %+v, %v", seals, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	gmx509 "github.com/tjfoc/gmsm/x509"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sealkeeper/sealkeeper/stamp/verify"
@@ -436,7 +437,7 @@ func resultDoc(tx *bolt.Tx, ws string, res upstream.Result) (rec docRecord, done
 func (h *Hub) checkStampedResult(ws string, res upstream.Result) error {
 	var (
 		docHash, sealID string
-		sealCerts       []*x509.Certificate
+		sealCerts       []*sealCert
 	)
 	err := h.db.View(func(tx *bolt.Tx) error {
 		rec, done, err := resultDoc(tx, ws, res)
@@ -500,18 +501,23 @@ func prefixCheck(approved, out []byte) error {
 // checkStamped checks that out, which begins with the approved document's n bytes, adds a
 // signed update: a signature dictionary (/ByteRange) in the added bytes, and a signature whose
 // value lies in them, that covers the whole file, verifies (stamp/verify) and is made by the
-// seal's certificate. That last part: with the seal's certificate as the only trust anchor the
-// signature must be trusted, and name that certificate's issuer and serial number; a
-// certificate that merely copies those names has another key and does not chain to the anchor,
-// and one issued by the seal's key would need that key. sealCert is nil only for a demo or
-// test hub with no certificate listed, where any valid signature is taken.
-func checkStamped(n int, out []byte, sealID string, sealCert *x509.Certificate) error {
+// seal's certificate. That last part, for PAdES (CMS) and GM/T 0010 CMS signatures: with the
+// seal's certificate as the only trust anchor the signature must be trusted, and name that
+// certificate's issuer and serial number; a certificate that merely copies those names has
+// another key and does not chain to the anchor, and one issued by the seal's key would need
+// that key. For a GB/T 38540 seal signature, whose trust also needs the seal maker's
+// certificate, the signer's certificate it carries (the one its signature was checked with)
+// must be the seal's, byte for byte. sealCert is nil only for a demo or test hub with no
+// certificate listed, where any valid signature is taken.
+func checkStamped(n int, out []byte, sealID string, sealCert *sealCert) error {
 	if !bytes.Contains(out[n:], []byte("/ByteRange")) {
 		return errors.New("the bytes added to the approved document hold no signature (/ByteRange); it was not stamped")
 	}
 	var opt verify.Options
-	if sealCert != nil {
-		opt.Roots = []*x509.Certificate{sealCert}
+	if sealCert != nil && sealCert.gm != nil {
+		opt.GMRoots = []*gmx509.Certificate{sealCert.gm}
+	} else if sealCert != nil {
+		opt.Roots = []*x509.Certificate{sealCert.std}
 	}
 	rep, err := verify.Bytes("the stamped file", out, opt)
 	if err != nil {
@@ -529,11 +535,17 @@ func checkStamped(n int, out []byte, sealID string, sealCert *x509.Certificate) 
 		if sealCert == nil {
 			return nil
 		}
-		if s.Trusted && s.Issuer == sealCert.Issuer.String() && s.Serial == sealCert.SerialNumber.Text(16) {
+		subject, issuer, serial := sealCert.names()
+		if s.Format == verify.FormatSES {
+			der, err := sesSignerCert(out[s.ByteRange[1]:s.ByteRange[2]])
+			if err == nil && sealCert.is(der) {
+				return nil
+			}
+		} else if s.Trusted && s.Issuer == issuer && s.Serial == serial {
 			return nil
 		}
 		return fmt.Errorf("the stamped file is signed by %q (issuer %q, serial %s), not by the certificate of seal %s on the hub's seal list (%q, issuer %q, serial %s)",
-			s.SignerDN, s.Issuer, s.Serial, sealID, sealCert.Subject.String(), sealCert.Issuer.String(), sealCert.SerialNumber.Text(16))
+			s.SignerDN, s.Issuer, s.Serial, sealID, subject, issuer, serial)
 	}
 	if len(problems) == 0 {
 		problems = []string{"no signature covering the whole file"}
