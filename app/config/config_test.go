@@ -61,8 +61,9 @@ func TestSaveLoadRoundTripAndResolve(t *testing.T) {
 	if back.Language != "zh-CN" || back.Device.PollInterval.Duration != 2*time.Second || back.Data() != filepath.Join(dir, "data") {
 		t.Errorf("round trip: %+v, data %s", back, back.Data())
 	}
-	if got := back.Resolve("/abs/x"); got != "/abs/x" {
-		t.Errorf("absolute path resolved to %s", got)
+	// An absolute path of this OS (on Windows "/abs/x" is relative to the current drive).
+	if abs := filepath.Join(dir, "abs", "x"); back.Resolve(abs) != abs {
+		t.Errorf("absolute path %s resolved to %s", abs, back.Resolve(abs))
 	}
 	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil || !strings.Contains(err.Error(), "no configuration file") {
 		t.Errorf("missing file: %v", err)
