@@ -15,6 +15,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/app/workspace"
 	"github.com/sealkeeper/sealkeeper/device"
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 )
 
@@ -50,7 +51,7 @@ func TestDemoProvisionAndTokenList(t *testing.T) {
 		t.Error("the printed PIN is not the one in demo-pin")
 	}
 	for name, mode := range map[string]os.FileMode{"demo-pin": 0o600, "ca-key.pem": 0o600, "config.toml": 0o600} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != mode {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || !permtest.Is(fi, mode) {
 			t.Errorf("%s: %v %v", name, fi, err)
 		}
 	}

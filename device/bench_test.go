@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/miekg/pkcs11"
 	"github.com/tjfoc/gmsm/sm2"
 
@@ -139,15 +137,6 @@ func BenchmarkSign(b *testing.B) {
 			b.ReportMetric(100*(float64(tw)-float64(tb))/float64(tb), "overhead-%")
 		})
 	}
-}
-
-// threadCPU is the CPU time used by the calling OS thread.
-func threadCPU() time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		panic(err)
-	}
-	return time.Duration(ts.Nano())
 }
 
 // BenchmarkSM2 prints SM2 through our signer on the GM test token (a Z-hashing mechanism, and

@@ -12,22 +12,25 @@
 #      none of the package's files and no new file outside the user's home;
 #   4. with --arm64, the same for the arm64 .deb in a fresh Debian 12 arm64 (qemu-user-static);
 #   5. --repro: a second release built from a copy of the tree in another folder must have the
-#      same bytes (SHA256SUMS equal).
+#      same bytes (SHA256SUMS equal);
+#   6. --wine-tests: scripts/test-wine.sh, the non-GUI packages' tests cross-built and run under
+#      wine (the README's "What was and was not tested on Windows" has its table).
 # Each step prints how long it took. Not part of scripts/test.sh: it builds three cgo targets
 # and a Debian root (see the README's "Release packages" for the figures).
-#   scripts/test-packages.sh [--dir DIR] [--repro] [--arm64]
+#   scripts/test-packages.sh [--dir DIR] [--repro] [--arm64] [--wine-tests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 bash scripts/setup.sh --release
 
-dir= repro= arm64=
+dir= repro= arm64= winetests=
 while [ $# -gt 0 ]; do
   case "$1" in
   --dir) dir=$2; shift 2 ;;
   --repro) repro=1; shift ;;
   --arm64) arm64=1; shift ;;
-  *) echo "test-packages: unknown argument $1 (--dir DIR, --repro, --arm64)" >&2; exit 2 ;;
+  --wine-tests) winetests=1; shift ;;
+  *) echo "test-packages: unknown argument $1 (--dir DIR, --repro, --arm64, --wine-tests)" >&2; exit 2 ;;
   esac
 done
 work=$(mktemp -d)
@@ -174,5 +177,9 @@ if [ -n "$repro" ]; then
     fail "two builds of the same source differ"
   fi
   echo "  both builds: identical SHA256SUMS"
+fi
+if [ -n "$winetests" ]; then
+  step "the non-GUI packages' tests under wine (scripts/test-wine.sh)"
+  bash scripts/test-wine.sh || fail "a package's tests failed under wine for a reason scripts/test-wine.sh does not know (see above)"
 fi
 step "all package checks passed"

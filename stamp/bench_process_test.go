@@ -87,7 +87,7 @@ func TestBenchProcess(t *testing.T) {
 		var p proc
 		var failed error
 		var stderr string
-		d := timeRuns(n, func() {
+		d := timeRuns(t, n, func() {
 			if before != nil {
 				before()
 			}
@@ -211,7 +211,7 @@ func TestBenchProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		ec := padestest.NewIdentity(t, padestest.ECDSA)
-		sign := timeRuns(startRuns, func() { os.Remove(out) }, func() {
+		sign := timeRuns(t, startRuns, func() { os.Remove(out) }, func() {
 			if _, err := stamp.SignFile(context.Background(), oneIn, out, true, stamp.Request{Placement: pl, Image: img, Signer: ec.Signer, Chain: ec.Chain}); err != nil {
 				t.Fatal(err)
 			}

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +54,7 @@ func TestBenchTable(t *testing.T) {
 	runs := benchRuns()
 	id, nss, nick := pdfsigIdentity(t)
 	dir := t.TempDir()
-	median := func(f func()) time.Duration { return medianTime(timeRuns(runs, nil, f)) }
+	median := func(f func()) time.Duration { return medianTime(timeRuns(t, runs, nil, f)) }
 	fmt.Printf("\n%-26s %9s %14s %12s %8s %12s %8s %10s\n", "file", "size MB", "sealkeeper ms", "pdfsig ms", "ratio", "hash-once ms", "ratio", "heap MB")
 	floor := ""
 	for i, f := range benchFiles {
@@ -65,7 +64,7 @@ func TestBenchTable(t *testing.T) {
 		}
 		// The input is a file that has been on disk a while (as a custodian's documents are),
 		// not 100 MB of dirty pages whose writeback would share the disk with the timed runs.
-		syscall.Sync()
+		syncDisks(t)
 		st, _ := os.Stat(in)
 		ours := filepath.Join(dir, fmt.Sprintf("ours%d.pdf", i))
 		theirs := filepath.Join(dir, fmt.Sprintf("pdfsig%d.pdf", i))
@@ -176,14 +175,14 @@ func pdfsigIdentity(t testing.TB) (id *padestest.Identity, nssdir, nick string) 
 // timeRuns runs f n times, each after setup (untimed; nil for none), a GC and a sync (no
 // garbage or writeback left from the run before, and the inputs on disk), and returns the
 // times sorted, fastest first.
-func timeRuns(n int, setup, f func()) []time.Duration {
+func timeRuns(tb testing.TB, n int, setup, f func()) []time.Duration {
 	var d []time.Duration
 	for i := 0; i < n; i++ {
 		if setup != nil {
 			setup()
 		}
 		runtime.GC()
-		syscall.Sync()
+		syncDisks(tb)
 		start := time.Now()
 		f()
 		d = append(d, time.Since(start))

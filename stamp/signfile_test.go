@@ -18,6 +18,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/stamp/pades/padestest"
 	"github.com/sealkeeper/sealkeeper/stamp/pdfinspect"
 	"github.com/sealkeeper/sealkeeper/stamp/pdftest"
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 )
 
 // countingSigner counts the signatures asked of the key.
@@ -97,7 +98,7 @@ func TestSignFileLarge(t *testing.T) {
 		if b, _ := os.ReadFile(in); !bytes.Equal(b, orig) {
 			t.Fatal("the input changed")
 		}
-		if st, err := os.Stat(mid); err != nil || st.Mode().Perm()&0o077 != 0 {
+		if st, err := os.Stat(mid); err != nil || !permtest.Private(st) {
 			t.Fatalf("the stamped file is readable by others: %v %v", st.Mode(), err)
 		}
 		req.Signer = id.Signer

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 )
 
 // TestFiles loads every testdata/good_*.toml (must load) and fail_*.toml (must fail with the
@@ -49,7 +51,7 @@ func TestSaveLoadRoundTripAndResolve(t *testing.T) {
 	if err := c.Save(p); err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(p); !permtest.Is(fi, 0o600) {
 		t.Errorf("config mode %v, want 0600", fi.Mode().Perm())
 	}
 	back, err := Load(p)
@@ -59,8 +61,9 @@ func TestSaveLoadRoundTripAndResolve(t *testing.T) {
 	if back.Language != "zh-CN" || back.Device.PollInterval.Duration != 2*time.Second || back.Data() != filepath.Join(dir, "data") {
 		t.Errorf("round trip: %+v, data %s", back, back.Data())
 	}
-	if got := back.Resolve("/abs/x"); got != "/abs/x" {
-		t.Errorf("absolute path resolved to %s", got)
+	// An absolute path of this OS (on Windows "/abs/x" is relative to the current drive).
+	if abs := filepath.Join(dir, "abs", "x"); back.Resolve(abs) != abs {
+		t.Errorf("absolute path %s resolved to %s", abs, back.Resolve(abs))
 	}
 	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil || !strings.Contains(err.Error(), "no configuration file") {
 		t.Errorf("missing file: %v", err)
@@ -89,7 +92,7 @@ func TestSetLanguageWritesOnlyThat(t *testing.T) {
 	if c.Language != "en" || c.Custodian != "张敏" || len(c.Device.Modules) != 1 || c.Device.Modules[0] != "/usr/lib/x.so" {
 		t.Fatalf("after saving the language: %+v", c)
 	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(path); !permtest.Is(fi, 0o600) {
 		t.Errorf("mode %v", fi.Mode().Perm())
 	}
 }

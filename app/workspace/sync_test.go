@@ -22,6 +22,7 @@ import (
 	"github.com/sealkeeper/sealkeeper/app/config"
 	"github.com/sealkeeper/sealkeeper/store/keyslot"
 	"github.com/sealkeeper/sealkeeper/store/ledger"
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
 )
@@ -89,7 +90,7 @@ func TestEnrolThenSync(t *testing.T) {
 		t.Fatalf("enrolment %+v, files %+v", e, files)
 	}
 	for _, f := range []string{files.Cert, files.Key, files.ServerKey} {
-		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+		if fi, err := os.Stat(f); err != nil || !permtest.Is(fi, 0o600) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}

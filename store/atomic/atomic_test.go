@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 )
 
 func TestWriteFileReplacesWholeAndLeavesNoTemp(t *testing.T) {
@@ -19,7 +21,7 @@ func TestWriteFileReplacesWholeAndLeavesNoTemp(t *testing.T) {
 	if err != nil || string(b) != "second version" {
 		t.Fatalf("read %q, %v", b, err)
 	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+	if fi, _ := os.Stat(p); !permtest.Is(fi, 0o640) {
 		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
 	}
 	ents, _ := os.ReadDir(filepath.Dir(p))

@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -179,20 +178,17 @@ func BenchmarkVerify1M(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		peak := peakRSS()
 		if !resetPeakRSS || peak == 0 {
-			var ru syscall.Rusage // the process's peak, building included
-			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-			peak = float64(ru.Maxrss) / 1e3
+			peak = maxRSS(b, false) // the process's peak, building included
 			b.Logf("could not reset the peak RSS: maxrss-MB includes building the file")
 		}
-		var ruc syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ruc)
+		child := maxRSS(b, true)
 		b.ReportMetric(d.Seconds(), "verify-s")
 		b.ReportMetric(float64(after.Sys)/1e6, "go-sys-MB")
 		b.ReportMetric(peak, "maxrss-MB")
-		b.ReportMetric(float64(ruc.Maxrss)/1e3, "child-maxrss-MB")
+		b.ReportMetric(child, "child-maxrss-MB")
 		b.ReportMetric(float64(st.Size())/1e6, "file-MB")
 		b.Logf("verified %d records in %v (child check included); Go memory from the OS %.0f MB (heap in use %.0f MB); peak RSS during Verify %.0f MB incl. the file's mapped pages; child check peak RSS %.0f MB",
-			rep.Records, d.Round(time.Millisecond), float64(after.Sys)/1e6, float64(after.HeapInuse)/1e6, peak, float64(ruc.Maxrss)/1e3)
+			rep.Records, d.Round(time.Millisecond), float64(after.Sys)/1e6, float64(after.HeapInuse)/1e6, peak, child)
 	}
 }
 

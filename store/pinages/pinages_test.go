@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 	"github.com/sealkeeper/sealkeeper/store/pinages"
 )
 
@@ -37,7 +38,7 @@ func TestAgesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(path); !permtest.Is(fi, 0o600) {
 		t.Errorf("mode %v", fi.Mode())
 	}
 	if !strings.Contains(string(b), `"A1"`) || strings.Contains(string(b), "pin\":") {

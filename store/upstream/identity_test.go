@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealkeeper/sealkeeper/store/permtest"
 	"github.com/sealkeeper/sealkeeper/store/ticket"
 	"github.com/sealkeeper/sealkeeper/store/upstream"
 	"github.com/sealkeeper/sealkeeper/store/upstream/hub"
@@ -287,11 +288,11 @@ func TestEnrolIssuesCredential(t *testing.T) {
 		t.Error("the hub reports another certificate hash than the certificate it issued")
 	}
 	for _, f := range []string{files.Cert, files.Key, files.ServerKey} {
-		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+		if fi, err := os.Stat(f); err != nil || !permtest.Is(fi, 0o600) {
 			t.Errorf("%s: %v, %v", f, fi.Mode(), err)
 		}
 	}
-	if fi, _ := os.Stat(filepath.Dir(files.Key)); fi.Mode().Perm() != 0o700 {
+	if fi, _ := os.Stat(filepath.Dir(files.Key)); !permtest.Is(fi, 0o700) {
 		t.Errorf("credential folder mode %v", fi.Mode().Perm())
 	}
 	wss, _ := th.H.Workstations()
