@@ -27,11 +27,11 @@ func parseSealCert(der []byte) (*sealCert, error) {
 	if err == nil {
 		return &sealCert{std: c}, nil
 	}
-	g, _, gerr := gmseal.ParseCertificate(der)
-	if gerr == nil {
+	if g, _, gerr := gmseal.ParseCertificate(der); gerr == nil {
 		return &sealCert{gm: g}, nil
 	}
-	return nil, fmt.Errorf("it is neither an X.509 certificate (%v) nor an SM2 one (%v)", err, gerr)
+	// The standard library's reason is the readable one; tjfoc's repeats it as ASN.1 detail.
+	return nil, fmt.Errorf("it is not an X.509 certificate, standard or SM2 (%v)", err)
 }
 
 // isSM2Cert tells whether der is an SM2 certificate (one crypto/x509 refuses).
