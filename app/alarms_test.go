@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,13 +23,7 @@ import (
 // the alarm is shown (Alarms.Open, the status bar's source) and goes to the hub on 127.0.0.1
 // in the heartbeat; every later start says so again until a ledger is restored.
 func TestLedgerVerifyAlarm(t *testing.T) {
-	if _, err := os.Stat(config.SoftHSMModule); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 is required in CI: %v", err)
-		}
-		t.Skip("SoftHSM2 is not installed")
-	}
-	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	needSoftHSM(t)
 	demo := filepath.Join(t.TempDir(), "demo")
 	if _, err := workspace.ProvisionDemo(demo, io.Discard); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -84,13 +83,7 @@ func TestPrintCommands(t *testing.T) {
 // own HOME, and returns the folder and its configuration file.
 func demoWorkspace(t *testing.T) (dir, cfg string) {
 	t.Helper()
-	if _, err := os.Stat(config.SoftHSMModule); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 is required in CI: %v", err)
-		}
-		t.Skip("SoftHSM2 is not installed")
-	}
-	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	needSoftHSM(t)
 	dir = t.TempDir()
 	// No user configuration: commands without --config find none.
 	t.Setenv("HOME", filepath.Join(dir, "home"))

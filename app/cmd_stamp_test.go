@@ -77,10 +77,7 @@ func TestStampVerifyCommands(t *testing.T) {
 // (the default), `stamp --in` is refused before the key is touched and nothing is signed; on the
 // demo it is allowed and leaves intent, done and an alarm in the ledger.
 func TestStampLocalFileNeedsPolicy(t *testing.T) {
-	if _, err := os.Stat(config.SoftHSMModule); err != nil {
-		t.Skip("SoftHSM2 is not installed")
-	}
-	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	needSoftHSM(t)
 	dir := t.TempDir()
 	t.Setenv("HOME", filepath.Join(dir, "home"))
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", ".local", "share"))

@@ -24,6 +24,9 @@ import (
 func needSoftHSM(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(config.SoftHSMModule); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("SoftHSM2 is required in CI: %v", err)
+		}
 		t.Skipf("SoftHSM2 is not installed (%s missing): apt-get install softhsm2", config.SoftHSMModule)
 	}
 	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF")) // restored when the test ends

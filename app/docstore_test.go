@@ -21,13 +21,7 @@ import (
 // after the login, the result goes to the demo hub, and after the logout no file under the
 // data dir holds a title, the approved bytes or the stamped file's.
 func TestDemoDataDirHoldsNothingReadable(t *testing.T) {
-	if _, err := os.Stat(config.SoftHSMModule); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 is required in CI: %v", err)
-		}
-		t.Skip("SoftHSM2 is not installed")
-	}
-	t.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+	needSoftHSM(t)
 	demo := filepath.Join(t.TempDir(), "demo")
 	if _, err := workspace.ProvisionDemo(demo, io.Discard); err != nil {
 		t.Fatal(err)
