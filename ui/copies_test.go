@@ -19,21 +19,7 @@ import (
 // at its default place, Enter, Ctrl+Enter, confirm), and returns the preview.
 func stampInPreview(t *testing.T, u *UI, id string) *previewScreen {
 	t.Helper()
-	q := u.queue
-	u.mu.Lock()
-	u.tabs.Select(u.tabs.Items[1])
-	for i, it := range q.items {
-		if it.ID == id {
-			q.list.Select(i)
-		}
-	}
-	u.mu.Unlock()
-	eventually(t, u, id+" is selected", func() bool { return q.sel >= 0 && q.items[q.sel].ID == id && !q.stamp.Disabled() })
-	test.Tap(q.stamp)
-	p := q.preview
-	if p == nil {
-		t.Fatalf("no preview of %s: %q", id, q.problem.Text)
-	}
+	p := previewOf(t, u, id)
 	eventually(t, u, "the first page is drawn", func() bool { return p.view.pic != nil && p.view.pic.Image != nil })
 	p.view.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	u.shortcut(scStamp)

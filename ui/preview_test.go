@@ -190,19 +190,8 @@ func TestPreviewRefusesWhatTheApprovalForbids(t *testing.T) {
 		id = doc.ID
 	})
 	w.login(t, 6)
-	u, q := w.u, w.u.queue
-	u.mu.Lock()
-	for i, it := range q.items {
-		if it.ID == id {
-			q.list.Select(i)
-		}
-	}
-	u.mu.Unlock()
-	test.Tap(q.stamp)
-	p := q.preview
-	if p == nil {
-		t.Fatalf("no preview: %q", q.problem.Text)
-	}
+	q := w.u.queue
+	p := previewOf(t, w.u, id)
 	if p.placing || !p.add.Disabled() || !strings.Contains(p.info.Text, "does not allow the seal on page 1") {
 		t.Fatalf("page 1: placing %v, add enabled %v, info %q", p.placing, !p.add.Disabled(), p.info.Text)
 	}
@@ -237,19 +226,7 @@ func TestPreviewShowsTheSignedRegion(t *testing.T) {
 		id = doc.ID
 	})
 	w.login(t, 6)
-	u, q := w.u, w.u.queue
-	u.mu.Lock()
-	for i, it := range q.items {
-		if it.ID == id {
-			q.list.Select(i)
-		}
-	}
-	u.mu.Unlock()
-	test.Tap(q.stamp)
-	p := q.preview
-	if p == nil {
-		t.Fatalf("no preview: %q", q.problem.Text)
-	}
+	p := previewOf(t, w.u, id)
 	// The preview opens placing, the seal's ghost at the region's centre.
 	if !p.placing || p.ghost != (usecase.Place{Page: 1, XMM: 130, YMM: 220}) {
 		t.Fatalf("placing %v at %+v", p.placing, p.ghost)
@@ -267,4 +244,26 @@ func TestPreviewShowsTheSignedRegion(t *testing.T) {
 	if l := p.p.Layout(); len(l.Seals) != 1 || l.Seals[0].XMM != 130 || l.Seals[0].YMM != 220 {
 		t.Fatalf("layout %+v, want one seal at the region's centre", l)
 	}
+}
+
+// previewOf selects the queue document id on the queue tab and opens its preview by the
+// Stamp button.
+func previewOf(t *testing.T, u *UI, id string) *previewScreen {
+	t.Helper()
+	q := u.queue
+	u.mu.Lock()
+	u.tabs.Select(u.tabs.Items[1])
+	for i, it := range q.items {
+		if it.ID == id {
+			q.list.Select(i)
+		}
+	}
+	u.mu.Unlock()
+	eventually(t, u, id+" is selected", func() bool { return q.sel >= 0 && q.items[q.sel].ID == id && !q.stamp.Disabled() })
+	test.Tap(q.stamp)
+	p := q.preview
+	if p == nil {
+		t.Fatalf("no preview of %s: %q", id, q.problem.Text)
+	}
+	return p
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/png"
+	"maps"
 	"sync"
 	"time"
 
@@ -88,11 +89,11 @@ const (
 // activity that began and ended between two frames still counts for the gap between them.
 func (u *UI) setBusy(during string, on bool) {
 	if u.busy == nil {
-		u.busy = map[string]bool{}
+		u.busy, u.seen = map[string]bool{}, map[string]bool{}
 	}
 	u.busy[during] = on
 	if on {
-		u.busy[during+"-seen"] = true
+		u.seen[during] = true
 	}
 }
 
@@ -110,7 +111,7 @@ func (u *UI) startFrameWatch() {
 		if !last.IsZero() {
 			gap := now.Sub(last)
 			for _, during := range []string{"any", duringSigning, duringSyncing} {
-				if during != "any" && !was[during] && !u.busy[during] && !u.busy[during+"-seen"] {
+				if during != "any" && !was[during] && !u.busy[during] && !u.seen[during] {
 					continue
 				}
 				if gap > longest[during] {
@@ -120,12 +121,8 @@ func (u *UI) startFrameWatch() {
 			}
 		}
 		last = now
-		for k, v := range u.busy {
-			was[k] = v
-		}
-		for _, during := range []string{duringSigning, duringSyncing} {
-			delete(u.busy, during+"-seen")
-		}
+		maps.Copy(was, u.busy)
+		clear(u.seen)
 	})
 	a.RepeatCount = fyne.AnimationRepeatForever
 	a.Start()

@@ -87,6 +87,7 @@ type UI struct {
 	attached bool // the screens are built (Start builds them after the first frame)
 	frames   func(during string, longest time.Duration)
 	busy     map[string]bool // what is running, for WatchFrames (main goroutine)
+	seen     map[string]bool // what ran since the last frame, for WatchFrames
 }
 
 // New builds the main window with its screens at once (tests use it so; the program uses Start).

@@ -45,28 +45,36 @@ func newPerson(t *testing.T, cn string) person {
 	return person{k, c}
 }
 
-// TestHandoverRecordChecks: the hub takes a handover record only for its approval, between the
-// people it named, signed by both with the certificates it knows; then the approval is done and
-// the taker's certificate is the seal's. A record sent again is taken once.
-func TestHandoverRecordChecks(t *testing.T) {
+// hubAndWorkstation starts a hub on 127.0.0.1 and enrols workstation WS1 by its first
+// heartbeat (AutoEnrol); both are closed when the test ends.
+func hubAndWorkstation(t *testing.T) (*hub.Hub, *upstream.Client) {
+	t.Helper()
 	h, err := hub.Open(t.TempDir(), hub.Options{Name: "test hub", AutoEnrol: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
+	t.Cleanup(func() { h.Close() })
 	srv, err := h.Serve("127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: "WS1", ServerKey: h.TicketKey(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, err := c.Heartbeat(ctx, upstream.Heartbeat{}); err != nil {
+	if _, err := c.Heartbeat(context.Background(), upstream.Heartbeat{}); err != nil {
 		t.Fatal(err)
 	}
+	return h, c
+}
+
+// TestHandoverRecordChecks: the hub takes a handover record only for its approval, between the
+// people it named, signed by both with the certificates it knows; then the approval is done and
+// the taker's certificate is the seal's. A record sent again is taken once.
+func TestHandoverRecordChecks(t *testing.T) {
+	h, c := hubAndWorkstation(t)
+	ctx := context.Background()
 	a, b, x := newPerson(t, "张伟"), newPerson(t, "李娜"), newPerson(t, "冒名者")
 	zhang, li := upstream.Person{ID: "c-001", Name: "张伟"}, upstream.Person{ID: "c-002", Name: "李娜"}
 	if err := h.SetSeal(upstream.SealStatus{ID: "S1", Name: "公章", Status: upstream.SealActive}); err != nil {
@@ -150,24 +158,8 @@ func TestHandoverRecordChecks(t *testing.T) {
 // their record with a message that names the seal and says SM2 is not supported for handovers,
 // keeps no record and leaves the approval open and the seal's certificate as it was.
 func TestHandoverWithSM2CertificatesIsRefused(t *testing.T) {
-	h, err := hub.Open(t.TempDir(), hub.Options{Name: "test hub", AutoEnrol: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv, err := h.Serve("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := upstream.NewClient(upstream.ClientConfig{URL: srv.URL, Workstation: "WS1", ServerKey: h.TicketKey(), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, c := hubAndWorkstation(t)
 	ctx := context.Background()
-	if _, err := c.Heartbeat(ctx, upstream.Heartbeat{}); err != nil {
-		t.Fatal(err)
-	}
 	ca, err := gmca.New("GM Test CA")
 	if err != nil {
 		t.Fatal(err)
